@@ -1,0 +1,116 @@
+//! Recurrent cells: one time step of a recurrent network, forward and backward.
+//!
+//! A cell maps `(x_t, state_{t-1})` to `state_t`. The Elman cell's state is `h`; the LSTM's is `(h, c)`;
+//! the GRU's is `h`. Every cell implements [`Cell`], and [`crate::bptt`] unrolls *any* cell over time and
+//! back-propagates through it: the unrolling is written once.
+
+use ndarray::{Array2, ArrayView2};
+
+use crate::params::Parameters;
+
+mod elman;
+mod gru;
+mod lstm;
+
+pub use elman::{Elman, ElmanCache};
+pub use gru::{Gru, GruCache, GruVariant};
+pub use lstm::{Lstm, LstmCache, LstmOptions};
+
+/// The recurrent state carried from one time step to the next (and its gradient, which has the same shape).
+///
+/// `h` is the hidden state `(B, H)`, which is also the cell's output at that step. `c` is the LSTM's cell
+/// state `(B, H)`; it is `None` for cells without one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    /// Hidden state h, `(B, H)`.
+    pub h: Array2<f64>,
+    /// Cell state c, `(B, H)` (LSTM only).
+    pub c: Option<Array2<f64>>,
+}
+
+impl State {
+    /// A state holding only `h`.
+    pub fn from_h(h: Array2<f64>) -> Self {
+        State { h, c: None }
+    }
+
+    /// A zero state (or zero gradient) with the same shapes as `self`.
+    pub fn zeros_like(&self) -> Self {
+        State {
+            h: Array2::zeros(self.h.raw_dim()),
+            c: self.c.as_ref().map(|c| Array2::zeros(c.raw_dim())),
+        }
+    }
+
+    /// `self += other`, used to accumulate state gradients.
+    pub fn add_assign(&mut self, other: &State) {
+        self.h += &other.h;
+        match (&mut self.c, &other.c) {
+            (Some(c), Some(oc)) => *c += oc,
+            (None, None) => {}
+            _ => panic!("State::add_assign: one state has a cell state c and the other does not"),
+        }
+    }
+
+    /// Batch size B.
+    pub fn batch(&self) -> usize {
+        self.h.nrows()
+    }
+}
+
+/// One time step of a recurrent network, with its hand-written backward.
+///
+/// The gradient accumulator for a cell is another value of the same type (see [`Parameters`]):
+/// `backward` *adds* this step's parameter gradients into `grads`, which is how gradients of shared weights
+/// sum over time steps in BPTT.
+pub trait Cell: Parameters + Clone {
+    /// What the forward step saves for the backward step.
+    type Cache;
+
+    /// Input size D.
+    fn input_size(&self) -> usize;
+
+    /// Hidden size H.
+    fn hidden_size(&self) -> usize;
+
+    /// A short name for messages and checkpoints: "rnn", "lstm" or "gru".
+    fn kind(&self) -> &'static str;
+
+    /// The all-zeros initial state for a batch of `batch` sequences.
+    fn zero_state(&self, batch: usize) -> State;
+
+    /// Forward step: `x` is `(B, D)`, `prev` the state at t-1; returns the state at t and the cache.
+    fn forward(&self, x: ArrayView2<'_, f64>, prev: &State) -> (State, Self::Cache);
+
+    /// Backward step: given `d_next` = ∂L/∂state_t (everything that flows into state_t), adds the parameter
+    /// gradients into `grads` and returns `(∂L/∂x_t, ∂L/∂state_{t-1})`.
+    fn backward(
+        &self,
+        cache: &Self::Cache,
+        d_next: &State,
+        grads: &mut Self,
+    ) -> (Array2<f64>, State);
+}
+
+/// Panics with a readable message unless `x` is `(B, expected_d)` and `prev.h` is `(B, hidden)`.
+pub(crate) fn check_step_shapes(
+    kind: &str,
+    x: &ArrayView2<'_, f64>,
+    prev: &State,
+    input: usize,
+    hidden: usize,
+) {
+    assert_eq!(
+        x.ncols(),
+        input,
+        "{kind} step: input x has shape {:?}, expected (B, D) with D = {input}",
+        x.dim()
+    );
+    assert_eq!(
+        prev.h.dim(),
+        (x.nrows(), hidden),
+        "{kind} step: previous hidden state has shape {:?}, expected (B, H) = {:?}",
+        prev.h.dim(),
+        (x.nrows(), hidden)
+    );
+}

@@ -1,0 +1,1 @@
+//! STUB: module `checkpoint`, to be written.

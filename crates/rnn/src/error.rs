@@ -1,0 +1,67 @@
+//! The library's error type: every failure a learner can cause with data or files, in plain words.
+//!
+//! Misusing shapes in code (passing a `(B, D)` array where `(T, B, D)` was expected) is a programming error
+//! and panics with a message naming the expected and actual shapes; everything that depends on *input*
+//! (files, checkpoints, configuration) returns an [`Error`].
+
+use std::path::PathBuf;
+
+/// Errors returned by the library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done: "read", "write", "rename".
+        action: &'static str,
+        /// The file involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checkpoint file is not valid safetensors, or its metadata is unreadable.
+    #[error("{path} is not a valid checkpoint: {reason}")]
+    CorruptCheckpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A checkpoint lacks a tensor the model needs.
+    #[error("checkpoint {path} has no tensor `{name}` (it has: {available})")]
+    MissingTensor {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The tensor the model asked for.
+        name: String,
+        /// The tensors the checkpoint does have, comma-separated.
+        available: String,
+    },
+    /// A checkpoint tensor has a different shape from the model's parameter.
+    #[error("checkpoint {path}: tensor `{name}` has shape {found:?}, but the model expects {expected:?}")]
+    ShapeMismatch {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// The model's shape.
+        expected: Vec<usize>,
+        /// The checkpoint's shape.
+        found: Vec<usize>,
+    },
+    /// A checkpoint holds tensors the model does not have (e.g. a 2-layer checkpoint for a 1-layer model).
+    #[error("checkpoint {path} has tensors the model does not use: {names}")]
+    UnexpectedTensors {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The extra tensor names, comma-separated.
+        names: String,
+    },
+    /// A configuration value makes no sense (zero hidden size, dropout outside [0, 1), ...).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// `Result` with the library's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,286 @@
+//! Gradient checking by central finite differences.
+//!
+//! For each scalar θ of a tensor: `(L(θ + h) - L(θ - h)) / 2h` with h = 1e-5, compared with the analytic
+//! gradient by the relative error `max over elements of |a - n| / max(1e-8, |a| + |n|)`. In f64 a correct
+//! backward reaches 1e-7 or better; a wrong one is usually above 1e-2.
+//!
+//! ```
+//! use rnn::gradcheck;
+//! // L(x) = Σ x³, dL/dx = 3x²
+//! let x = ndarray::array![0.5, -1.0, 2.0].into_dyn();
+//! let analytic = x.mapv(|v| 3.0 * v * v);
+//! let r = gradcheck::check_tensor("x", &x, &analytic, |x| x.mapv(|v| v * v * v).sum());
+//! assert!(r.rel_error < 1e-7, "{r}");
+//! ```
+
+use std::fmt;
+
+use ndarray::{ArrayD, ArrayViewD, Dimension as _};
+
+use crate::params::Parameters;
+
+/// The finite-difference step.
+pub const STEP: f64 = 1e-5;
+
+/// The bar a correct f64 gradient reaches.
+pub const TOLERANCE: f64 = 1e-7;
+
+/// How one tensor's analytic gradient compares with finite differences.
+#[derive(Clone, Debug)]
+pub struct TensorReport {
+    /// The tensor's name.
+    pub name: String,
+    /// max over elements of |a - n| / max(1e-8, |a| + |n|).
+    pub rel_error: f64,
+    /// max over elements of |a - n|.
+    pub max_abs_diff: f64,
+    /// Index of the element with the largest relative error.
+    pub worst_index: Vec<usize>,
+    /// Analytic gradient at that element.
+    pub analytic: f64,
+    /// Numerical gradient at that element.
+    pub numeric: f64,
+}
+
+impl fmt::Display for TensorReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:<24} rel error {:.2e}  (worst at {:?}: analytic {:.10e}, numeric {:.10e})",
+            self.name, self.rel_error, self.worst_index, self.analytic, self.numeric
+        )
+    }
+}
+
+/// A report over several tensors.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// One entry per tensor checked.
+    pub tensors: Vec<TensorReport>,
+}
+
+impl Report {
+    /// The largest relative error over all tensors (0 if none).
+    pub fn max_rel_error(&self) -> f64 {
+        self.tensors.iter().map(|t| t.rel_error).fold(0.0, f64::max)
+    }
+
+    /// Panics, printing the whole report, if any tensor's relative error exceeds `tol`.
+    pub fn assert_below(&self, tol: f64) {
+        assert!(
+            self.tensors.iter().all(|t| t.rel_error <= tol),
+            "gradient check failed (tolerance {tol:.0e}):\n{self}"
+        );
+    }
+
+    /// Adds another report's tensors, prefixing their names.
+    pub fn extend(&mut self, prefix: &str, other: Report) {
+        for mut t in other.tensors {
+            t.name = format!("{prefix}{}", t.name);
+            self.tensors.push(t);
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for t in &self.tensors {
+            writeln!(f, "{t}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Compares two gradients element by element.
+pub fn compare(
+    name: &str,
+    analytic: ArrayViewD<'_, f64>,
+    numeric: ArrayViewD<'_, f64>,
+) -> TensorReport {
+    assert_eq!(
+        analytic.shape(),
+        numeric.shape(),
+        "compare {name}: shapes differ"
+    );
+    let mut r = TensorReport {
+        name: name.to_string(),
+        rel_error: 0.0,
+        max_abs_diff: 0.0,
+        worst_index: vec![],
+        analytic: 0.0,
+        numeric: 0.0,
+    };
+    for ((idx, &a), &n) in analytic.indexed_iter().zip(numeric.iter()) {
+        let diff = (a - n).abs();
+        let rel = diff / (a.abs() + n.abs()).max(1e-8);
+        r.max_abs_diff = r.max_abs_diff.max(diff);
+        if rel > r.rel_error || r.worst_index.is_empty() {
+            r.rel_error = rel.max(r.rel_error);
+            r.worst_index = idx.as_array_view().to_vec();
+            r.analytic = a;
+            r.numeric = n;
+        }
+    }
+    r
+}
+
+/// Numerical gradient of `loss` with respect to every element of `x`, by central differences.
+pub fn numeric_gradient(x: &ArrayD<f64>, mut loss: impl FnMut(&ArrayD<f64>) -> f64) -> ArrayD<f64> {
+    let mut xp = x.clone();
+    let mut grad = ArrayD::zeros(x.raw_dim());
+    for i in 0..x.len() {
+        let orig = xp.as_slice_memory_order().expect("contiguous")[i];
+        xp.as_slice_memory_order_mut().unwrap()[i] = orig + STEP;
+        let up = loss(&xp);
+        xp.as_slice_memory_order_mut().unwrap()[i] = orig - STEP;
+        let down = loss(&xp);
+        xp.as_slice_memory_order_mut().unwrap()[i] = orig;
+        grad.as_slice_memory_order_mut().unwrap()[i] = (up - down) / (2.0 * STEP);
+    }
+    grad
+}
+
+/// Checks the analytic gradient of a free tensor (an input, an initial state).
+pub fn check_tensor(
+    name: &str,
+    x: &ArrayD<f64>,
+    analytic: &ArrayD<f64>,
+    loss: impl FnMut(&ArrayD<f64>) -> f64,
+) -> TensorReport {
+    let x = x.as_standard_layout().to_owned();
+    let numeric = numeric_gradient(&x, loss);
+    compare(name, analytic.view(), numeric.view())
+}
+
+/// Checks every parameter of `model`: `grads` holds the analytic gradients (same type, same shapes),
+/// `loss` evaluates the scalar loss of a (perturbed) copy of the model.
+pub fn check_params<M: Parameters + Clone>(
+    model: &M,
+    grads: &M,
+    mut loss: impl FnMut(&M) -> f64,
+) -> Report {
+    let mut report = Report::default();
+    let analytic = grads.params();
+    let mut probe = model.clone();
+    for (k, (name, a)) in analytic.iter().enumerate() {
+        let len = a.len();
+        let mut numeric = ArrayD::zeros(a.raw_dim());
+        for i in 0..len {
+            let nudge = |probe: &mut M, delta: f64| {
+                let mut ps = probe.params_mut();
+                let p = &mut ps[k].1;
+                let mut it = p.iter_mut();
+                *it.nth(i).unwrap() += delta;
+            };
+            nudge(&mut probe, STEP);
+            let up = loss(&probe);
+            nudge(&mut probe, -2.0 * STEP);
+            let down = loss(&probe);
+            nudge(&mut probe, STEP);
+            *numeric.iter_mut().nth(i).unwrap() = (up - down) / (2.0 * STEP);
+        }
+        // restore exactly (the ± nudges may leave rounding residue)
+        let (mut ps, orig) = (probe.params_mut(), model.params());
+        ps[k].1.assign(&orig[k].1);
+        drop(ps);
+        report.tensors.push(compare(name, a.view(), numeric.view()));
+    }
+    report
+}
+
+/// Checks a whole unrolled sequence through any [`Cell`]: parameters, inputs `xs`, and the initial state
+/// (h0, and c0 if the cell has one), against BPTT.
+///
+/// The loss is `Σ R ⊙ outputs + Σ S ⊙ h_T (+ Σ U ⊙ c_T)` with fixed random R, S, U, so every output and
+/// the final state receive a gradient, as they do in truncated BPTT with carried state.
+///
+/// ```
+/// use rnn::prelude::*;
+/// let mut rng = rnn::init::rng(0);
+/// let cell = Elman::new(3, 4, &mut rng);
+/// rnn::gradcheck::check_cell(&cell, 5, 2, &mut rng).assert_below(1e-7);
+/// ```
+pub fn check_cell<C: crate::cells::Cell>(
+    cell: &C,
+    t_len: usize,
+    batch: usize,
+    rng: &mut crate::init::Rng,
+) -> Report {
+    use crate::bptt::{bptt, unroll};
+    use crate::cells::State;
+    use crate::init::uniform;
+    use ndarray::{Array2, Array3, Ix2, Ix3};
+
+    let (d, h) = (cell.input_size(), cell.hidden_size());
+    let as3 = |a: ArrayD<f64>| a.into_dimensionality::<Ix3>().unwrap();
+    let as2 = |a: ArrayD<f64>| a.into_dimensionality::<Ix2>().unwrap();
+    let xs: Array3<f64> = as3(uniform(&[t_len, batch, d], -1.0, 1.0, rng));
+    let zero = cell.zero_state(batch);
+    let h0: Array2<f64> = as2(uniform(&[batch, h], -0.5, 0.5, rng));
+    let c0 = zero
+        .c
+        .as_ref()
+        .map(|_| as2(uniform(&[batch, h], -0.5, 0.5, rng)));
+    let r: Array3<f64> = as3(uniform(&[t_len, batch, h], -1.0, 1.0, rng));
+    let s_h: Array2<f64> = as2(uniform(&[batch, h], -1.0, 1.0, rng));
+    let s_c = c0
+        .as_ref()
+        .map(|_| as2(uniform(&[batch, h], -1.0, 1.0, rng)));
+
+    let loss = |cell: &C, xs: &Array3<f64>, init: &State| -> f64 {
+        let run = unroll(cell, xs.view(), init);
+        let mut l = (&run.outputs * &r).sum() + (&run.last.h * &s_h).sum();
+        if let (Some(c), Some(s)) = (&run.last.c, &s_c) {
+            l += (c * s).sum();
+        }
+        l
+    };
+    let init = State {
+        h: h0.clone(),
+        c: c0.clone(),
+    };
+
+    // analytic gradients
+    let run = unroll(cell, xs.view(), &init);
+    let d_last = State {
+        h: s_h.clone(),
+        c: s_c.clone(),
+    };
+    let mut grads = cell.zeros_like();
+    let (dxs, dinit) = bptt(cell, &run.caches, r.view(), Some(&d_last), &mut grads);
+
+    let mut report = check_params(cell, &grads, |c| loss(c, &xs, &init));
+    let xs_dyn = xs.clone().into_dyn();
+    report
+        .tensors
+        .push(check_tensor("xs", &xs_dyn, &dxs.into_dyn(), |x| {
+            loss(cell, &x.clone().into_dimensionality().unwrap(), &init)
+        }));
+    report.tensors.push(check_tensor(
+        "h0",
+        &h0.clone().into_dyn(),
+        &dinit.h.into_dyn(),
+        |x| {
+            let st = State {
+                h: x.clone().into_dimensionality().unwrap(),
+                c: c0.clone(),
+            };
+            loss(cell, &xs, &st)
+        },
+    ));
+    if let (Some(c0), Some(dc)) = (&c0, dinit.c) {
+        report.tensors.push(check_tensor(
+            "c0",
+            &c0.clone().into_dyn(),
+            &dc.into_dyn(),
+            |x| {
+                let st = State {
+                    h: h0.clone(),
+                    c: Some(x.clone().into_dimensionality().unwrap()),
+                };
+                loss(cell, &xs, &st)
+            },
+        ));
+    }
+    report
+}

@@ -1,0 +1,1 @@
+//! STUB: module `layers`, to be written.

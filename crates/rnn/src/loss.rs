@@ -1,0 +1,1 @@
+//! STUB: module `loss`, to be written.

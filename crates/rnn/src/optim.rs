@@ -1,0 +1,1 @@
+//! STUB: module `optim`, to be written.

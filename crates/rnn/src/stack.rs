@@ -1,0 +1,1 @@
+//! STUB: module `stack`, to be written.
