@@ -25,13 +25,16 @@ pub mod activation;
 pub mod bptt;
 pub mod cells;
 pub mod checkpoint;
+pub mod data;
 pub mod error;
+pub mod files;
 pub mod gradcheck;
 pub mod init;
 pub mod layers;
 pub mod loss;
 pub mod optim;
 pub mod params;
+pub mod plot;
 pub mod stack;
 
 pub use error::{Error, Result};
