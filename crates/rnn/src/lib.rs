@@ -35,6 +35,7 @@ pub mod loss;
 pub mod optim;
 pub mod params;
 pub mod plot;
+pub mod sample;
 pub mod stack;
 
 pub use error::{Error, Result};
