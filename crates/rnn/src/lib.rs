@@ -21,6 +21,8 @@
 //! assert_eq!(run.outputs.dim(), (7, 2, 5)); // (T, B, H)
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod activation;
 pub mod bptt;
 pub mod cells;
