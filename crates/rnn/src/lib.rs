@@ -34,6 +34,7 @@ pub mod gradcheck;
 pub mod init;
 pub mod layers;
 pub mod loss;
+pub mod models;
 pub mod optim;
 pub mod params;
 pub mod plot;

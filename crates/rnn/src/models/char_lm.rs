@@ -1,0 +1,612 @@
+//! A character-level language model, as in Karpathy's char-rnn: predict the next character of a text.
+//!
+//! ```text
+//! ids (T, B) ──encoder──▶ x (T, B, D) ──rnn (deep RNN/LSTM/GRU)──▶ h (T, B, H) ──decoder──▶ logits (T, B, V)
+//! ```
+//!
+//! The encoder is an embedding table `(V, D)`, or nothing at all when `embedding_dim = 0`: then each
+//! character enters the network as a one-hot vector of V features, as in char-rnn. Training reads the text
+//! in chunks of T steps on B parallel streams ([`crate::data::TbpttBatches`]) and carries the final state
+//! of each chunk into the next (truncated BPTT: gradients stop at the chunk boundary). The loss is the mean
+//! cross-entropy in nats per character; bits per character are nats / ln 2 and perplexity is e^nats.
+//!
+//! Parameter names follow PyTorch's `word_language_model` example, so a `state_dict()` of a PyTorch model
+//! with the same layout loads directly:
+//!
+//! | name | shape | what |
+//! |---|---|---|
+//! | `encoder.weight` | (V, D) | embedding table (absent for one-hot input) |
+//! | `rnn.weight_ih_l{k}`, `rnn.weight_hh_l{k}`, `rnn.bias_ih_l{k}`, `rnn.bias_hh_l{k}` | as `nn.RNN/LSTM/GRU` | the recurrent stack |
+//! | `decoder.weight` | (V, H) | output layer |
+//! | `decoder.bias` | (V) | output bias |
+//!
+//! ```
+//! use rnn::models::char_lm::{CharLm, CharLmConfig};
+//! use rnn::data::Vocab;
+//!
+//! let text = "hello world, hello rnn";
+//! let config = CharLmConfig::new("rnn", Vocab::from_text(text), 0, 16, 1, 0.0);
+//! let model = CharLm::new(config, &mut rnn::init::rng(0)).unwrap();
+//! let ids = model.config.vocab.encode(text).unwrap();
+//! let eval = model.evaluate(&ids, 1, 8).unwrap();
+//! // an untrained model is close to uniform: about ln V nats per character
+//! assert!((eval.nats - (model.vocab_size() as f64).ln()).abs() < 0.5);
+//! let s = model.sample("hel", 10, 1.0, None, 7).unwrap();
+//! assert!(s.starts_with("hel") && s.chars().count() == 13);
+//! ```
+
+use std::path::Path;
+
+use ndarray::{Array1, Array2, Array3, ArrayD, ArrayViewD, ArrayViewMutD, Axis, Ix1, Ix2};
+use serde::{Deserialize, Serialize};
+
+use crate::cells::{AnyCell, CellKind, State};
+use crate::data::{TbpttBatches, Vocab};
+use crate::init::Rng;
+use crate::params::Parameters;
+use crate::stack::{dropout_mask, Rnn, RnnCache};
+use crate::{Error, Result};
+
+/// Everything needed to rebuild a [`CharLm`]: stored as JSON in the checkpoint's metadata.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CharLmConfig {
+    /// Cell kind: `"rnn"`, `"rnn_relu"`, `"lstm"` or `"gru"` (see [`CellKind`]).
+    pub cell: String,
+    /// The characters the model knows, in id order.
+    pub vocab: Vocab,
+    /// Embedding size D; 0 means one-hot input (D = V, no embedding table).
+    pub embedding_dim: usize,
+    /// Hidden size H of every layer.
+    pub hidden_size: usize,
+    /// Number of stacked recurrent layers.
+    pub num_layers: usize,
+    /// Dropout probability on the output of every recurrent layer (training only), in [0, 1).
+    pub dropout: f64,
+}
+
+impl CharLmConfig {
+    /// A configuration (not yet checked: [`CharLm::new`] validates it).
+    pub fn new(
+        cell: &str,
+        vocab: Vocab,
+        embedding_dim: usize,
+        hidden_size: usize,
+        num_layers: usize,
+        dropout: f64,
+    ) -> Self {
+        CharLmConfig {
+            cell: cell.to_string(),
+            vocab,
+            embedding_dim,
+            hidden_size,
+            num_layers,
+            dropout,
+        }
+    }
+
+    /// The cell kind, or [`Error::Config`] if the name is unknown.
+    pub fn cell_kind(&self) -> Result<CellKind> {
+        self.cell.parse()
+    }
+
+    /// Input size of the recurrent stack: D, or V for one-hot input.
+    pub fn input_size(&self) -> usize {
+        if self.embedding_dim == 0 {
+            self.vocab.len()
+        } else {
+            self.embedding_dim
+        }
+    }
+
+    /// Checks every field, with a message naming the bad value.
+    pub fn validate(&self) -> Result<()> {
+        self.cell_kind()?;
+        if self.vocab.len() < 2 {
+            return Err(Error::Config(format!(
+                "a language model needs at least 2 distinct characters, the vocabulary has {}",
+                self.vocab.len()
+            )));
+        }
+        if self.hidden_size == 0 {
+            return Err(Error::Config("hidden size must be at least 1".into()));
+        }
+        if self.num_layers == 0 {
+            return Err(Error::Config("the model needs at least 1 layer".into()));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::Config(format!(
+                "dropout is a probability and must be in [0, 1), got {}",
+                self.dropout
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A character-level language model: encoder (embedding or one-hot) → [`Rnn`] of [`AnyCell`] → decoder.
+///
+/// The gradient of a `CharLm` is another `CharLm` ([`Parameters::zeros_like`]).
+#[derive(Clone, Debug)]
+pub struct CharLm {
+    /// The configuration the model was built from.
+    pub config: CharLmConfig,
+    /// Embedding table `encoder.weight` (V, D); `None` for one-hot input.
+    pub encoder: Option<Array2<f64>>,
+    /// The recurrent stack (`rnn.*`).
+    pub rnn: Rnn<AnyCell>,
+    /// `decoder.weight` (V, H).
+    pub decoder_weight: Array2<f64>,
+    /// `decoder.bias` (V).
+    pub decoder_bias: Array1<f64>,
+}
+
+/// What [`CharLm::forward`] keeps for [`CharLm::backward`].
+pub struct ChunkCache {
+    inputs: Array2<usize>,         // (T, B)
+    rnn: RnnCache<AnyCell>,        // the stack's caches
+    top: Array2<f64>,              // (T*B, H): the (dropped-out) top-layer outputs the decoder read
+    top_mask: Option<Array2<f64>>, // (T*B, H) dropout mask on the top output, if any
+    dlogits: Array2<f64>,          // (T*B, V): ∂loss/∂logits, computed with the loss
+}
+
+/// Cross-entropy of a model on a text.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Mean negative log-likelihood, nats per character.
+    pub nats: f64,
+    /// The same in bits per character (nats / ln 2).
+    pub bits: f64,
+    /// Perplexity, e^nats: the model is as unsure as a uniform choice among this many characters.
+    pub perplexity: f64,
+    /// Number of characters scored.
+    pub chars: usize,
+}
+
+impl Evaluation {
+    /// The evaluation for a mean loss of `nats` over `chars` characters.
+    pub fn from_nats(nats: f64, chars: usize) -> Self {
+        Evaluation {
+            nats,
+            bits: nats / std::f64::consts::LN_2,
+            perplexity: nats.exp(),
+            chars,
+        }
+    }
+}
+
+impl CharLm {
+    /// A freshly initialised model: embedding N(0, 1) (as `nn.Embedding`), recurrent weights as PyTorch,
+    /// decoder U(-1/√H, 1/√H) (as `nn.Linear`). Returns [`Error::Config`] for an invalid configuration.
+    pub fn new(config: CharLmConfig, rng: &mut Rng) -> Result<Self> {
+        config.validate()?;
+        let kind = config.cell_kind()?;
+        let (v, h) = (config.vocab.len(), config.hidden_size);
+        let encoder = (config.embedding_dim > 0).then(|| {
+            crate::init::normal(&[v, config.embedding_dim], 1.0, rng)
+                .into_dimensionality::<Ix2>()
+                .expect("2-D")
+        });
+        let rnn = Rnn::new(
+            config.input_size(),
+            h,
+            config.num_layers,
+            false,
+            config.dropout,
+            |d, h, rng| AnyCell::new(kind, d, h, rng),
+            rng,
+        )?;
+        let k = 1.0 / (h as f64).sqrt();
+        let decoder_weight = crate::init::uniform(&[v, h], -k, k, rng)
+            .into_dimensionality::<Ix2>()
+            .expect("2-D");
+        let decoder_bias = crate::init::uniform(&[v], -k, k, rng)
+            .into_dimensionality::<Ix1>()
+            .expect("1-D");
+        Ok(CharLm {
+            config,
+            encoder,
+            rnn,
+            decoder_weight,
+            decoder_bias,
+        })
+    }
+
+    /// Vocabulary size V.
+    pub fn vocab_size(&self) -> usize {
+        self.config.vocab.len()
+    }
+
+    /// Zero initial states for `batch` streams, one per layer.
+    pub fn zero_states(&self, batch: usize) -> Vec<State> {
+        self.rnn.zero_states(batch)
+    }
+
+    /// The recurrent stack's input for `ids` `(T, B)`: embedding rows or one-hot vectors, `(T, B, D)`.
+    fn encode(&self, ids: &Array2<usize>) -> Array3<f64> {
+        let (t_len, batch) = ids.dim();
+        let d = self.config.input_size();
+        let mut xs = Array3::zeros((t_len, batch, d));
+        for ((t, b), &id) in ids.indexed_iter() {
+            assert!(id < self.vocab_size(), "character id {id} out of range");
+            match &self.encoder {
+                // (6.1) x_t = E[c_t]: row c_t of the embedding table                       (D)
+                Some(e) => xs.slice_mut(ndarray::s![t, b, ..]).assign(&e.row(id)),
+                // (6.1') x_t = one_hot(c_t)                                                  (V)
+                None => xs[[t, b, id]] = 1.0,
+            }
+        }
+        xs
+    }
+
+    /// Logits `(N, V)` for top-layer outputs `(N, H)`: `h·W_decᵀ + b_dec`.
+    fn decode(&self, top: &Array2<f64>) -> Array2<f64> {
+        // (6.2) z_t = W_dec h_t + b_dec                                                    (N, V)
+        top.dot(&self.decoder_weight.t()) + &self.decoder_bias
+    }
+
+    // ANCHOR: char_lm_forward
+    /// Forward over one chunk: `inputs` and `targets` are `(T, B)` character ids, `init` the states carried
+    /// from the previous chunk (`None`: zeros). `dropout_rng` switches training mode on (dropout after every
+    /// recurrent layer, including the top one, if `dropout > 0`).
+    ///
+    /// Returns the mean cross-entropy (nats per character), the final states (carry them into the next
+    /// chunk) and the cache for [`CharLm::backward`].
+    pub fn forward(
+        &self,
+        inputs: &Array2<usize>,
+        targets: &Array2<usize>,
+        init: Option<&[State]>,
+        mut dropout_rng: Option<&mut Rng>,
+    ) -> (f64, Vec<State>, ChunkCache) {
+        assert_eq!(
+            inputs.dim(),
+            targets.dim(),
+            "CharLm::forward: inputs are {:?} but targets are {:?}; both must be (T, B)",
+            inputs.dim(),
+            targets.dim()
+        );
+        let (t_len, batch) = inputs.dim();
+        let (h, n) = (self.config.hidden_size, t_len * batch);
+        let xs = self.encode(inputs); // (T, B, D)
+        let (outputs, finals, rnn_cache) =
+            self.rnn
+                .forward(xs.view(), init, dropout_rng.as_deref_mut());
+        let mut top = outputs
+            .into_shape_with_order((n, h))
+            .expect("contiguous (T, B, H)"); // (T*B, H)
+                                             // dropout on the top layer's output too (the stack drops only between layers)
+        let top_mask = match dropout_rng {
+            Some(rng) if self.config.dropout > 0.0 => {
+                let m = dropout_mask((1, n, h), self.config.dropout, rng)
+                    .into_shape_with_order((n, h))
+                    .expect("(N, H)");
+                top *= &m;
+                Some(m)
+            }
+            _ => None,
+        };
+        let logits = self.decode(&top); // (T*B, V)
+        let (loss, dlogits) = softmax_cross_entropy(logits, targets.iter().copied());
+        let cache = ChunkCache {
+            inputs: inputs.clone(),
+            rnn: rnn_cache,
+            top,
+            top_mask,
+            dlogits,
+        };
+        (loss, finals, cache)
+    }
+    // ANCHOR_END: char_lm_forward
+
+    // ANCHOR: char_lm_backward
+    /// Backward over the chunk of `cache`: *adds* ∂loss/∂θ into `grads` (make it with
+    /// [`Parameters::zeros_like`]). Gradients stop at the chunk's initial state (truncated BPTT).
+    pub fn backward(&self, cache: &ChunkCache, grads: &mut CharLm) {
+        let (t_len, batch) = cache.inputs.dim();
+        let h = self.config.hidden_size;
+        let dlogits = &cache.dlogits; // (N, V)
+                                      // (6.4) ∂L/∂W_dec = Σ_n dz_nᵀ h_n,  ∂L/∂b_dec = Σ_n dz_n                             (V, H), (V)
+        grads.decoder_weight += &dlogits.t().dot(&cache.top);
+        grads.decoder_bias += &dlogits.sum_axis(Axis(0));
+        // (6.5) ∂L/∂h_n = dz_n W_dec (then through the top dropout mask)                       (N, H)
+        let mut dtop = dlogits.dot(&self.decoder_weight);
+        if let Some(m) = &cache.top_mask {
+            dtop *= m;
+        }
+        let d_outputs = dtop
+            .into_shape_with_order((t_len, batch, h))
+            .expect("(T, B, H)");
+        let (dxs, _d_init) = self
+            .rnn
+            .backward(&cache.rnn, d_outputs.view(), None, &mut grads.rnn);
+        // (6.6) ∂L/∂E[c] = Σ over the steps that read character c of ∂L/∂x_t                   (V, D)
+        if let Some(ge) = grads.encoder.as_mut() {
+            for ((t, b), &id) in cache.inputs.indexed_iter() {
+                let mut row = ge.row_mut(id);
+                row += &dxs.slice(ndarray::s![t, b, ..]);
+            }
+        }
+    }
+    // ANCHOR_END: char_lm_backward
+
+    /// Mean cross-entropy of the model on `ids`, read as `batch` parallel streams in chunks of `seq_len`
+    /// steps with carried state (no dropout). A tail that does not fill a whole chunk on every stream is
+    /// not scored; `batch` and `seq_len` are reduced for short texts. [`Error::NotEnoughData`] below 2
+    /// characters.
+    pub fn evaluate(&self, ids: &[usize], batch: usize, seq_len: usize) -> Result<Evaluation> {
+        if ids.len() < 2 {
+            return Err(Error::NotEnoughData(format!(
+                "evaluation needs at least 2 characters, got {}",
+                ids.len()
+            )));
+        }
+        let seq_len = seq_len.clamp(1, ids.len() - 1);
+        let batch = batch.clamp(1, ((ids.len() - 1) / seq_len).max(1));
+        let batches = TbpttBatches::new(ids, batch, seq_len)?;
+        let mut states = self.zero_states(batch);
+        let mut total = 0.0;
+        for k in 0..batches.num_chunks() {
+            let (x, y) = batches.chunk(k);
+            let (loss, finals, _) = self.forward(&x, &y, Some(&states), None);
+            total += loss;
+            states = finals;
+        }
+        let chunks = batches.num_chunks();
+        Ok(Evaluation::from_nats(
+            total / chunks as f64,
+            chunks * batches.chars_per_chunk(),
+        ))
+    }
+
+    /// One step of generation for a single stream: reads character `id` from `states`, returns the logits
+    /// of the next character `(V)` and the new states (one per layer).
+    pub fn step(&self, id: usize, states: &[State]) -> (Vec<f64>, Vec<State>) {
+        let xs = self.encode(&Array2::from_elem((1, 1), id)); // (1, 1, D)
+        let (out, finals, _) = self.rnn.forward(xs.view(), Some(states), None);
+        let top = out
+            .into_shape_with_order((1, self.config.hidden_size))
+            .expect("(1, H)");
+        (self.decode(&top).into_raw_vec_and_offset().0, finals)
+    }
+
+    /// The states of every layer after reading each character of `text` (one entry per character, each
+    /// holding one [`State`] per layer, batch 1): what the neuron visualisation colours.
+    pub fn trace(&self, text: &str) -> Result<Vec<Vec<State>>> {
+        let ids = self.config.vocab.encode(text)?;
+        let mut states = self.zero_states(1);
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let (_, next) = self.step(id, &states);
+            out.push(next.clone());
+            states = next;
+        }
+        Ok(out)
+    }
+
+    /// Generates `n` characters after `prime` and returns `prime` followed by them.
+    ///
+    /// `temperature` > 0 divides the logits before the softmax (0 means greedy); `top_k` keeps only the k
+    /// most likely characters. The same `seed` gives the same text. An empty prime starts from a newline if
+    /// the vocabulary has one, else from a random character. Characters of `prime` outside the vocabulary
+    /// are an [`Error::UnknownChar`].
+    pub fn sample(
+        &self,
+        prime: &str,
+        n: usize,
+        temperature: f64,
+        top_k: Option<usize>,
+        seed: u64,
+    ) -> Result<String> {
+        if !(temperature >= 0.0 && temperature.is_finite()) {
+            return Err(Error::Config(format!(
+                "temperature must be a finite number ≥ 0, got {temperature}"
+            )));
+        }
+        if top_k == Some(0) {
+            return Err(Error::Config("top-k must be at least 1".into()));
+        }
+        let vocab = &self.config.vocab;
+        let mut rng = crate::init::rng(seed);
+        let mut ids = vocab.encode(prime)?;
+        let mut text = prime.to_string();
+        if ids.is_empty() {
+            let first = match vocab.id('\n') {
+                Some(nl) => nl,
+                None => {
+                    use rand::Rng as _;
+                    rng.random_range(0..vocab.len())
+                }
+            };
+            ids.push(first);
+        }
+        let mut states = self.zero_states(1);
+        let mut logits = Vec::new();
+        for &id in &ids {
+            let (z, s) = self.step(id, &states);
+            logits = z;
+            states = s;
+        }
+        for _ in 0..n {
+            let next = if temperature == 0.0 {
+                crate::sample::greedy(&logits)
+            } else {
+                crate::sample::sample(&logits, temperature, top_k, &mut rng)
+            };
+            text.push(vocab.char(next));
+            let (z, s) = self.step(next, &states);
+            logits = z;
+            states = s;
+        }
+        Ok(text)
+    }
+
+    /// Every parameter as an owned tensor, with its checkpoint name.
+    pub fn tensors(&self) -> Vec<(String, ArrayD<f64>)> {
+        self.params()
+            .into_iter()
+            .map(|(n, p)| (n, p.to_owned()))
+            .collect()
+    }
+
+    /// The configuration as JSON, as stored in checkpoints.
+    pub fn config_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).expect("config serialises")
+    }
+
+    /// Rebuilds the configuration stored by [`CharLm::config_json`], with a clear error if it is not one.
+    pub fn config_from_json(path: &Path, value: &serde_json::Value) -> Result<CharLmConfig> {
+        let config: CharLmConfig =
+            serde_json::from_value(value.clone()).map_err(|e| Error::CorruptCheckpoint {
+                path: path.to_path_buf(),
+                reason: format!("its metadata is not a character-model configuration ({e})"),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+// ANCHOR: softmax_xent
+/// Mean softmax cross-entropy of `logits` `(N, V)` against `targets` (N ids): returns the loss in nats
+/// and ∂loss/∂logits `(N, V)` = (softmax - one_hot) / N.
+fn softmax_cross_entropy(
+    mut logits: Array2<f64>,
+    targets: impl Iterator<Item = usize>,
+) -> (f64, Array2<f64>) {
+    let n = logits.nrows();
+    let mut loss = 0.0;
+    for (mut row, y) in logits.axis_iter_mut(Axis(0)).zip(targets) {
+        // (3.5) p = softmax(z), computed as exp(z - max z) / Σ exp(z - max z) for stability
+        let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        row.mapv_inplace(|z| (z - max).exp());
+        let sum = row.sum();
+        row /= sum;
+        // (3.6) L = -ln p_y
+        loss -= row[y].ln();
+        // (3.7) ∂L/∂z = p - one_hot(y)
+        row[y] -= 1.0;
+    }
+    logits /= n as f64;
+    (loss / n as f64, logits)
+}
+// ANCHOR_END: softmax_xent
+
+impl Parameters for CharLm {
+    /// `encoder.weight` (if any), `rnn.weight_ih_l0`, ..., `decoder.weight`, `decoder.bias`.
+    fn params(&self) -> Vec<(String, ArrayViewD<'_, f64>)> {
+        let mut out = Vec::new();
+        if let Some(e) = &self.encoder {
+            out.push(("encoder.weight".to_string(), e.view().into_dyn()));
+        }
+        out.extend(
+            self.rnn
+                .params()
+                .into_iter()
+                .map(|(n, p)| (format!("rnn.{n}"), p)),
+        );
+        out.push((
+            "decoder.weight".to_string(),
+            self.decoder_weight.view().into_dyn(),
+        ));
+        out.push((
+            "decoder.bias".to_string(),
+            self.decoder_bias.view().into_dyn(),
+        ));
+        out
+    }
+
+    fn params_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, f64>)> {
+        let mut out = Vec::new();
+        if let Some(e) = &mut self.encoder {
+            out.push(("encoder.weight".to_string(), e.view_mut().into_dyn()));
+        }
+        out.extend(
+            self.rnn
+                .params_mut()
+                .into_iter()
+                .map(|(n, p)| (format!("rnn.{n}"), p)),
+        );
+        out.push((
+            "decoder.weight".to_string(),
+            self.decoder_weight.view_mut().into_dyn(),
+        ));
+        out.push((
+            "decoder.bias".to_string(),
+            self.decoder_bias.view_mut().into_dyn(),
+        ));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny(cell: &str, embed: usize) -> CharLm {
+        let config = CharLmConfig::new(cell, Vocab::from_text("abcdef\n"), embed, 5, 2, 0.0);
+        CharLm::new(config, &mut crate::init::rng(3)).unwrap()
+    }
+
+    #[test]
+    fn names_follow_pytorch() {
+        let m = tiny("rnn", 4);
+        let names: Vec<String> = m.params().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names[0], "encoder.weight");
+        assert_eq!(names[1], "rnn.weight_ih_l0");
+        assert!(names.contains(&"rnn.bias_hh_l1".to_string()));
+        assert_eq!(names[names.len() - 2..], ["decoder.weight", "decoder.bias"]);
+        let one_hot = tiny("rnn", 0);
+        assert_eq!(one_hot.params()[0].0, "rnn.weight_ih_l0");
+        assert_eq!(one_hot.rnn.input_size(), 7);
+    }
+
+    #[test]
+    fn invalid_configs_are_errors() {
+        let v = Vocab::from_text("ab");
+        let bad = [
+            CharLmConfig::new("rnn", v.clone(), 0, 0, 1, 0.0),
+            CharLmConfig::new("rnn", v.clone(), 0, 4, 0, 0.0),
+            CharLmConfig::new("rnn", v.clone(), 0, 4, 1, 1.5),
+            CharLmConfig::new("transformer", v.clone(), 0, 4, 1, 0.0),
+            CharLmConfig::new("rnn", Vocab::from_text("a"), 0, 4, 1, 0.0),
+        ];
+        for c in bad {
+            assert!(
+                matches!(
+                    CharLm::new(c.clone(), &mut crate::init::rng(0)),
+                    Err(Error::Config(_))
+                ),
+                "{c:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn sample_refuses_unknown_prime_and_is_reproducible() {
+        let m = tiny("rnn", 0);
+        match m.sample("abz", 5, 1.0, None, 0) {
+            Err(Error::UnknownChar {
+                ch: 'z',
+                position: 2,
+                ..
+            }) => {}
+            other => panic!("expected UnknownChar, got {other:?}"),
+        }
+        let a = m.sample("ab", 30, 0.8, Some(3), 42).unwrap();
+        assert_eq!(a, m.sample("ab", 30, 0.8, Some(3), 42).unwrap());
+        assert_eq!(a.chars().count(), 32);
+        let g = m.sample("", 10, 0.0, None, 1).unwrap();
+        assert_eq!(
+            g,
+            m.sample("", 10, 0.0, None, 2).unwrap(),
+            "greedy ignores the seed"
+        );
+    }
+
+    #[test]
+    fn config_round_trips_through_json() {
+        let m = tiny("rnn", 3);
+        let back = CharLm::config_from_json(Path::new("x"), &m.config_json()).unwrap();
+        assert_eq!(back, m.config);
+        assert!(CharLm::config_from_json(Path::new("x"), &serde_json::json!({"cell": 1})).is_err());
+    }
+}

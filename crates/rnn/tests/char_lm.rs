@@ -1,0 +1,122 @@
+//! The character-level language model (`rnn::models::char_lm`): finite-difference check of the whole model's
+//! gradients (embedding or one-hot, deep stack, dropout, carried state), and that training lowers the loss.
+//!
+//! Note on the bar: with h = 1e-5 the finite difference of a loss of about 2 nats carries a rounding error of
+//! about 1e-11, so a gradient entry below about 1e-4 cannot reach 1e-7 relative error whatever the backward
+//! does. The shapes below are small enough (few characters per chunk) that every gradient entry is larger
+//! than that; a wrong backward still fails by orders of magnitude.
+//!
+//! LSTM and GRU cases are `#[ignore]`d until those cells land on main; run them with
+//! `cargo test -p rnn --test char_lm -- --ignored`.
+
+use ndarray::Array2;
+use rand::Rng as _;
+use rnn::data::{TbpttBatches, Vocab};
+use rnn::gradcheck::{check_params, TOLERANCE};
+use rnn::models::char_lm::{CharLm, CharLmConfig};
+use rnn::prelude::*;
+
+const DROPOUT_SEED: u64 = 11;
+
+/// Random ids `(T, B)` below `v`.
+fn ids(t: usize, b: usize, v: usize, rng: &mut rnn::init::Rng) -> Array2<usize> {
+    Array2::from_shape_simple_fn((t, b), || rng.random_range(0..v))
+}
+
+/// Checks every parameter of a model built from `config` on a random chunk with random carried states.
+fn check(cell: &str, embed: usize, hidden: usize, layers: usize, dropout: f64, t: usize, b: usize) {
+    let mut rng = rnn::init::rng(7 + (hidden * 31 + layers * 7 + t) as u64);
+    let config = CharLmConfig::new(
+        cell,
+        Vocab::from_text("abcdefg \n"),
+        embed,
+        hidden,
+        layers,
+        dropout,
+    );
+    let model = CharLm::new(config, &mut rng).unwrap();
+    let v = model.vocab_size();
+    let (x, y) = (ids(t, b, v, &mut rng), ids(t, b, v, &mut rng));
+    // carried state from a "previous chunk": random, not zero, so its paths are exercised
+    let init: Vec<State> = model
+        .zero_states(b)
+        .iter()
+        .map(|s| State {
+            h: s.h.mapv(|_| rng.random_range(-0.5..0.5)),
+            c: s.c
+                .as_ref()
+                .map(|c| c.mapv(|_| rng.random_range(-0.5..0.5))),
+        })
+        .collect();
+    let loss_of = |m: &CharLm| {
+        let mut drng = rnn::init::rng(DROPOUT_SEED);
+        let train = dropout > 0.0;
+        m.forward(&x, &y, Some(&init), train.then_some(&mut drng)).0
+    };
+    let mut drng = rnn::init::rng(DROPOUT_SEED);
+    let (_, _, cache) = model.forward(&x, &y, Some(&init), (dropout > 0.0).then_some(&mut drng));
+    let mut grads = model.zeros_like();
+    model.backward(&cache, &mut grads);
+    let report = check_params(&model, &grads, loss_of);
+    println!("{cell} embed={embed} H={hidden} L={layers} p={dropout} T={t} B={b}:\n{report}");
+    report.assert_below(TOLERANCE);
+}
+
+#[test]
+fn gradients_elman_one_hot() {
+    check("rnn", 0, 4, 1, 0.0, 5, 2);
+}
+
+#[test]
+fn gradients_elman_embedding_deep_dropout() {
+    check("rnn", 3, 5, 2, 0.3, 4, 2);
+}
+
+#[test]
+fn gradients_elman_relu_embedding() {
+    check("rnn_relu", 3, 5, 1, 0.0, 3, 2);
+}
+
+#[test]
+#[ignore = "needs the LSTM cell (arriving on main)"]
+fn gradients_lstm() {
+    check("lstm", 3, 4, 2, 0.2, 4, 2);
+}
+
+#[test]
+#[ignore = "needs the GRU cell (arriving on main)"]
+fn gradients_gru() {
+    check("gru", 0, 4, 2, 0.2, 4, 2);
+}
+
+/// A few hundred plain SGD steps on a repetitive text take the loss far below its starting value (ln V).
+#[test]
+fn training_lowers_the_loss() {
+    let text = "abcabcabdabcabcabd".repeat(20);
+    let vocab = Vocab::from_text(&text);
+    let ids = vocab.encode(&text).unwrap();
+    let config = CharLmConfig::new("rnn", vocab, 0, 16, 1, 0.0);
+    let mut model = CharLm::new(config, &mut rnn::init::rng(0)).unwrap();
+    let before = model.evaluate(&ids, 4, 9).unwrap().nats;
+    let batches = TbpttBatches::new(&ids, 4, 9).unwrap();
+    let mut states = model.zero_states(4);
+    for step in 0..300 {
+        let (x, y) = batches.chunk(step % batches.num_chunks());
+        if step % batches.num_chunks() == 0 {
+            states = model.zero_states(4);
+        }
+        let (_, finals, cache) = model.forward(&x, &y, Some(&states), None);
+        let mut g = model.zeros_like();
+        model.backward(&cache, &mut g);
+        model.add_scaled(-0.5, &g);
+        states = finals;
+    }
+    let after = model.evaluate(&ids, 4, 9).unwrap();
+    assert!(
+        after.nats < 0.5 * before,
+        "loss went from {before} to {} nats/char",
+        after.nats
+    );
+    assert!((after.bits - after.nats / std::f64::consts::LN_2).abs() < 1e-12);
+    assert!((after.perplexity - after.nats.exp()).abs() < 1e-12);
+}
