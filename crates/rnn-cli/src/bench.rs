@@ -1,0 +1,200 @@
+//! `rnn bench`: training and sampling speed in characters per second, on real text.
+//!
+//! 1. The min-char-rnn setup (vanilla RNN, H = 100, T = 25, B = 1, one-hot input, Adagrad lr 0.1, gradients
+//!    clipped to ±5), next to a numpy implementation of the same loop (`bench/min_char_rnn.py`) run by this
+//!    same command, and the ratio of the two.
+//! 2. LSTM 256×1 and 512×2, B = 32, T = 64, Adam, global-norm clipping (reference: PyTorch f64 on one thread
+//!    of this machine, about 10k and 1.1k chars/s).
+//! 3. Sampling from an LSTM with H = 256, batch 1.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rnn::data::{TbpttBatches, Vocab};
+use rnn::models::char_lm::{CharLm, CharLmConfig};
+use rnn::params::Parameters;
+
+use crate::shim::{self, Optimizer};
+
+/// Flags of `rnn bench`.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Text to train on (default: the shared tinyshakespeare copy, else the bundled Moby-Dick).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Seconds to spend on each measurement.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Python interpreter for the numpy reference.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Only these benchmarks (comma-separated: minchar, lstm256, lstm512, sample).
+    #[arg(long, default_value = "minchar,lstm256,lstm512,sample")]
+    only: String,
+}
+
+const SHARED_TINYSHAKESPEARE: &str = "/work/shared/data/tinyshakespeare.txt";
+
+/// Trains `model` for about `budget` (at least `min_steps` steps) and returns chars/s.
+fn train_speed(
+    model: &mut CharLm,
+    ids: &[usize],
+    batch: usize,
+    seq_len: usize,
+    opt: &mut dyn Optimizer,
+    clip: impl Fn(&mut CharLm),
+    budget: Duration,
+    min_steps: usize,
+) -> Result<(f64, f64)> {
+    let batches = TbpttBatches::new(ids, batch, seq_len)?;
+    let mut states = model.zero_states(batch);
+    let start = Instant::now();
+    let (mut steps, mut loss) = (0usize, 0.0);
+    while steps < min_steps || start.elapsed() < budget {
+        let (x, y) = batches.chunk(steps % batches.num_chunks());
+        let (l, finals, cache) = model.forward(&x, &y, Some(&states), None);
+        let mut g = model.zeros_like();
+        model.backward(&cache, &mut g);
+        clip(&mut g);
+        opt.step(model, &g);
+        states = finals;
+        loss = l;
+        steps += 1;
+    }
+    let cps = (steps * batch * seq_len) as f64 / start.elapsed().as_secs_f64();
+    Ok((cps, loss))
+}
+
+fn model(cell: &str, vocab: &Vocab, hidden: usize, layers: usize) -> Result<CharLm> {
+    let config = CharLmConfig::new(cell, vocab.clone(), 0, hidden, layers, 0.0);
+    Ok(CharLm::new(config, &mut rnn::init::rng(1))?)
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    let (text, source) = match &a.data {
+        Some(p) => (crate::text::read_text(p)?, p.display().to_string()),
+        None if std::path::Path::new(SHARED_TINYSHAKESPEARE).exists() => (
+            crate::text::read_text(std::path::Path::new(SHARED_TINYSHAKESPEARE))?,
+            SHARED_TINYSHAKESPEARE.to_string(),
+        ),
+        None => (crate::text::load("@moby-dick")?, "@moby-dick".to_string()),
+    };
+    let vocab = Vocab::from_text(&text);
+    let ids = vocab.encode(&text)?;
+    let budget = Duration::from_secs_f64(a.seconds);
+    let only: Vec<&str> = a.only.split(',').map(str::trim).collect();
+    println!(
+        "rnn bench on {source} ({} chars, vocabulary {}), f64, {:.0} s per measurement",
+        ids.len(),
+        vocab.len(),
+        a.seconds
+    );
+
+    if only.contains(&"minchar") {
+        let mut m = model("rnn", &vocab, 100, 1)?;
+        let mut opt = shim::Shim::new(shim::Kind::Adagrad, 0.1);
+        let (ours, loss) = train_speed(
+            &mut m,
+            &ids,
+            1,
+            25,
+            &mut opt,
+            |g| shim::clip_by_value(g, 5.0),
+            budget,
+            10,
+        )?;
+        println!(
+            "min-char-rnn (rnn H=100, T=25, B=1, Adagrad 0.1, clip ±5): {ours:>10.0} chars/s (loss {loss:.3})"
+        );
+        match numpy_reference(&a, &source) {
+            Ok(np) => println!(
+                "  numpy reference, same loop (bench/min_char_rnn.py):  {np:>10.0} chars/s   ratio {:.2}x (goal ≥ 5x)",
+                ours / np
+            ),
+            Err(e) => println!("  numpy reference unavailable: {e:#}"),
+        }
+    }
+    for (name, hidden, layers, reference) in
+        [("lstm256", 256, 1, 10_000.0), ("lstm512", 512, 2, 1_100.0)]
+    {
+        if !only.contains(&name) {
+            continue;
+        }
+        let mut m = model("lstm", &vocab, hidden, layers)?;
+        let mut opt = shim::Shim::new(shim::Kind::Adam, 2e-3);
+        let (cps, loss) = train_speed(
+            &mut m,
+            &ids,
+            32,
+            64,
+            &mut opt,
+            |g| {
+                shim::clip_by_global_norm(g, 5.0);
+            },
+            budget,
+            2,
+        )?;
+        println!(
+            "lstm {hidden}x{layers} training (B=32, T=64, Adam):          {cps:>10.0} chars/s (loss {loss:.3})   vs PyTorch f64 1 thread ≈ {reference:.0}: {:.2}x",
+            cps / reference
+        );
+    }
+    if only.contains(&"sample") {
+        let m = model("lstm", &vocab, 256, 1)?;
+        let start = Instant::now();
+        let mut n = 0usize;
+        while n < 200 || start.elapsed() < budget {
+            n += m.sample("", 100, 1.0, None, n as u64)?.chars().count();
+        }
+        let cps = n as f64 / start.elapsed().as_secs_f64();
+        println!(
+            "lstm 256 sampling (batch 1):                          {cps:>10.0} chars/s   (goal ≥ 20000)"
+        );
+    }
+    Ok(())
+}
+
+/// Runs `bench/min_char_rnn.py` and returns its chars/s.
+fn numpy_reference(a: &BenchArgs, data: &str) -> Result<f64> {
+    let script = find_script()?;
+    let data_path = if let Some(name) = data.strip_prefix('@') {
+        let p = std::env::temp_dir().join(format!("rnn-bench-{name}.txt"));
+        std::fs::write(&p, crate::text::load(data)?)?;
+        p
+    } else {
+        PathBuf::from(data)
+    };
+    let out = std::process::Command::new(&a.python)
+        .arg(&script)
+        .arg("--data")
+        .arg(&data_path)
+        .arg("--seconds")
+        .arg(a.seconds.to_string())
+        .output()
+        .with_context(|| format!("cannot run {}", a.python))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        anyhow::bail!(
+            "{} failed: {}",
+            script.display(),
+            err.lines().last().unwrap_or("no output")
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("chars/s ").and_then(|v| v.trim().parse().ok()))
+        .context("the numpy script printed no `chars/s N` line")
+}
+
+fn find_script() -> Result<PathBuf> {
+    let candidates = [
+        PathBuf::from("bench/min_char_rnn.py"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/min_char_rnn.py"),
+    ];
+    candidates
+        .into_iter()
+        .find(|p| p.exists())
+        .context("bench/min_char_rnn.py not found (run from the repository root)")
+}

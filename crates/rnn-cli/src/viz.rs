@@ -1,0 +1,233 @@
+//! `rnn viz`: what did the neurons learn? (after Karpathy, Johnson & Fei-Fei 2015, "Visualizing and
+//! Understanding Recurrent Networks").
+//!
+//! Runs a trained model over a text, records every hidden unit (h, or the LSTM cell state c) after each
+//! character, and writes an HTML page: each character's background shows one unit's value (blue for -1,
+//! white for 0, red for +1), for the unit you choose and for the units that best track simple features of
+//! the text: "inside quotes", "position in line", "inside parentheses", "inside a word". A table lists, for
+//! each feature, the units most correlated with it (Pearson correlation over the text).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+
+use crate::ckpt;
+
+/// Flags of `rnn viz`.
+#[derive(clap::Args)]
+pub struct VizArgs {
+    /// Checkpoint of a trained model.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Text file to run the model over (its first --chars characters are used).
+    #[arg(long, conflicts_with = "text")]
+    data: Option<PathBuf>,
+    /// Text to run the model over, given on the command line.
+    #[arg(long)]
+    text: Option<String>,
+    /// How many characters of --data to use.
+    #[arg(long, default_value_t = 2000)]
+    chars: usize,
+    /// Layer to look at (0 = bottom; default: the top layer).
+    #[arg(long)]
+    layer: Option<usize>,
+    /// Unit to colour the text by (default: the unit most correlated with the first feature present).
+    #[arg(long)]
+    unit: Option<usize>,
+    /// Which state: h (hidden state) or c (LSTM cell state).
+    #[arg(long, default_value = "h")]
+    state: String,
+    /// Output HTML file.
+    #[arg(long, default_value = "viz.html")]
+    out: PathBuf,
+}
+
+/// Simple features of the text, one value per character.
+fn features(text: &[char]) -> Vec<(&'static str, Vec<f64>)> {
+    let (mut quotes, mut line_pos, mut parens, mut word) = (vec![], vec![], vec![], vec![]);
+    let (mut in_q, mut pos, mut depth) = (false, 0usize, 0i64);
+    for &c in text {
+        if c == '"' {
+            in_q = !in_q;
+        }
+        if c == '(' {
+            depth += 1;
+        }
+        quotes.push(f64::from(u8::from(in_q || c == '"')));
+        parens.push(f64::from(u8::from(depth > 0)));
+        if c == ')' {
+            depth = (depth - 1).max(0);
+        }
+        line_pos.push(pos as f64);
+        pos = if c == '\n' { 0 } else { pos + 1 };
+        word.push(f64::from(u8::from(c.is_alphanumeric())));
+    }
+    vec![
+        ("inside quotes", quotes),
+        ("position in line", line_pos),
+        ("inside parentheses", parens),
+        ("inside a word", word),
+    ]
+}
+
+/// Pearson correlation, or None if either series is constant.
+fn pearson(a: &[f64], b: &[f64]) -> Option<f64> {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    (saa > 1e-12 && sbb > 1e-12).then(|| sab / (saa * sbb).sqrt())
+}
+
+fn escape(c: char) -> String {
+    match c {
+        '<' => "&lt;".into(),
+        '>' => "&gt;".into(),
+        '&' => "&amp;".into(),
+        '"' => "&quot;".into(),
+        '\n' => "↵<br>".into(),
+        ' ' => "&nbsp;".into(),
+        c => c.to_string(),
+    }
+}
+
+/// Background colour for a value in [-1, 1]: blue (negative) to white to red (positive).
+fn colour(v: f64) -> String {
+    let v = v.clamp(-1.0, 1.0);
+    let fade = |x: f64| (255.0 * (1.0 - x.abs())).round() as u8;
+    if v >= 0.0 {
+        format!("rgb(255,{},{})", fade(v), fade(v))
+    } else {
+        format!("rgb({},{},255)", fade(v), fade(v))
+    }
+}
+
+pub fn run(a: VizArgs) -> Result<()> {
+    let model = ckpt::load_model(&a.checkpoint)?;
+    let text: String = match (&a.data, &a.text) {
+        (Some(p), _) => crate::text::read_text(p)?.chars().take(a.chars).collect(),
+        (None, Some(t)) => t.clone(),
+        (None, None) => bail!("give a text: --data FILE or --text \"...\""),
+    };
+    if text.is_empty() {
+        bail!("the text to visualise is empty");
+    }
+    let layers = model.config.num_layers;
+    let layer = a.layer.unwrap_or(layers - 1);
+    if layer >= layers {
+        bail!("--layer {layer} does not exist: the model has {layers} layer(s), 0 to {}", layers - 1);
+    }
+    let use_c = match a.state.as_str() {
+        "h" => false,
+        "c" if model.config.cell == "lstm" => true,
+        "c" => bail!("--state c needs an LSTM (the model is `{}`, which has no cell state)", model.config.cell),
+        s => bail!("--state must be h or c, got `{s}`"),
+    };
+    let trace = model.trace(&text).context("the text to visualise")?;
+    let hidden = model.config.hidden_size;
+    if let Some(u) = a.unit {
+        if u >= hidden {
+            bail!("--unit {u} does not exist: the layer has {hidden} units, 0 to {}", hidden - 1);
+        }
+    }
+    // activations[u][t]
+    let acts: Vec<Vec<f64>> = (0..hidden)
+        .map(|u| {
+            trace
+                .iter()
+                .map(|states| {
+                    let s = &states[layer];
+                    match (&s.c, use_c) {
+                        (Some(c), true) => c[[0, u]].tanh(),
+                        _ => s.h[[0, u]],
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let chars: Vec<char> = text.chars().collect();
+    let feats = features(&chars);
+    let mut table = String::new();
+    let mut shown: Vec<(String, usize)> = Vec::new();
+    println!("units most correlated with simple features (layer {layer}, state {}):", a.state);
+    for (name, f) in &feats {
+        let mut corr: Vec<(usize, f64)> = (0..hidden)
+            .filter_map(|u| pearson(&acts[u], f).map(|r| (u, r)))
+            .collect();
+        if corr.is_empty() {
+            println!("  {name:<20} (not present in this text)");
+            let _ = writeln!(table, "<tr><td>{name}</td><td>not present in this text</td></tr>");
+            continue;
+        }
+        corr.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
+        let top: Vec<String> = corr
+            .iter()
+            .take(5)
+            .map(|(u, r)| format!("unit {u} ({r:+.2})"))
+            .collect();
+        println!("  {name:<20} {}", top.join(", "));
+        let _ = writeln!(table, "<tr><td>{name}</td><td>{}</td></tr>", top.join(", "));
+        shown.push((format!("unit {} — best match for “{name}” (r = {:+.2})", corr[0].0, corr[0].1), corr[0].0));
+    }
+    let chosen = a.unit.or(shown.first().map(|s| s.1)).unwrap_or(0);
+    let mut blocks = vec![(format!("unit {chosen} (chosen)"), chosen)];
+    blocks.extend(shown.into_iter().filter(|(_, u)| a.unit != Some(*u)));
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>rnn viz</title><style>\
+         body{{font-family:sans-serif;max-width:60em;margin:2em auto}}\
+         .t{{font-family:monospace;line-height:1.5;border:1px solid #ccc;padding:.5em}}\
+         td{{padding:.2em .8em}}</style></head><body>\
+         <h1>What the neurons track</h1><p>Model: {} {}×{}, checkpoint <code>{}</code>; layer {layer}, state {}. \
+         Each character's background is the unit's value after reading it: \
+         <span style=\"background:{}\">−1</span> … 0 … <span style=\"background:{}\">+1</span>.</p>\
+         <h2>Units most correlated with simple features</h2><table>{table}</table>",
+        model.config.cell,
+        hidden,
+        layers,
+        a.checkpoint.display(),
+        a.state,
+        colour(-1.0),
+        colour(1.0)
+    );
+    for (title, u) in blocks {
+        let _ = write!(html, "<h2>{title}</h2><div class=\"t\">");
+        for (t, &c) in chars.iter().enumerate() {
+            let v = acts[u][t];
+            let _ = write!(
+                html,
+                "<span style=\"background:{}\" title=\"{v:+.3}\">{}</span>",
+                colour(v),
+                escape(c)
+            );
+        }
+        html.push_str("</div>");
+    }
+    html.push_str("</body></html>\n");
+    rnn::files::write_atomic(&a.out, html.as_bytes())?;
+    println!("wrote {}", a.out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_and_correlation() {
+        let text: Vec<char> = "ab \"cd\" (e)\nf".chars().collect();
+        let f = features(&text);
+        assert_eq!(f[0].1[3], 1.0); // the opening quote
+        assert_eq!(f[0].1[1], 0.0);
+        assert_eq!(f[2].1[9], 1.0); // 'e' inside parentheses
+        assert_eq!(f[1].1[12], 0.0); // 'f' starts a line
+        assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]).unwrap() - 1.0).abs() < 1e-12);
+        assert!(pearson(&[1.0, 1.0], &[0.0, 1.0]).is_none());
+    }
+}
