@@ -37,6 +37,7 @@ pub struct BenchArgs {
 const SHARED_TINYSHAKESPEARE: &str = "/work/shared/data/tinyshakespeare.txt";
 
 /// Trains `model` for about `budget` (at least `min_steps` steps) and returns chars/s.
+#[allow(clippy::too_many_arguments)]
 fn train_speed(
     model: &mut CharLm,
     ids: &[usize],
@@ -184,7 +185,10 @@ fn numpy_reference(a: &BenchArgs, data: &str) -> Result<f64> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     stdout
         .lines()
-        .find_map(|l| l.strip_prefix("chars/s ").and_then(|v| v.trim().parse().ok()))
+        .find_map(|l| {
+            l.strip_prefix("chars/s ")
+                .and_then(|v| v.trim().parse().ok())
+        })
         .context("the numpy script printed no `chars/s N` line")
 }
 

@@ -63,7 +63,9 @@ pub fn load(path: &Path) -> Result<(CharLm, RunState)> {
     if loaded.config.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
         return Err(rnn::Error::CorruptCheckpoint {
             path: path.to_path_buf(),
-            reason: format!("it was not written by `rnn train` (no format {FORMAT:?} in its config)"),
+            reason: format!(
+                "it was not written by `rnn train` (no format {FORMAT:?} in its config)"
+            ),
         }
         .into());
     }
@@ -71,11 +73,13 @@ pub fn load(path: &Path) -> Result<(CharLm, RunState)> {
     let mut model = CharLm::new(config, &mut rnn::init::rng(0))?;
     let mut tensors: BTreeMap<String, ArrayD<f64>> = loaded.tensors;
     for (name, mut p) in model.params_mut() {
-        let t = tensors.remove(&name).ok_or_else(|| rnn::Error::MissingTensor {
-            path: path.to_path_buf(),
-            name: name.clone(),
-            available: "see `rnn.*`, `decoder.*`".into(),
-        })?;
+        let t = tensors
+            .remove(&name)
+            .ok_or_else(|| rnn::Error::MissingTensor {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                available: "see `rnn.*`, `decoder.*`".into(),
+            })?;
         if t.shape() != p.shape() {
             return Err(rnn::Error::ShapeMismatch {
                 path: path.to_path_buf(),
@@ -94,9 +98,15 @@ pub fn load(path: &Path) -> Result<(CharLm, RunState)> {
     for (name, t) in tensors {
         if let Some(n) = name.strip_prefix("optim.") {
             optim.push((n.to_string(), t));
-        } else if let Some(k) = name.strip_prefix("state.h_l").and_then(|k| k.parse::<usize>().ok()) {
+        } else if let Some(k) = name
+            .strip_prefix("state.h_l")
+            .and_then(|k| k.parse::<usize>().ok())
+        {
             hs.insert(k, t);
-        } else if let Some(k) = name.strip_prefix("state.c_l").and_then(|k| k.parse::<usize>().ok()) {
+        } else if let Some(k) = name
+            .strip_prefix("state.c_l")
+            .and_then(|k| k.parse::<usize>().ok())
+        {
             cs.insert(k, t);
         } else {
             unexpected.push(name);
@@ -112,10 +122,11 @@ pub fn load(path: &Path) -> Result<(CharLm, RunState)> {
     let mut states = Vec::new();
     for (k, h) in hs {
         let as2 = |t: ArrayD<f64>| {
-            t.into_dimensionality::<Ix2>().map_err(|_| rnn::Error::CorruptCheckpoint {
-                path: path.to_path_buf(),
-                reason: format!("carried state of layer {k} is not (B, H)"),
-            })
+            t.into_dimensionality::<Ix2>()
+                .map_err(|_| rnn::Error::CorruptCheckpoint {
+                    path: path.to_path_buf(),
+                    reason: format!("carried state of layer {k} is not (B, H)"),
+                })
         };
         let c = cs.remove(&k).map(as2).transpose()?;
         states.push(State { h: as2(h)?, c });

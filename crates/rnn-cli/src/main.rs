@@ -66,7 +66,7 @@ struct SampleArgs {
     #[arg(long, default_value_t = 500)]
     len: usize,
     /// Softmax temperature: below 1 is more conservative, above 1 more surprising, 0 is greedy.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.8)]
     temperature: f64,
     /// Sample only among the k most likely characters.
     #[arg(long)]
@@ -170,23 +170,39 @@ fn download(a: DownloadArgs) -> Result<()> {
         return Ok(());
     }
     std::fs::create_dir_all(&a.to).with_context(|| format!("cannot create {}", a.to.display()))?;
+    // RNN_TINYSHAKESPEARE_URL overrides the address (tests use it to simulate being offline)
+    let url =
+        std::env::var("RNN_TINYSHAKESPEARE_URL").unwrap_or_else(|_| TINYSHAKESPEARE_URL.into());
     let out = std::process::Command::new("curl")
-        .args(["--fail", "--silent", "--show-error", "--location", "--max-time", "60"])
-        .arg(TINYSHAKESPEARE_URL)
+        .args([
+            "--fail",
+            "--silent",
+            "--show-error",
+            "--location",
+            "--max-time",
+            "60",
+        ])
+        .arg(&url)
         .output();
     let out = match out {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "downloading needs `curl`, which is not installed; fetch {TINYSHAKESPEARE_URL} by hand into {}",
+            "downloading needs `curl`, which is not installed; fetch {url} by hand into {}",
             dest.display()
         ),
         Err(e) => bail!("cannot run curl: {e}"),
     };
     if !out.status.success() || out.stdout.is_empty() {
-        let why = String::from_utf8_lossy(&out.stderr).trim().replace('\n', " ");
+        let why = String::from_utf8_lossy(&out.stderr)
+            .trim()
+            .replace('\n', " ");
         bail!(
-            "cannot download tinyshakespeare from {TINYSHAKESPEARE_URL} (are you offline?): {}",
-            if why.is_empty() { "empty answer".to_string() } else { why }
+            "cannot download tinyshakespeare from {url} (are you offline?): {}",
+            if why.is_empty() {
+                "empty answer".to_string()
+            } else {
+                why
+            }
         );
     }
     text::check_text(&out.stdout, &dest)?;

@@ -71,7 +71,10 @@ impl Optimizer for Shim {
         let (kind, lr, t) = (self.kind, self.lr, self.t as i32);
         let grads = grads.params();
         for ((name, mut p), (gname, g)) in params.params_mut().into_iter().zip(grads) {
-            assert_eq!(name, gname, "optimiser: parameter and gradient lists differ");
+            assert_eq!(
+                name, gname,
+                "optimiser: parameter and gradient lists differ"
+            );
             let slots = self
                 .slots
                 .entry(name)
@@ -80,7 +83,9 @@ impl Optimizer for Shim {
                 Kind::Sgd => p.scaled_add(-lr, &g),
                 Kind::Momentum => {
                     let v = &mut slots[0];
-                    Zip::from(&mut *v).and(&g).for_each(|v, &g| *v = 0.9 * *v + g);
+                    Zip::from(&mut *v)
+                        .and(&g)
+                        .for_each(|v, &g| *v = 0.9 * *v + g);
                     p.scaled_add(-lr, v);
                 }
                 Kind::Adagrad => {
@@ -190,7 +195,11 @@ pub fn clip_by_value(grads: &mut dyn Parameters, limit: f64) {
 }
 
 /// Writes tensors and a JSON config as safetensors (f64), atomically.
-pub fn save(path: &Path, tensors: &[(String, ArrayD<f64>)], config: &serde_json::Value) -> Result<()> {
+pub fn save(
+    path: &Path,
+    tensors: &[(String, ArrayD<f64>)],
+    config: &serde_json::Value,
+) -> Result<()> {
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
         .iter()
         .map(|(n, t)| {
@@ -258,8 +267,5 @@ pub fn load(path: &Path) -> Result<Loaded> {
             .map_err(|e| corrupt(format!("tensor `{name}`: {e}")))?;
         tensors.insert(name, t);
     }
-    Ok(Loaded {
-        tensors,
-        config,
-    })
+    Ok(Loaded { tensors, config })
 }

@@ -32,7 +32,10 @@ pub fn load(data: &str) -> Result<String> {
 /// Reads a UTF-8 text file, refusing missing, empty and binary files with a clear message.
 pub fn read_text(path: &Path) -> Result<String> {
     if path.is_dir() {
-        bail!("data file {} is a directory, not a text file", path.display());
+        bail!(
+            "data file {} is a directory, not a text file",
+            path.display()
+        );
     }
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read data file {}", path.display()))?;

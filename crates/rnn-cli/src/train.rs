@@ -38,7 +38,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub embed: usize,
     /// Dropout after each recurrent layer, in [0, 1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     pub dropout: f64,
     /// Truncated-BPTT length T (characters per chunk and stream).
     #[arg(long, default_value_t = 50)]
@@ -49,17 +49,17 @@ pub struct TrainArgs {
     /// Optimiser: sgd, momentum, adagrad, rmsprop or adam.
     #[arg(long, default_value = "adam")]
     pub optim: String,
-    /// Learning rate.
-    #[arg(long, default_value_t = 2e-3)]
-    pub lr: f64,
+    /// Learning rate [default: 0.002]; on --resume, a new value replaces the run's.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
     /// Multiply the learning rate by this every --decay-every steps (1 = constant).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
     pub lr_decay: f64,
     /// Steps between learning-rate decays.
     #[arg(long, default_value_t = 1000)]
     pub decay_every: usize,
     /// Clip gradients to this global L2 norm (0 = no clipping).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 5.0)]
     pub clip: f64,
     /// Stop after this many steps (default: 1500, or --epochs passes over the data).
     #[arg(long)]
@@ -68,7 +68,7 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "max_steps")]
     pub epochs: Option<usize>,
     /// Fraction of the text held out for validation (the end of the text), in (0, 0.5].
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     pub val_frac: f64,
     /// Steps between evaluations (validation loss, sample, checkpoint, plot).
     #[arg(long)]
@@ -90,7 +90,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 200)]
     pub sample_len: usize,
     /// Temperature of those samples.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.8)]
     pub temperature: f64,
 }
 
@@ -107,6 +107,7 @@ struct Progress {
 }
 
 const DEFAULT_STEPS: usize = 1500;
+const DEFAULT_LR: f64 = 2e-3;
 
 impl TrainArgs {
     fn validate(&self) -> Result<()> {
@@ -128,8 +129,10 @@ impl TrainArgs {
         if self.seq_len == 0 || self.batch == 0 {
             bail!("--seq-len and --batch must be at least 1");
         }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            bail!("--lr must be a positive number, got {}", self.lr);
+        if let Some(lr) = self.lr {
+            if !(lr > 0.0 && lr.is_finite()) {
+                bail!("--lr must be a positive number, got {lr}");
+            }
         }
         if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
             bail!("--lr-decay must be in (0, 1], got {}", self.lr_decay);
@@ -138,7 +141,10 @@ impl TrainArgs {
             bail!("--decay-every must be at least 1");
         }
         if !(self.clip >= 0.0 && self.clip.is_finite()) {
-            bail!("--clip must be ≥ 0 (0 turns clipping off), got {}", self.clip);
+            bail!(
+                "--clip must be ≥ 0 (0 turns clipping off), got {}",
+                self.clip
+            );
         }
         if !(self.val_frac > 0.0 && self.val_frac <= 0.5) {
             bail!("--val-frac must be in (0, 0.5], got {}", self.val_frac);
@@ -207,10 +213,12 @@ pub fn run(cli: TrainArgs) -> Result<()> {
             );
         }
         let (model, state) = ckpt::load(&last_path)?;
-        let mut args: TrainArgs = serde_json::from_value(state.config["train"].clone())
-            .map_err(|e| rnn::Error::CorruptCheckpoint {
-                path: last_path.clone(),
-                reason: format!("its training settings are unreadable ({e})"),
+        let mut args: TrainArgs =
+            serde_json::from_value(state.config["train"].clone()).map_err(|e| {
+                rnn::Error::CorruptCheckpoint {
+                    path: last_path.clone(),
+                    reason: format!("its training settings are unreadable ({e})"),
+                }
             })?;
         // the stopping rule and evaluation period may change on resume
         if cli.max_steps.is_some() || cli.epochs.is_some() {
@@ -219,6 +227,9 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         }
         if cli.eval_every.is_some() {
             args.eval_every = cli.eval_every;
+        }
+        if cli.lr.is_some() {
+            args.lr = cli.lr;
         }
         args.out = Some(out.clone());
         resumed = Some((model, state));
@@ -284,16 +295,18 @@ pub fn run(cli: TrainArgs) -> Result<()> {
 
     // ---- model, optimiser, RNG, progress
     let kind = optim_kind(&args.optim)?;
-    let mut opt = shim::Shim::new(kind, args.lr);
+    let base_lr = args.lr.unwrap_or(DEFAULT_LR);
+    let mut opt = shim::Shim::new(kind, base_lr);
     let mut dropout_rng = rnn::init::rng(args.seed ^ 0xD0D0_5EED);
     let (mut model, mut states, mut progress) = match resumed {
         Some((model, state)) => {
-            let p: Progress = serde_json::from_value(state.config["progress"].clone()).map_err(|e| {
-                rnn::Error::CorruptCheckpoint {
-                    path: last_path.clone(),
-                    reason: format!("its progress record is unreadable ({e})"),
-                }
-            })?;
+            let p: Progress =
+                serde_json::from_value(state.config["progress"].clone()).map_err(|e| {
+                    rnn::Error::CorruptCheckpoint {
+                        path: last_path.clone(),
+                        reason: format!("its progress record is unreadable ({e})"),
+                    }
+                })?;
             if p.data_fingerprint != fingerprint || p.data_chars != ids.len() {
                 bail!(
                     "--resume: the data {} is not the text this run was trained on (its contents changed)",
@@ -302,12 +315,13 @@ pub fn run(cli: TrainArgs) -> Result<()> {
             }
             opt.load_state(state.optim)
                 .with_context(|| format!("{}: optimiser state", last_path.display()))?;
-            let pos: u128 = p.dropout_rng_word_pos.parse().map_err(|_| {
-                rnn::Error::CorruptCheckpoint {
-                    path: last_path.clone(),
-                    reason: "its RNG position is not a number".into(),
-                }
-            })?;
+            let pos: u128 =
+                p.dropout_rng_word_pos
+                    .parse()
+                    .map_err(|_| rnn::Error::CorruptCheckpoint {
+                        path: last_path.clone(),
+                        reason: "its RNG position is not a number".into(),
+                    })?;
             dropout_rng.set_word_pos(pos);
             let states = if state.states.len() == model.config.num_layers {
                 state.states
@@ -394,7 +408,10 @@ pub fn run(cli: TrainArgs) -> Result<()> {
             // a new pass over the data: streams start again from the beginning
             states = model.zero_states(args.batch);
         }
-        let lr = args.lr * args.lr_decay.powi((progress.step / args.decay_every) as i32);
+        let lr = base_lr
+            * args
+                .lr_decay
+                .powi((progress.step / args.decay_every) as i32);
         opt.set_lr(lr);
         let (x, y) = batches.chunk(k);
         let (loss, finals, cache) = model.forward(&x, &y, Some(&states), Some(&mut dropout_rng));
@@ -432,7 +449,10 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         pb.set_message(format!(
             "loss {loss:.3} | val {} | {:.1}k chars/s",
             if progress.best_val.is_finite() {
-                format!("{:.3}", history.last().map(|m| m.val_loss).unwrap_or(f64::NAN))
+                format!(
+                    "{:.3}",
+                    history.last().map(|m| m.val_loss).unwrap_or(f64::NAN)
+                )
             } else {
                 "-".into()
             },
@@ -475,7 +495,10 @@ pub fn run(cli: TrainArgs) -> Result<()> {
             append_line(&metrics_path, &serde_json::to_string(&m)?)?;
             append_line(
                 &out.join("samples.txt"),
-                &format!("=== step {} (val {:.4}) ===\n{}\n", m.step, m.val_loss, sample),
+                &format!(
+                    "=== step {} (val {:.4}) ===\n{}\n",
+                    m.step, m.val_loss, sample
+                ),
             )?;
             history.push(m);
             plot(&history, &out.join("loss.svg"))?;
@@ -541,7 +564,10 @@ fn plot(history: &[Metric], path: &Path) -> Result<()> {
         .iter()
         .map(|m| (m.step as f64, m.train_loss))
         .collect();
-    let val = history.iter().map(|m| (m.step as f64, m.val_loss)).collect();
+    let val = history
+        .iter()
+        .map(|m| (m.step as f64, m.val_loss))
+        .collect();
     rnn::plot::LineChart::new("character-level language model", "step", "nats/char")
         .series("train (mean since last evaluation)", train)
         .series("validation", val)

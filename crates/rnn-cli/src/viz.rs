@@ -120,19 +120,28 @@ pub fn run(a: VizArgs) -> Result<()> {
     let layers = model.config.num_layers;
     let layer = a.layer.unwrap_or(layers - 1);
     if layer >= layers {
-        bail!("--layer {layer} does not exist: the model has {layers} layer(s), 0 to {}", layers - 1);
+        bail!(
+            "--layer {layer} does not exist: the model has {layers} layer(s), 0 to {}",
+            layers - 1
+        );
     }
     let use_c = match a.state.as_str() {
         "h" => false,
         "c" if model.config.cell == "lstm" => true,
-        "c" => bail!("--state c needs an LSTM (the model is `{}`, which has no cell state)", model.config.cell),
+        "c" => bail!(
+            "--state c needs an LSTM (the model is `{}`, which has no cell state)",
+            model.config.cell
+        ),
         s => bail!("--state must be h or c, got `{s}`"),
     };
     let trace = model.trace(&text).context("the text to visualise")?;
     let hidden = model.config.hidden_size;
     if let Some(u) = a.unit {
         if u >= hidden {
-            bail!("--unit {u} does not exist: the layer has {hidden} units, 0 to {}", hidden - 1);
+            bail!(
+                "--unit {u} does not exist: the layer has {hidden} units, 0 to {}",
+                hidden - 1
+            );
         }
     }
     // activations[u][t]
@@ -154,14 +163,20 @@ pub fn run(a: VizArgs) -> Result<()> {
     let feats = features(&chars);
     let mut table = String::new();
     let mut shown: Vec<(String, usize)> = Vec::new();
-    println!("units most correlated with simple features (layer {layer}, state {}):", a.state);
+    println!(
+        "units most correlated with simple features (layer {layer}, state {}):",
+        a.state
+    );
     for (name, f) in &feats {
         let mut corr: Vec<(usize, f64)> = (0..hidden)
             .filter_map(|u| pearson(&acts[u], f).map(|r| (u, r)))
             .collect();
         if corr.is_empty() {
             println!("  {name:<20} (not present in this text)");
-            let _ = writeln!(table, "<tr><td>{name}</td><td>not present in this text</td></tr>");
+            let _ = writeln!(
+                table,
+                "<tr><td>{name}</td><td>not present in this text</td></tr>"
+            );
             continue;
         }
         corr.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
@@ -172,7 +187,13 @@ pub fn run(a: VizArgs) -> Result<()> {
             .collect();
         println!("  {name:<20} {}", top.join(", "));
         let _ = writeln!(table, "<tr><td>{name}</td><td>{}</td></tr>", top.join(", "));
-        shown.push((format!("unit {} — best match for “{name}” (r = {:+.2})", corr[0].0, corr[0].1), corr[0].0));
+        shown.push((
+            format!(
+                "unit {} — best match for “{name}” (r = {:+.2})",
+                corr[0].0, corr[0].1
+            ),
+            corr[0].0,
+        ));
     }
     let chosen = a.unit.or(shown.first().map(|s| s.1)).unwrap_or(0);
     let mut blocks = vec![(format!("unit {chosen} (chosen)"), chosen)];

@@ -37,12 +37,14 @@
 
 use std::path::Path;
 
-use ndarray::{Array1, Array2, Array3, ArrayD, ArrayViewD, ArrayViewMutD, Axis, Ix1, Ix2};
+use ndarray::{Array2, Array3, ArrayD, ArrayViewD, ArrayViewMutD};
 use serde::{Deserialize, Serialize};
 
 use crate::cells::{AnyCell, CellKind, State};
 use crate::data::{TbpttBatches, Vocab};
 use crate::init::Rng;
+use crate::layers::{Dense, Embedding};
+use crate::loss::softmax_cross_entropy;
 use crate::params::Parameters;
 use crate::stack::{dropout_mask, Rnn, RnnCache};
 use crate::{Error, Result};
@@ -131,13 +133,11 @@ pub struct CharLm {
     /// The configuration the model was built from.
     pub config: CharLmConfig,
     /// Embedding table `encoder.weight` (V, D); `None` for one-hot input.
-    pub encoder: Option<Array2<f64>>,
+    pub encoder: Option<Embedding>,
     /// The recurrent stack (`rnn.*`).
     pub rnn: Rnn<AnyCell>,
-    /// `decoder.weight` (V, H).
-    pub decoder_weight: Array2<f64>,
-    /// `decoder.bias` (V).
-    pub decoder_bias: Array1<f64>,
+    /// The output layer: `decoder.weight` (V, H), `decoder.bias` (V).
+    pub decoder: Dense,
 }
 
 /// What [`CharLm::forward`] keeps for [`CharLm::backward`].
@@ -181,11 +181,8 @@ impl CharLm {
         config.validate()?;
         let kind = config.cell_kind()?;
         let (v, h) = (config.vocab.len(), config.hidden_size);
-        let encoder = (config.embedding_dim > 0).then(|| {
-            crate::init::normal(&[v, config.embedding_dim], 1.0, rng)
-                .into_dimensionality::<Ix2>()
-                .expect("2-D")
-        });
+        let encoder =
+            (config.embedding_dim > 0).then(|| Embedding::new(v, config.embedding_dim, rng));
         let rnn = Rnn::new(
             config.input_size(),
             h,
@@ -195,19 +192,12 @@ impl CharLm {
             |d, h, rng| AnyCell::new(kind, d, h, rng),
             rng,
         )?;
-        let k = 1.0 / (h as f64).sqrt();
-        let decoder_weight = crate::init::uniform(&[v, h], -k, k, rng)
-            .into_dimensionality::<Ix2>()
-            .expect("2-D");
-        let decoder_bias = crate::init::uniform(&[v], -k, k, rng)
-            .into_dimensionality::<Ix1>()
-            .expect("1-D");
+        let decoder = Dense::new(h, v, rng);
         Ok(CharLm {
             config,
             encoder,
             rnn,
-            decoder_weight,
-            decoder_bias,
+            decoder,
         })
     }
 
@@ -230,7 +220,9 @@ impl CharLm {
             assert!(id < self.vocab_size(), "character id {id} out of range");
             match &self.encoder {
                 // (6.1) x_t = E[c_t]: row c_t of the embedding table                       (D)
-                Some(e) => xs.slice_mut(ndarray::s![t, b, ..]).assign(&e.row(id)),
+                Some(e) => xs
+                    .slice_mut(ndarray::s![t, b, ..])
+                    .assign(&e.weight.row(id)),
                 // (6.1') x_t = one_hot(c_t)                                                  (V)
                 None => xs[[t, b, id]] = 1.0,
             }
@@ -241,7 +233,7 @@ impl CharLm {
     /// Logits `(N, V)` for top-layer outputs `(N, H)`: `h·W_decᵀ + b_dec`.
     fn decode(&self, top: &Array2<f64>) -> Array2<f64> {
         // (6.2) z_t = W_dec h_t + b_dec                                                    (N, V)
-        top.dot(&self.decoder_weight.t()) + &self.decoder_bias
+        self.decoder.forward(top.view())
     }
 
     // ANCHOR: char_lm_forward
@@ -286,7 +278,9 @@ impl CharLm {
             _ => None,
         };
         let logits = self.decode(&top); // (T*B, V)
-        let (loss, dlogits) = softmax_cross_entropy(logits, targets.iter().copied());
+        let flat_targets: Vec<usize> = targets.iter().copied().collect(); // (T*B), row-major like logits
+                                                                          // (6.3) L = mean over the T*B positions of -ln p(target)                                    scalar
+        let (loss, dlogits) = softmax_cross_entropy(logits.view(), &flat_targets, None);
         let cache = ChunkCache {
             inputs: inputs.clone(),
             rnn: rnn_cache,
@@ -305,11 +299,10 @@ impl CharLm {
         let (t_len, batch) = cache.inputs.dim();
         let h = self.config.hidden_size;
         let dlogits = &cache.dlogits; // (N, V)
-                                      // (6.4) ∂L/∂W_dec = Σ_n dz_nᵀ h_n,  ∂L/∂b_dec = Σ_n dz_n                             (V, H), (V)
-        grads.decoder_weight += &dlogits.t().dot(&cache.top);
-        grads.decoder_bias += &dlogits.sum_axis(Axis(0));
-        // (6.5) ∂L/∂h_n = dz_n W_dec (then through the top dropout mask)                       (N, H)
-        let mut dtop = dlogits.dot(&self.decoder_weight);
+                                      // (6.4) ∂L/∂W_dec, ∂L/∂b_dec, and ∂L/∂h_n = dz_n W_dec (then through the top dropout mask) (N, H)
+        let mut dtop = self
+            .decoder
+            .backward(cache.top.view(), dlogits.view(), &mut grads.decoder);
         if let Some(m) = &cache.top_mask {
             dtop *= m;
         }
@@ -320,11 +313,8 @@ impl CharLm {
             .rnn
             .backward(&cache.rnn, d_outputs.view(), None, &mut grads.rnn);
         // (6.6) ∂L/∂E[c] = Σ over the steps that read character c of ∂L/∂x_t                   (V, D)
-        if let Some(ge) = grads.encoder.as_mut() {
-            for ((t, b), &id) in cache.inputs.indexed_iter() {
-                let mut row = ge.row_mut(id);
-                row += &dxs.slice(ndarray::s![t, b, ..]);
-            }
+        if let (Some(e), Some(ge)) = (&self.encoder, grads.encoder.as_mut()) {
+            e.backward_seq(cache.inputs.view(), dxs.view(), ge);
         }
     }
     // ANCHOR_END: char_lm_backward
@@ -465,37 +455,12 @@ impl CharLm {
     }
 }
 
-// ANCHOR: softmax_xent
-/// Mean softmax cross-entropy of `logits` `(N, V)` against `targets` (N ids): returns the loss in nats
-/// and ∂loss/∂logits `(N, V)` = (softmax - one_hot) / N.
-fn softmax_cross_entropy(
-    mut logits: Array2<f64>,
-    targets: impl Iterator<Item = usize>,
-) -> (f64, Array2<f64>) {
-    let n = logits.nrows();
-    let mut loss = 0.0;
-    for (mut row, y) in logits.axis_iter_mut(Axis(0)).zip(targets) {
-        // (3.5) p = softmax(z), computed as exp(z - max z) / Σ exp(z - max z) for stability
-        let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-        row.mapv_inplace(|z| (z - max).exp());
-        let sum = row.sum();
-        row /= sum;
-        // (3.6) L = -ln p_y
-        loss -= row[y].ln();
-        // (3.7) ∂L/∂z = p - one_hot(y)
-        row[y] -= 1.0;
-    }
-    logits /= n as f64;
-    (loss / n as f64, logits)
-}
-// ANCHOR_END: softmax_xent
-
 impl Parameters for CharLm {
     /// `encoder.weight` (if any), `rnn.weight_ih_l0`, ..., `decoder.weight`, `decoder.bias`.
     fn params(&self) -> Vec<(String, ArrayViewD<'_, f64>)> {
         let mut out = Vec::new();
         if let Some(e) = &self.encoder {
-            out.push(("encoder.weight".to_string(), e.view().into_dyn()));
+            out.push(("encoder.weight".to_string(), e.weight.view().into_dyn()));
         }
         out.extend(
             self.rnn
@@ -503,21 +468,19 @@ impl Parameters for CharLm {
                 .into_iter()
                 .map(|(n, p)| (format!("rnn.{n}"), p)),
         );
-        out.push((
-            "decoder.weight".to_string(),
-            self.decoder_weight.view().into_dyn(),
-        ));
-        out.push((
-            "decoder.bias".to_string(),
-            self.decoder_bias.view().into_dyn(),
-        ));
+        out.extend(
+            self.decoder
+                .params()
+                .into_iter()
+                .map(|(n, p)| (format!("decoder.{n}"), p)),
+        );
         out
     }
 
     fn params_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, f64>)> {
         let mut out = Vec::new();
         if let Some(e) = &mut self.encoder {
-            out.push(("encoder.weight".to_string(), e.view_mut().into_dyn()));
+            out.push(("encoder.weight".to_string(), e.weight.view_mut().into_dyn()));
         }
         out.extend(
             self.rnn
@@ -525,14 +488,12 @@ impl Parameters for CharLm {
                 .into_iter()
                 .map(|(n, p)| (format!("rnn.{n}"), p)),
         );
-        out.push((
-            "decoder.weight".to_string(),
-            self.decoder_weight.view_mut().into_dyn(),
-        ));
-        out.push((
-            "decoder.bias".to_string(),
-            self.decoder_bias.view_mut().into_dyn(),
-        ));
+        out.extend(
+            self.decoder
+                .params_mut()
+                .into_iter()
+                .map(|(n, p)| (format!("decoder.{n}"), p)),
+        );
         out
     }
 }

@@ -1,0 +1,438 @@
+//! End-to-end tests of the `rnn` binary: a real (tiny) training run, exact resume, the divergence guard, and
+//! one test per kind of bad input (one clear `error:` line, non-zero exit, nothing saved is overwritten).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rnn");
+
+/// A fresh temporary directory for one test.
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rnn-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn rnn(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("run the rnn binary")
+}
+
+/// Asserts a clean failure: non-zero exit, stderr is exactly one `error: ...` line containing `needle`.
+fn fails_with(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr: {stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got:\n{stderr}");
+    assert!(
+        lines[0].starts_with("error: "),
+        "not an error line: {stderr}"
+    );
+    assert!(
+        lines[0].contains(needle),
+        "error line lacks {needle:?}: {stderr}"
+    );
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+}
+
+fn succeeds(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A small training text.
+fn corpus(dir: &Path) -> PathBuf {
+    let p = dir.join("text.txt");
+    let text = "the cat sat on the mat. (the dog) said \"hello\" to the cat.\n".repeat(30);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Flags of a tiny, fast run on `corpus`.
+const TINY: [&str; 14] = [
+    "--data",
+    "text.txt",
+    "--model",
+    "rnn",
+    "--hidden",
+    "12",
+    "--batch",
+    "4",
+    "--seq-len",
+    "10",
+    "--eval-every",
+    "5",
+    "--sample-len",
+    "20",
+];
+
+/// `rnn train` with the TINY flags, except those `extra` gives again.
+fn train(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["train"];
+    for pair in TINY.chunks(2) {
+        if !extra.contains(&pair[0]) {
+            args.extend(pair);
+        }
+    }
+    args.extend(extra);
+    rnn(dir, &args)
+}
+
+/// Every tensor of a safetensors file, by name, as raw bytes.
+fn tensors(path: &Path) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: Vec<_> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.shape().to_vec(), v.data().to_vec()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn trains_and_writes_a_run_then_samples_evaluates_and_visualises() {
+    let d = tmp("run");
+    corpus(&d);
+    let stdout = succeeds(&train(&d, &["--max-steps", "10", "--out", "run"]));
+    assert!(stdout.contains("step"), "{stdout}");
+    for f in [
+        "last.safetensors",
+        "best.safetensors",
+        "metrics.jsonl",
+        "loss.svg",
+        "samples.txt",
+    ] {
+        assert!(d.join("run").join(f).exists(), "{f} missing");
+    }
+    let metrics = std::fs::read_to_string(d.join("run/metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "evaluations at steps 5 and 10");
+    let m: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    assert_eq!(m["step"], 10);
+    assert!(m["val_loss"].as_f64().unwrap() > 0.0);
+    assert!(std::fs::read_to_string(d.join("run/loss.svg"))
+        .unwrap()
+        .contains("<svg"));
+    let names: Vec<String> = tensors(&d.join("run/last.safetensors"))
+        .into_iter()
+        .map(|t| t.0)
+        .collect();
+    for n in [
+        "rnn.weight_ih_l0",
+        "decoder.weight",
+        "decoder.bias",
+        "state.h_l0",
+    ] {
+        assert!(names.contains(&n.to_string()), "{n} not in {names:?}");
+    }
+
+    let ck = "run/best.safetensors";
+    let a = succeeds(&rnn(
+        &d,
+        &[
+            "sample",
+            "--checkpoint",
+            ck,
+            "--prime",
+            "the ",
+            "--len",
+            "30",
+            "--seed",
+            "4",
+        ],
+    ));
+    let b = succeeds(&rnn(
+        &d,
+        &[
+            "sample",
+            "--checkpoint",
+            ck,
+            "--prime",
+            "the ",
+            "--len",
+            "30",
+            "--seed",
+            "4",
+        ],
+    ));
+    assert_eq!(a, b, "same seed, same sample");
+    assert!(a.starts_with("the ") && a.trim_end_matches('\n').chars().count() == 34);
+
+    let e = succeeds(&rnn(
+        &d,
+        &["eval", "--checkpoint", ck, "--data", "text.txt"],
+    ));
+    assert!(
+        e.contains("nats/char") && e.contains("bits/char") && e.contains("perplexity"),
+        "{e}"
+    );
+
+    let v = succeeds(&rnn(
+        &d,
+        &[
+            "viz",
+            "--checkpoint",
+            ck,
+            "--data",
+            "text.txt",
+            "--out",
+            "v.html",
+        ],
+    ));
+    assert!(v.contains("inside quotes"), "{v}");
+    let html = std::fs::read_to_string(d.join("v.html")).unwrap();
+    assert!(html.contains("<span style=\"background:rgb("));
+}
+
+/// N steps in one go, or N/2 then `--resume` for the rest: the checkpoints hold bit-identical tensors
+/// (parameters, Adam moments, carried states), with dropout, clipping and a learning-rate schedule on.
+#[test]
+fn resume_is_bit_identical() {
+    let d = tmp("resume");
+    corpus(&d);
+    let common = [
+        "--layers",
+        "2",
+        "--dropout",
+        "0.3",
+        "--embed",
+        "5",
+        "--lr-decay",
+        "0.9",
+        "--decay-every",
+        "4",
+        "--clip",
+        "0.5",
+    ];
+    let mut whole = common.to_vec();
+    whole.extend(["--max-steps", "20", "--out", "whole"]);
+    succeeds(&train(&d, &whole));
+    let mut half = common.to_vec();
+    half.extend(["--max-steps", "10", "--out", "split"]);
+    succeeds(&train(&d, &half));
+    let out = succeeds(&rnn(
+        &d,
+        &["train", "--resume", "--out", "split", "--max-steps", "20"],
+    ));
+    assert!(out.contains("resuming at step 10"), "{out}");
+    let a = tensors(&d.join("whole/last.safetensors"));
+    let b = tensors(&d.join("split/last.safetensors"));
+    assert_eq!(a.len(), b.len());
+    assert!(a.iter().any(|t| t.0.starts_with("optim.")));
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.0, y.0);
+        assert!(x == y, "tensor {} differs after resume", x.0);
+    }
+    // and the metrics file continues rather than restarting
+    let m = std::fs::read_to_string(d.join("split/metrics.jsonl")).unwrap();
+    assert_eq!(m.lines().count(), 4);
+}
+
+#[test]
+fn divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint() {
+    let d = tmp("diverge");
+    corpus(&d);
+    // a huge learning rate from the start: stops before any checkpoint exists
+    let out = train(
+        &d,
+        &[
+            "--optim",
+            "sgd",
+            "--lr",
+            "1e6",
+            "--max-steps",
+            "20",
+            "--out",
+            "fresh",
+        ],
+    );
+    fails_with(&out, "diverged");
+    assert!(!d.join("fresh/last.safetensors").exists());
+    // a good run, then the same run continued with a huge learning rate: the good checkpoint survives
+    succeeds(&train(
+        &d,
+        &[
+            "--optim",
+            "sgd",
+            "--lr",
+            "0.5",
+            "--max-steps",
+            "5",
+            "--out",
+            "good",
+        ],
+    ));
+    let before = std::fs::read(d.join("good/last.safetensors")).unwrap();
+    let out = rnn(
+        &d,
+        &[
+            "train",
+            "--resume",
+            "--out",
+            "good",
+            "--lr",
+            "1e7",
+            "--max-steps",
+            "20",
+        ],
+    );
+    fails_with(&out, "last good checkpoint");
+    assert_eq!(
+        std::fs::read(d.join("good/last.safetensors")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn bad_data_files() {
+    let d = tmp("data");
+    fails_with(
+        &rnn(&d, &["train", "--data", "missing.txt"]),
+        "cannot read data file",
+    );
+    std::fs::write(d.join("empty.txt"), "").unwrap();
+    fails_with(&rnn(&d, &["train", "--data", "empty.txt"]), "is empty");
+    std::fs::write(d.join("nul.txt"), b"abc\0def").unwrap();
+    fails_with(&rnn(&d, &["train", "--data", "nul.txt"]), "binary");
+    std::fs::write(d.join("latin1.txt"), b"caf\xe9 au lait").unwrap();
+    fails_with(&rnn(&d, &["train", "--data", "latin1.txt"]), "not UTF-8");
+    std::fs::write(d.join("short.txt"), "abcabc").unwrap();
+    fails_with(&rnn(&d, &["train", "--data", "short.txt"]), "short.txt");
+    fails_with(&rnn(&d, &["train", "--data", "@nothing"]), "bundled corpus");
+    assert!(
+        !d.join("runs").exists(),
+        "a failed run must not create a run directory"
+    );
+}
+
+#[test]
+fn invalid_flags() {
+    let d = tmp("flags");
+    corpus(&d);
+    fails_with(&train(&d, &["--dropout", "1.5"]), "--dropout");
+    fails_with(&train(&d, &["--layers", "0"]), "--layers");
+    fails_with(&train(&d, &["--hidden", "0"]), "--hidden");
+    fails_with(&train(&d, &["--lr", "-1"]), "--lr");
+    fails_with(&train(&d, &["--val-frac", "0.9"]), "--val-frac");
+    fails_with(&train(&d, &["--model", "transformer"]), "unknown cell kind");
+    fails_with(&train(&d, &["--optim", "lbfgs"]), "--optim");
+    fails_with(&rnn(&d, &["train", "--resume"]), "--resume");
+    fails_with(
+        &rnn(&d, &["train", "--resume", "--out", "nothing-here"]),
+        "no checkpoint to continue from",
+    );
+    // syntax errors are clap's: exit status 2
+    let out = rnn(&d, &["train", "--hidden", "many"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn existing_run_is_not_overwritten() {
+    let d = tmp("exists");
+    corpus(&d);
+    succeeds(&train(&d, &["--max-steps", "5", "--out", "r"]));
+    let before = std::fs::read(d.join("r/last.safetensors")).unwrap();
+    let metrics = std::fs::read(d.join("r/metrics.jsonl")).unwrap();
+    fails_with(&train(&d, &["--max-steps", "5", "--out", "r"]), "--force");
+    assert_eq!(std::fs::read(d.join("r/last.safetensors")).unwrap(), before);
+    assert_eq!(std::fs::read(d.join("r/metrics.jsonl")).unwrap(), metrics);
+    // --force starts over
+    succeeds(&train(&d, &["--max-steps", "5", "--out", "r", "--force"]));
+    let m = std::fs::read_to_string(d.join("r/metrics.jsonl")).unwrap();
+    assert_eq!(m.lines().count(), 1);
+}
+
+#[test]
+fn bad_prime_and_bad_checkpoints() {
+    let d = tmp("ckpt");
+    corpus(&d);
+    succeeds(&train(&d, &["--max-steps", "5", "--out", "a"]));
+    succeeds(&train(
+        &d,
+        &["--max-steps", "5", "--out", "b", "--hidden", "7"],
+    ));
+    let ck = "a/last.safetensors";
+    fails_with(
+        &rnn(&d, &["sample", "--checkpoint", ck, "--prime", "thé"]),
+        "not in the vocabulary",
+    );
+    fails_with(
+        &rnn(&d, &["sample", "--checkpoint", ck, "--temperature", "-1"]),
+        "--temperature",
+    );
+    fails_with(
+        &rnn(&d, &["sample", "--checkpoint", "none.safetensors"]),
+        "does not exist",
+    );
+    std::fs::write(
+        d.join("junk.safetensors"),
+        b"this is not a checkpoint at all",
+    )
+    .unwrap();
+    fails_with(
+        &rnn(&d, &["sample", "--checkpoint", "junk.safetensors"]),
+        "not a valid checkpoint",
+    );
+    // truncated file
+    let full = std::fs::read(d.join(ck)).unwrap();
+    std::fs::write(d.join("cut.safetensors"), &full[..full.len() / 2]).unwrap();
+    fails_with(
+        &rnn(
+            &d,
+            &[
+                "eval",
+                "--checkpoint",
+                "cut.safetensors",
+                "--data",
+                "text.txt",
+            ],
+        ),
+        "not a valid checkpoint",
+    );
+    // config of model a, tensors of model b (hidden 7): a mismatched checkpoint
+    let a_bytes = std::fs::read(d.join(ck)).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&a_bytes).unwrap();
+    let b_bytes = std::fs::read(d.join("b/last.safetensors")).unwrap();
+    let b = safetensors::SafeTensors::deserialize(&b_bytes).unwrap();
+    let mixed = safetensors::serialize(b.tensors(), meta.metadata()).unwrap();
+    std::fs::write(d.join("mixed.safetensors"), mixed).unwrap();
+    fails_with(
+        &rnn(&d, &["sample", "--checkpoint", "mixed.safetensors"]),
+        "has shape",
+    );
+    // a text with characters the model never saw
+    std::fs::write(d.join("other.txt"), "xyz QQQ").unwrap();
+    fails_with(
+        &rnn(&d, &["eval", "--checkpoint", ck, "--data", "other.txt"]),
+        "not in the vocabulary",
+    );
+}
+
+#[test]
+fn download_offline_is_one_clear_line() {
+    let d = tmp("download");
+    let out = Command::new(BIN)
+        .args(["download", "tinyshakespeare", "--to", "data"])
+        .current_dir(&d)
+        // a closed local port: behaves like being offline, whatever the network
+        .env("RNN_TINYSHAKESPEARE_URL", "http://127.0.0.1:9/input.txt")
+        .output()
+        .unwrap();
+    fails_with(&out, "cannot download tinyshakespeare");
+    assert!(!d.join("data/tinyshakespeare.txt").exists());
+    fails_with(&rnn(&d, &["download", "imagenet"]), "unknown corpus");
+}
