@@ -167,6 +167,10 @@ fn numpy_reference(a: &BenchArgs, data: &str) -> Result<f64> {
         PathBuf::from(data)
     };
     let out = std::process::Command::new(&a.python)
+        // one thread, as the Rust side
+        .env("OMP_NUM_THREADS", "1")
+        .env("OPENBLAS_NUM_THREADS", "1")
+        .env("MKL_NUM_THREADS", "1")
         .arg(&script)
         .arg("--data")
         .arg(&data_path)

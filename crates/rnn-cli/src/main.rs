@@ -99,6 +99,26 @@ const TINYSHAKESPEARE_URL: &str =
     "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt";
 
 fn main() -> ExitCode {
+    // A bug is still reported in one line (with where it happened), never as a backtrace; set RNN_DEBUG=1
+    // to get Rust's usual panic output.
+    if std::env::var_os("RNN_DEBUG").is_none() {
+        std::panic::set_hook(Box::new(|info| {
+            let msg = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let place = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            eprintln!(
+                "error: internal error: {}{place} (this is a bug in rnn; rerun with RNN_DEBUG=1 for details)",
+                msg.replace('\n', " ")
+            );
+        }));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => train::run(a),

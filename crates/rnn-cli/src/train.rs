@@ -23,7 +23,7 @@ use crate::shim::{self, Optimizer};
 #[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
 pub struct TrainArgs {
     /// Training text: a UTF-8 file, or @moby-dick, @dinosaurs, @first-names for a bundled corpus.
-    #[arg(long, default_value = "@first-names")]
+    #[arg(long, default_value = "@moby-dick")]
     pub data: String,
     /// Recurrent cell: rnn (Elman, tanh), rnn_relu, lstm or gru.
     #[arg(long, default_value = "gru")]
@@ -61,7 +61,7 @@ pub struct TrainArgs {
     /// Clip gradients to this global L2 norm (0 = no clipping).
     #[arg(long, allow_negative_numbers = true, default_value_t = 5.0)]
     pub clip: f64,
-    /// Stop after this many steps (default: 1500, or --epochs passes over the data).
+    /// Stop after this many steps (default: 2000, or --epochs passes over the data).
     #[arg(long)]
     pub max_steps: Option<usize>,
     /// Stop after this many passes over the training data.
@@ -106,7 +106,7 @@ struct Progress {
     data_fingerprint: String,
 }
 
-const DEFAULT_STEPS: usize = 1500;
+const DEFAULT_STEPS: usize = 2000;
 const DEFAULT_LR: f64 = 2e-3;
 
 impl TrainArgs {
