@@ -15,7 +15,7 @@ use rnn::data::{TbpttBatches, Vocab};
 use rnn::models::char_lm::{CharLm, CharLmConfig};
 use rnn::params::Parameters;
 
-use crate::shim::{self, Optimizer};
+use rnn::optim::{self, Optimizer};
 
 /// Flags of `rnn bench`.
 #[derive(clap::Args)]
@@ -94,14 +94,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
 
     if only.contains(&"minchar") {
         let mut m = model("rnn", &vocab, 100, 1)?;
-        let mut opt = shim::Shim::new(shim::Kind::Adagrad, 0.1);
+        let mut opt = optim::Adagrad::new(0.1);
         let (ours, loss) = train_speed(
             &mut m,
             &ids,
             1,
             25,
             &mut opt,
-            |g| shim::clip_by_value(g, 5.0),
+            |g| optim::clip_by_value(g, 5.0),
             budget,
             10,
         )?;
@@ -123,7 +123,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             continue;
         }
         let mut m = model("lstm", &vocab, hidden, layers)?;
-        let mut opt = shim::Shim::new(shim::Kind::Adam, 2e-3);
+        let mut opt = optim::Adam::new(2e-3);
         let (cps, loss) = train_speed(
             &mut m,
             &ids,
@@ -131,7 +131,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             64,
             &mut opt,
             |g| {
-                shim::clip_by_global_norm(g, 5.0);
+                optim::clip_by_global_norm(g, 5.0);
             },
             budget,
             2,

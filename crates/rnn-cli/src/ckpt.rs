@@ -7,12 +7,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use ndarray::{ArrayD, Ix2};
+use ndarray::{ArrayD, ArrayViewD, Ix2};
 use rnn::cells::State;
 use rnn::models::char_lm::CharLm;
-use rnn::params::Parameters;
 
-use crate::shim;
+use rnn::checkpoint::{self, Checkpoint};
 
 /// Identifies checkpoints written by this tool.
 pub const FORMAT: &str = "rnn-cli/char-lm/1";
@@ -45,7 +44,9 @@ pub fn save(
     }
     config["format"] = FORMAT.into();
     config["model"] = model.config_json();
-    shim::save(path, &tensors, &config)
+    let views: Vec<(String, ArrayViewD<'_, f64>)> =
+        tensors.iter().map(|(n, t)| (n.clone(), t.view())).collect();
+    checkpoint::save(path, &views, Some(&config))
         .with_context(|| format!("cannot save checkpoint {}", path.display()))
 }
 
@@ -59,8 +60,9 @@ pub fn load(path: &Path) -> Result<(CharLm, RunState)> {
     if !path.exists() {
         bail!("checkpoint {} does not exist", path.display());
     }
-    let loaded = shim::load(path)?;
-    if loaded.config.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+    let mut loaded = Checkpoint::load(path)?;
+    let config_json = loaded.config.clone().unwrap_or(serde_json::Value::Null);
+    if config_json.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
         return Err(rnn::Error::CorruptCheckpoint {
             path: path.to_path_buf(),
             reason: format!(
@@ -69,56 +71,31 @@ pub fn load(path: &Path) -> Result<(CharLm, RunState)> {
         }
         .into());
     }
-    let config = CharLm::config_from_json(path, &loaded.config["model"])?;
+    let config = CharLm::config_from_json(path, &config_json["model"])?;
     let mut model = CharLm::new(config, &mut rnn::init::rng(0))?;
-    let mut tensors: BTreeMap<String, ArrayD<f64>> = loaded.tensors;
-    for (name, mut p) in model.params_mut() {
-        let t = tensors
-            .remove(&name)
-            .ok_or_else(|| rnn::Error::MissingTensor {
-                path: path.to_path_buf(),
-                name: name.clone(),
-                available: "see `rnn.*`, `decoder.*`".into(),
-            })?;
-        if t.shape() != p.shape() {
-            return Err(rnn::Error::ShapeMismatch {
-                path: path.to_path_buf(),
-                name,
-                expected: p.shape().to_vec(),
-                found: t.shape().to_vec(),
-            }
-            .into());
-        }
-        p.assign(&t);
-    }
-    let mut optim = Vec::new();
+    let optim = loaded.take_prefix("optim.");
     let mut hs = BTreeMap::new();
     let mut cs = BTreeMap::new();
-    let mut unexpected = Vec::new();
-    for (name, t) in tensors {
-        if let Some(n) = name.strip_prefix("optim.") {
-            optim.push((n.to_string(), t));
-        } else if let Some(k) = name
-            .strip_prefix("state.h_l")
-            .and_then(|k| k.parse::<usize>().ok())
-        {
-            hs.insert(k, t);
-        } else if let Some(k) = name
-            .strip_prefix("state.c_l")
-            .and_then(|k| k.parse::<usize>().ok())
-        {
-            cs.insert(k, t);
-        } else {
-            unexpected.push(name);
+    for (name, t) in loaded.take_prefix("state.") {
+        let layer = |p: &str| name.strip_prefix(p).and_then(|k| k.parse::<usize>().ok());
+        match (layer("h_l"), layer("c_l")) {
+            (Some(k), _) => {
+                hs.insert(k, t);
+            }
+            (_, Some(k)) => {
+                cs.insert(k, t);
+            }
+            _ => {
+                return Err(rnn::Error::UnexpectedTensors {
+                    path: path.to_path_buf(),
+                    names: format!("state.{name}"),
+                }
+                .into())
+            }
         }
     }
-    if !unexpected.is_empty() {
-        return Err(rnn::Error::UnexpectedTensors {
-            path: path.to_path_buf(),
-            names: unexpected.join(", "),
-        }
-        .into());
-    }
+    // every model tensor present with the right shape, and nothing else (clear errors otherwise)
+    loaded.load_into(&mut model)?;
     let mut states = Vec::new();
     for (k, h) in hs {
         let as2 = |t: ArrayD<f64>| {
@@ -136,7 +113,7 @@ pub fn load(path: &Path) -> Result<(CharLm, RunState)> {
         RunState {
             optim,
             states,
-            config: loaded.config,
+            config: config_json,
         },
     ))
 }

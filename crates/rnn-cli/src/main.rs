@@ -15,7 +15,6 @@
 
 mod bench;
 mod ckpt;
-mod shim;
 mod text;
 mod train;
 mod viz;

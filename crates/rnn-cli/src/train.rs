@@ -17,7 +17,7 @@ use rnn::params::Parameters;
 use serde::{Deserialize, Serialize};
 
 use crate::ckpt;
-use crate::shim::{self, Optimizer};
+use rnn::optim::{self, Optimizer};
 
 /// Flags of `rnn train`.
 #[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
@@ -111,9 +111,10 @@ const DEFAULT_LR: f64 = 2e-3;
 
 impl TrainArgs {
     fn validate(&self) -> Result<()> {
-        let kind: rnn::cells::CellKind = self.model.parse().context("--model")?;
-        let _ = kind;
-        optim_kind(&self.optim)?;
+        self.model
+            .parse::<rnn::cells::CellKind>()
+            .context("--model")?;
+        make_optimizer(&self.optim, 1e-3)?;
         if self.hidden == 0 {
             bail!("--hidden must be at least 1");
         }
@@ -159,13 +160,14 @@ impl TrainArgs {
     }
 }
 
-fn optim_kind(name: &str) -> Result<shim::Kind> {
+/// The optimiser called `name` (PyTorch's defaults; momentum 0.9).
+pub fn make_optimizer(name: &str, lr: f64) -> Result<Box<dyn Optimizer>> {
     Ok(match name.to_ascii_lowercase().as_str() {
-        "sgd" => shim::Kind::Sgd,
-        "momentum" => shim::Kind::Momentum,
-        "adagrad" => shim::Kind::Adagrad,
-        "rmsprop" => shim::Kind::RmsProp,
-        "adam" => shim::Kind::Adam,
+        "sgd" => Box::new(optim::Sgd::new(lr)),
+        "momentum" => Box::new(optim::Momentum::new(lr)),
+        "adagrad" => Box::new(optim::Adagrad::new(lr)),
+        "rmsprop" => Box::new(optim::RmsProp::new(lr)),
+        "adam" => Box::new(optim::Adam::new(lr)),
         _ => bail!("unknown --optim `{name}`: expected sgd, momentum, adagrad, rmsprop or adam"),
     })
 }
@@ -294,9 +296,8 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         .unwrap_or_else(|| (total_steps / 10).clamp(1, 500));
 
     // ---- model, optimiser, RNG, progress
-    let kind = optim_kind(&args.optim)?;
     let base_lr = args.lr.unwrap_or(DEFAULT_LR);
-    let mut opt = shim::Shim::new(kind, base_lr);
+    let mut opt = make_optimizer(&args.optim, base_lr)?;
     let mut dropout_rng = rnn::init::rng(args.seed ^ 0xD0D0_5EED);
     let (mut model, mut states, mut progress) = match resumed {
         Some((model, state)) => {
@@ -313,7 +314,7 @@ pub fn run(cli: TrainArgs) -> Result<()> {
                     args.data
                 );
             }
-            opt.load_state(state.optim)
+            opt.load_state_for(&model, state.optim)
                 .with_context(|| format!("{}: optimiser state", last_path.display()))?;
             let pos: u128 =
                 p.dropout_rng_word_pos
@@ -331,8 +332,10 @@ pub fn run(cli: TrainArgs) -> Result<()> {
             (model, states, p)
         }
         None => {
+            // canonical cell name ("LSTM" -> "lstm") in the stored configuration
+            let cell: rnn::cells::CellKind = args.model.parse().context("--model")?;
             let config = CharLmConfig::new(
-                &args.model,
+                &cell.to_string(),
                 vocab.clone(),
                 args.embed,
                 args.hidden,
@@ -418,9 +421,9 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         let mut grads = model.zeros_like();
         model.backward(&cache, &mut grads);
         let norm = if args.clip > 0.0 {
-            shim::clip_by_global_norm(&mut grads, args.clip)
+            optim::clip_by_global_norm(&mut grads, args.clip)
         } else {
-            0.0
+            optim::global_norm(&grads)
         };
         let initial = *progress.initial_loss.get_or_insert(loss);
         if !loss.is_finite() || !norm.is_finite() || loss > 3.0 * initial {

@@ -127,7 +127,7 @@ pub fn run(a: VizArgs) -> Result<()> {
     }
     let use_c = match a.state.as_str() {
         "h" => false,
-        "c" if model.config.cell == "lstm" => true,
+        "c" if model.config.cell_kind()? == rnn::cells::CellKind::Lstm => true,
         "c" => bail!(
             "--state c needs an LSTM (the model is `{}`, which has no cell state)",
             model.config.cell

@@ -205,6 +205,8 @@ fn resume_is_bit_identical() {
     let d = tmp("resume");
     corpus(&d);
     let common = [
+        "--model",
+        "lstm",
         "--layers",
         "2",
         "--dropout",
@@ -233,10 +235,32 @@ fn resume_is_bit_identical() {
     let b = tensors(&d.join("split/last.safetensors"));
     assert_eq!(a.len(), b.len());
     assert!(a.iter().any(|t| t.0.starts_with("optim.")));
+    assert!(
+        a.iter().any(|t| t.0 == "state.c_l1"),
+        "LSTM cell states are carried"
+    );
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.0, y.0);
         assert!(x == y, "tensor {} differs after resume", x.0);
     }
+    // the LSTM's cell state can be visualised
+    let v = succeeds(&rnn(
+        &d,
+        &[
+            "viz",
+            "--checkpoint",
+            "split/best.safetensors",
+            "--text",
+            "the cat (sat)",
+            "--state",
+            "c",
+            "--layer",
+            "0",
+            "--out",
+            "c.html",
+        ],
+    ));
+    assert!(v.contains("wrote"), "{v}");
     // and the metrics file continues rather than restarting
     let m = std::fs::read_to_string(d.join("split/metrics.jsonl")).unwrap();
     assert_eq!(m.lines().count(), 4);
