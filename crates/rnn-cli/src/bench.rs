@@ -5,7 +5,7 @@
 //!    same command, and the ratio of the two.
 //! 2. LSTM 256×1 and 512×2, B = 32, T = 64, Adam, global-norm clipping (reference: PyTorch f64 on one thread
 //!    of this machine, about 10k and 1.1k chars/s).
-//! 3. Sampling from an LSTM with H = 256, batch 1.
+//! 3. Sampling with H = 256, batch 1, for the Elman, GRU and LSTM cells.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -142,15 +142,24 @@ pub fn run(a: BenchArgs) -> Result<()> {
         );
     }
     if only.contains(&"sample") {
-        let m = model("lstm", &vocab, 256, 1)?;
-        let start = Instant::now();
-        let mut n = 0usize;
-        while n < 200 || start.elapsed() < budget {
-            n += m.sample("", 100, 1.0, None, n as u64)?.chars().count();
+        for cell in ["rnn", "gru", "lstm"] {
+            let m = model(cell, &vocab, 256, 1)?;
+            let start = Instant::now();
+            let mut n = 0usize;
+            while n < 200 || start.elapsed() < budget / 3 {
+                n += m.sample("", 100, 1.0, None, n as u64)?.chars().count();
+            }
+            let cps = n as f64 / start.elapsed().as_secs_f64();
+            println!(
+                "{cell:<4} 256 sampling (batch 1):                          {cps:>10.0} chars/s   (goal ≥ 20000)"
+            );
         }
-        let cps = n as f64 / start.elapsed().as_secs_f64();
+    }
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
         println!(
-            "lstm 256 sampling (batch 1):                          {cps:>10.0} chars/s   (goal ≥ 20000)"
+            "(load average during the run: {}; {cores} cores: numbers fall when other work shares them)",
+            load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
         );
     }
     Ok(())

@@ -1,8 +1,8 @@
 //! `rnn viz`: what did the neurons learn? (after Karpathy, Johnson & Fei-Fei 2015, "Visualizing and
 //! Understanding Recurrent Networks").
 //!
-//! Runs a trained model over a text, records every hidden unit (h, or the LSTM cell state c) after each
-//! character, and writes an HTML page: each character's background shows one unit's value (blue for -1,
+//! Runs a trained model over a text, records every hidden unit (h; or the LSTM cell state c; or a gate of
+//! an LSTM or GRU) after each character, and writes an HTML page: each character's background shows one unit's value (blue for -1,
 //! white for 0, red for +1), for the unit you choose and for the units that best track simple features of
 //! the text: "inside quotes", "position in line", "inside parentheses", "inside a word". A table lists, for
 //! each feature, the units most correlated with it (Pearson correlation over the text).
@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
+
+use rnn::cells::AnyCache;
 
 use crate::ckpt;
 
@@ -35,7 +37,8 @@ pub struct VizArgs {
     /// Unit to colour the text by (default: the unit most correlated with the first feature present).
     #[arg(long)]
     unit: Option<usize>,
-    /// Which state: h (hidden state) or c (LSTM cell state).
+    /// What to colour by: h (hidden state); c (LSTM cell state, as tanh c); an LSTM gate i, f, g, o or a
+    /// GRU gate r, z, n (sigmoid gates shown as 2σ-1, so 0 is blue and 1 is red).
     #[arg(long, default_value = "h")]
     state: String,
     /// Output HTML file.
@@ -125,16 +128,21 @@ pub fn run(a: VizArgs) -> Result<()> {
             layers - 1
         );
     }
-    let use_c = match a.state.as_str() {
-        "h" => false,
-        "c" if model.config.cell_kind()? == rnn::cells::CellKind::Lstm => true,
-        "c" => bail!(
-            "--state c needs an LSTM (the model is `{}`, which has no cell state)",
-            model.config.cell
-        ),
-        s => bail!("--state must be h or c, got `{s}`"),
+    let kind = model.config.cell_kind()?;
+    let which = a.state.as_str();
+    let valid: &[&str] = match kind {
+        rnn::cells::CellKind::Lstm => &["h", "c", "i", "f", "g", "o"],
+        rnn::cells::CellKind::Gru => &["h", "r", "z", "n"],
+        _ => &["h"],
     };
-    let trace = model.trace(&text).context("the text to visualise")?;
+    if !valid.contains(&which) {
+        bail!(
+            "--state {which} is not available for a `{}` model: choose one of {}",
+            model.config.cell,
+            valid.join(", ")
+        );
+    }
+    let trace = model.trace_steps(&text).context("the text to visualise")?;
     let hidden = model.config.hidden_size;
     if let Some(u) = a.unit {
         if u >= hidden {
@@ -144,17 +152,28 @@ pub fn run(a: VizArgs) -> Result<()> {
             );
         }
     }
-    // activations[u][t]
+    // acts[u][t], scaled to [-1, 1] for colouring: tanh(c) for the cell state, 2σ-1 for sigmoid gates
+    let value = |state: &rnn::cells::State, cache: &AnyCache, u: usize| -> f64 {
+        let gate = |g: &ndarray::Array2<f64>| 2.0 * g[[0, u]] - 1.0;
+        match (which, cache) {
+            ("c", _) => state.c.as_ref().map_or(0.0, |c| c[[0, u]].tanh()),
+            ("i", AnyCache::Lstm(k)) => gate(&k.i),
+            ("f", AnyCache::Lstm(k)) => gate(&k.f),
+            ("o", AnyCache::Lstm(k)) => gate(&k.o),
+            ("g", AnyCache::Lstm(k)) => k.g[[0, u]],
+            ("r", AnyCache::Gru(k)) => gate(&k.r),
+            ("z", AnyCache::Gru(k)) => gate(&k.z),
+            ("n", AnyCache::Gru(k)) => k.n[[0, u]],
+            _ => state.h[[0, u]],
+        }
+    };
     let acts: Vec<Vec<f64>> = (0..hidden)
         .map(|u| {
             trace
                 .iter()
-                .map(|states| {
-                    let s = &states[layer];
-                    match (&s.c, use_c) {
-                        (Some(c), true) => c[[0, u]].tanh(),
-                        _ => s.h[[0, u]],
-                    }
+                .map(|layers| {
+                    let (state, cache) = &layers[layer];
+                    value(state, cache, u)
                 })
                 .collect()
         })

@@ -194,6 +194,20 @@ fn trains_and_writes_a_run_then_samples_evaluates_and_visualises() {
         ],
     ));
     assert!(v.contains("inside quotes"), "{v}");
+    fails_with(
+        &rnn(
+            &d,
+            &["viz", "--checkpoint", ck, "--text", "the", "--state", "c"],
+        ),
+        "not available",
+    );
+    fails_with(
+        &rnn(
+            &d,
+            &["viz", "--checkpoint", ck, "--text", "the", "--unit", "99"],
+        ),
+        "--unit",
+    );
     let html = std::fs::read_to_string(d.join("v.html")).unwrap();
     assert!(html.contains("<span style=\"background:rgb("));
 }
@@ -261,6 +275,19 @@ fn resume_is_bit_identical() {
         ],
     ));
     assert!(v.contains("wrote"), "{v}");
+    // and its forget gate
+    succeeds(&rnn(
+        &d,
+        &[
+            "viz",
+            "--checkpoint",
+            "split/best.safetensors",
+            "--text",
+            "the cat",
+            "--state",
+            "f",
+        ],
+    ));
     // and the metrics file continues rather than restarting
     let m = std::fs::read_to_string(d.join("split/metrics.jsonl")).unwrap();
     assert_eq!(m.lines().count(), 4);

@@ -40,7 +40,7 @@ use std::path::Path;
 use ndarray::{Array2, Array3, ArrayD, ArrayViewD, ArrayViewMutD};
 use serde::{Deserialize, Serialize};
 
-use crate::cells::{AnyCell, CellKind, State};
+use crate::cells::{AnyCache, AnyCell, Cell, CellKind, State};
 use crate::data::{TbpttBatches, Vocab};
 use crate::init::Rng;
 use crate::layers::{Dense, Embedding};
@@ -362,13 +362,31 @@ impl CharLm {
     /// The states of every layer after reading each character of `text` (one entry per character, each
     /// holding one [`State`] per layer, batch 1): what the neuron visualisation colours.
     pub fn trace(&self, text: &str) -> Result<Vec<Vec<State>>> {
+        Ok(self
+            .trace_steps(text)?
+            .into_iter()
+            .map(|layers| layers.into_iter().map(|(s, _)| s).collect())
+            .collect())
+    }
+
+    /// Like [`CharLm::trace`], with each cell's step cache too, so gates can be inspected: for every
+    /// character and every layer, the new state and the [`AnyCache`] of that step (LSTM gates `i, f, g, o`,
+    /// GRU gates `r, z, n`, each `(1, H)`).
+    pub fn trace_steps(&self, text: &str) -> Result<Vec<Vec<(State, AnyCache)>>> {
         let ids = self.config.vocab.encode(text)?;
         let mut states = self.zero_states(1);
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let (_, next) = self.step(id, &states);
-            out.push(next.clone());
-            states = next;
+            let xs = self.encode(&Array2::from_elem((1, 1), id)); // (1, 1, D)
+            let mut x = xs.index_axis_move(ndarray::Axis(0), 0); // (1, D)
+            let mut layers = Vec::with_capacity(states.len());
+            for (layer, state) in self.rnn.layers.iter().zip(&mut states) {
+                let (next, cache) = layer.forward.forward(x.view(), state);
+                x = next.h.clone(); // the next layer reads this layer's output (no dropout at inference)
+                *state = next.clone();
+                layers.push((next, cache));
+            }
+            out.push(layers);
         }
         Ok(out)
     }
