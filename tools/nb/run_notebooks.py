@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import re
 import sys
 import textwrap
 import time
@@ -32,11 +33,14 @@ OUT = ROOT / "target" / "notebooks"
 KERNEL = "rust"
 
 
-def short(text: str, limit: int = 2000) -> str:
-    text = text.rstrip()
-    if len(text) > limit:
-        text = text[:limit] + "\n... (cut)"
-    return textwrap.indent(text, "    | ")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def short(text: str, max_lines: int = 30) -> str:
+    lines = ANSI.sub("", text).strip().splitlines()
+    if len(lines) > max_lines:
+        lines = lines[:max_lines] + [f"... ({len(lines) - max_lines} more lines)"]
+    return textwrap.indent("\n".join(lines), "    | ")
 
 
 def problems_of(cell, reply) -> list[str]:
@@ -47,13 +51,16 @@ def problems_of(cell, reply) -> list[str]:
             f"the kernel replied `{content.get('status')}`"
             + (f": {content.get('ename', '')} {content.get('evalue', '')}".rstrip() if content.get("ename") else "")
         )
+    stderr = ""
     for out in cell.get("outputs", []):
         kind = out.get("output_type")
         if kind == "error":
             trace = "\n".join(out.get("traceback", [])) or f"{out.get('ename')}: {out.get('evalue')}"
             found.append("error output:\n" + short(trace))
-        elif kind == "stream" and out.get("name") == "stderr" and out.get("text", "").strip():
-            found.append("stderr output:\n" + short(out["text"]))
+        elif kind == "stream" and out.get("name") == "stderr":
+            stderr += out.get("text", "")
+    if stderr.strip():
+        found.append("stderr output:\n" + short(stderr))
     return found
 
 
@@ -153,7 +160,8 @@ def main() -> int:
         ap.error("name at least one notebook")
     passed = failed = 0
     for path in args.notebooks:
-        print(f"running {path.relative_to(ROOT) if path.is_absolute() else path}")
+        shown = path.resolve()
+        print(f"running {shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown}")
         if run_one(path.resolve(), args.timeout):
             passed += 1
         else:

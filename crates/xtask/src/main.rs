@@ -232,6 +232,7 @@ fn cargo_tool_installed(t: &CargoTool) -> bool {
 fn setup() -> Result<Report> {
     let start = Instant::now();
     let mut report = Report(Vec::new());
+    let mut apt_updated = false;
     let root = root();
 
     // 1. Rust tools, pinned, into a tools folder shared by every checkout of the course.
@@ -266,17 +267,9 @@ fn setup() -> Result<Report> {
     let driver = find_chromedriver();
     if browser.is_some() && driver.is_some() {
         report.add("chromium + chromedriver", "already installed");
-    } else if which("apt-get").is_some() && is_root() {
+    } else if apt_usable() {
         let t0 = Instant::now();
-        let apt = |args: &[&str]| {
-            let mut c = Command::new("apt-get");
-            c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-            run(&mut c)
-        };
-        apt(&["update"])?;
-        let mut args = vec!["install", "-y", "--no-install-recommends"];
-        args.extend_from_slice(DEBIAN_PACKAGES);
-        apt(&args)?;
+        apt_install(&mut apt_updated, DEBIAN_PACKAGES)?;
         report.add(
             "chromium + chromedriver",
             format!("installed with apt-get in {:.0?}", t0.elapsed()),
@@ -302,7 +295,20 @@ fn setup() -> Result<Report> {
         let t0 = Instant::now();
         if !venv_bin("python").is_file() {
             let python = env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-            run(Command::new(&python).args(["-m", "venv"]).arg(venv()))?;
+            let mut make_venv = Command::new(&python);
+            make_venv.args(["-m", "venv"]).arg(venv());
+            if run(&mut make_venv).is_err() {
+                // Debian's python3 needs its venv module from a separate package.
+                if !apt_usable() {
+                    return Err(format!(
+                        "`{python} -m venv` failed: install Python's venv module \
+                         (on Debian: apt-get install python3-venv) or set PYTHON"
+                    ));
+                }
+                let _ = fs::remove_dir_all(venv());
+                apt_install(&mut apt_updated, &["python3-venv"])?;
+                run(&mut make_venv)?;
+            }
         }
         run(Command::new(venv_bin("python"))
             .args([
@@ -385,6 +391,26 @@ fn setup() -> Result<Report> {
 
     println!("setup: done in {:.1?}", start.elapsed());
     Ok(report)
+}
+
+fn apt_usable() -> bool {
+    which("apt-get").is_some() && is_root()
+}
+
+/// `apt-get install` of Debian packages, after one `apt-get update` per setup run.
+fn apt_install(updated: &mut bool, packages: &[&str]) -> Result {
+    let apt = |args: &[&str]| {
+        let mut c = Command::new("apt-get");
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut c)
+    };
+    if !*updated {
+        apt(&["update"])?;
+        *updated = true;
+    }
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    apt(&args)
 }
 
 fn find_chromium() -> Option<PathBuf> {
