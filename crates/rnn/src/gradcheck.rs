@@ -188,7 +188,7 @@ pub fn check_params<M: Parameters + Clone>(
     report
 }
 
-/// Checks a whole unrolled sequence through any [`Cell`]: parameters, inputs `xs`, and the initial state
+/// Checks a whole unrolled sequence through any [`Cell`](crate::cells::Cell): parameters, inputs `xs`, and the initial state
 /// (h0, and c0 if the cell has one), against BPTT.
 ///
 /// The loss is `Σ R ⊙ outputs + Σ S ⊙ h_T (+ Σ U ⊙ c_T)` with fixed random R, S, U, so every output and

@@ -8,10 +8,12 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::params::Parameters;
 
+mod any;
 mod elman;
 mod gru;
 mod lstm;
 
+pub use any::{AnyCache, AnyCell, CellKind};
 pub use elman::{Elman, ElmanCache};
 pub use gru::{Gru, GruCache, GruVariant};
 pub use lstm::{Lstm, LstmCache, LstmOptions};
