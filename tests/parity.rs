@@ -16,6 +16,7 @@ use rnn::checkpoint::{self, Checkpoint};
 use rnn::init::Rng;
 use rnn::prelude::*;
 use rnn::stack::Rnn;
+use serde_json::{json, Value};
 
 /// Largest absolute difference allowed between the library and PyTorch, for every tensor.
 const TOLERANCE: f64 = 1e-10;
@@ -47,6 +48,18 @@ struct Arch {
 }
 
 impl Arch {
+    /// The config as the fixtures store it (and as `tools/parity/check_export.py` reads it).
+    fn to_json(&self) -> Value {
+        json!({
+            "kind": self.kind,
+            "nonlinearity": self.nonlinearity,
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+        })
+    }
+
     fn dirs(&self) -> usize {
         if self.bidirectional {
             2
@@ -58,7 +71,10 @@ impl Arch {
 
 /// Reads the architecture from a checkpoint's config.
 fn arch_of(ck: &Checkpoint) -> Arch {
-    let c = &ck.config;
+    let c = ck
+        .config
+        .as_ref()
+        .unwrap_or_else(|| panic!("{} has no config", ck.path.display()));
     Arch {
         kind: c["kind"].as_str().expect("config.kind").to_string(),
         nonlinearity: c["nonlinearity"].as_str().map(str::to_string),
@@ -370,37 +386,48 @@ fn parity_check_catches_small_mistakes() {
     );
 }
 
-/// A model written with `checkpoint::save_params` reads back with identical tensors, names, shapes and
-/// config, and loads into a freshly initialised model to give exactly the same parameters.
+/// A model written with `checkpoint::save_params` reads back with bit-identical tensors under the same names
+/// and shapes, the same config, and loads into a differently initialised model to give exactly the same
+/// parameters.
 #[test]
 fn save_params_round_trip_is_exact() {
-    let dir = temp_dir("roundtrip");
-    fn round_trip<C: Cell + PartialEq + std::fmt::Debug>(
+    fn round_trip<C: Cell>(
         dir: &Path,
-        tag: &str,
-        make_cell: impl FnMut(usize, usize, &mut Rng) -> C + Clone,
+        arch: Arch,
+        mut make_cell: impl FnMut(usize, usize, &mut Rng) -> C,
     ) {
-        let model = Rnn::new(
-            3,
-            4,
-            2,
-            true,
-            0.0,
-            make_cell.clone(),
-            &mut rnn::init::rng(1),
-        )
-        .unwrap();
+        let tag = format!("{}_l{}", arch.kind, arch.num_layers);
+        let mut build = |seed| {
+            Rnn::new(
+                arch.input_size,
+                arch.hidden_size,
+                arch.num_layers,
+                arch.bidirectional,
+                0.0,
+                &mut make_cell,
+                &mut rnn::init::rng(seed),
+            )
+            .unwrap()
+        };
+        let model = build(1);
+        let config = arch.to_json();
         let path = dir.join(format!("{tag}.safetensors"));
-        checkpoint::save_params(&path, &model).unwrap();
+        checkpoint::save_params(&path, &model, Some(&config)).unwrap();
+
         let ck = Checkpoint::load(&path).unwrap();
-        let names: Vec<String> = model.params().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(ck.tensors.len(), names.len(), "{tag}: tensor count");
+        assert_eq!(ck.config.as_ref(), Some(&config), "{tag}: config");
+        assert_eq!(arch_of(&ck), arch, "{tag}: config");
+        assert_eq!(
+            ck.tensors.len(),
+            model.params().len(),
+            "{tag}: tensor count"
+        );
         for (n, p) in model.params() {
             let t = ck
                 .get(&n)
                 .unwrap_or_else(|| panic!("{tag}: `{n}` missing after the round trip"));
             assert_eq!(t.shape(), p.shape(), "{tag}: `{n}` shape");
-            // bit-for-bit, not approximately
+            // bit for bit, not approximately
             assert!(
                 t.iter()
                     .zip(p.iter())
@@ -408,22 +435,39 @@ fn save_params_round_trip_is_exact() {
                 "{tag}: `{n}` changed in the round trip"
             );
         }
-        let mut fresh = Rnn::new(3, 4, 2, true, 0.0, make_cell, &mut rnn::init::rng(2)).unwrap();
-        assert_ne!(fresh.params()[0].1, model.params()[0].1);
+
+        let mut fresh = build(2);
+        assert_ne!(fresh.params()[0].1, model.params()[0].1, "{tag}: seeds");
         ck.load_into(&mut fresh).unwrap();
         for ((n, a), (_, b)) in fresh.params().into_iter().zip(model.params()) {
             assert_eq!(a, b, "{tag}: `{n}` differs after load_into");
         }
     }
-    round_trip(&dir, "rnn", elman);
-    round_trip(&dir, "lstm", Lstm::new);
-    round_trip(&dir, "gru", Gru::new);
+
+    let dir = temp_dir("roundtrip");
+    let arch = |kind: &str, nonlinearity: Option<&str>, layers, bidirectional| Arch {
+        kind: kind.into(),
+        nonlinearity: nonlinearity.map(str::to_string),
+        input_size: 3,
+        hidden_size: 4,
+        num_layers: layers,
+        bidirectional,
+    };
+    round_trip(&dir, arch("rnn", Some("relu"), 1, false), elman_relu);
+    round_trip(&dir, arch("rnn", Some("tanh"), 2, true), elman);
+    round_trip(&dir, arch("lstm", None, 2, true), Lstm::new);
+    round_trip(&dir, arch("gru", None, 3, false), Gru::new);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Writes a checkpoint of a random 2-layer bidirectional LSTM and a data file (x, h0, c0 and the library's
 /// output, h_n, c_n) for `tools/parity/check_export.py`, into `$RNN_PARITY_EXPORT_DIR` (or a temp folder that
-/// is removed afterwards), then checks on the Rust side that the pair is self-consistent.
+/// is removed afterwards), then checks on the Rust side that the pair is self-consistent:
+///
+/// ```sh
+/// RNN_PARITY_EXPORT_DIR=/tmp/rnn-export cargo test --test parity export_lstm_for_check_export
+/// python tools/parity/check_export.py /tmp/rnn-export/lstm.weights.safetensors /tmp/rnn-export/lstm.data.safetensors
+/// ```
 #[test]
 fn export_lstm_for_check_export() {
     let (dir, keep) = match std::env::var_os("RNN_PARITY_EXPORT_DIR") {
@@ -434,41 +478,61 @@ fn export_lstm_for_check_export() {
         }
         None => (temp_dir("export"), false),
     };
-    let mut rng = rnn::init::rng(42);
-    let model = Rnn::new(3, 5, 2, true, 0.0, Lstm::new, &mut rng).unwrap();
-    let (t_len, batch) = (6, 2);
-    let x = rnn::init::uniform(&[t_len, batch, 3], -1.0, 1.0, &mut rng);
-    let h0 = rnn::init::uniform(&[4, batch, 5], -0.5, 0.5, &mut rng);
-    let c0 = rnn::init::uniform(&[4, batch, 5], -0.5, 0.5, &mut rng);
-    let init = to_states(&h0, Some(&c0));
-    let (output, finals, _) = model.forward(as3(&x).view(), Some(&init), None);
+    let arch = Arch {
+        kind: "lstm".into(),
+        nonlinearity: None,
+        input_size: 3,
+        hidden_size: 5,
+        num_layers: 2,
+        bidirectional: true,
+    };
+    let (t_len, batch, states) = (6, 2, arch.num_layers * arch.dirs());
+    let build = |seed| {
+        Rnn::new(
+            arch.input_size,
+            arch.hidden_size,
+            arch.num_layers,
+            arch.bidirectional,
+            0.0,
+            Lstm::new,
+            &mut rnn::init::rng(seed),
+        )
+        .unwrap()
+    };
+    let model = build(42);
+    let mut rng = rnn::init::rng(43);
+    let x = rnn::init::uniform(&[t_len, batch, arch.input_size], -1.0, 1.0, &mut rng);
+    let h0 = rnn::init::uniform(&[states, batch, arch.hidden_size], -0.5, 0.5, &mut rng);
+    let c0 = rnn::init::uniform(&[states, batch, arch.hidden_size], -0.5, 0.5, &mut rng);
+    let (output, finals, _) = model.forward(as3(&x).view(), Some(&to_states(&h0, Some(&c0))), None);
     let (h_n, c_n) = from_states(&finals);
+    let c_n = c_n.expect("LSTM final states have c");
 
     let weights = dir.join("lstm.weights.safetensors");
     let data_path = dir.join("lstm.data.safetensors");
-    checkpoint::save_params(&weights, &model).unwrap();
-    let data = NamedTensors(vec![
-        ("x".into(), x),
-        ("h0".into(), h0),
-        ("c0".into(), c0),
-        ("output".into(), output.into_dyn()),
-        ("h_n".into(), h_n),
-        ("c_n".into(), c_n.unwrap()),
-    ]);
-    checkpoint::save_params(&data_path, &data).unwrap();
+    checkpoint::save_params(&weights, &model, Some(&arch.to_json())).unwrap();
+    let data = [
+        ("x", x.view()),
+        ("h0", h0.view()),
+        ("c0", c0.view()),
+        ("output", output.view().into_dyn()),
+        ("h_n", h_n.view()),
+        ("c_n", c_n.view()),
+    ]
+    .map(|(n, t)| (n.to_string(), t));
+    checkpoint::save(&data_path, &data, Some(&arch.to_json())).unwrap();
 
-    // Rust-side check of the pair: reload the weights into a different model and recompute.
-    let mut reloaded = Rnn::new(3, 5, 2, true, 0.0, Lstm::new, &mut rnn::init::rng(7)).unwrap();
-    Checkpoint::load(&weights)
-        .unwrap()
-        .load_into(&mut reloaded)
-        .unwrap();
+    // Rust-side check of the pair: load the weights into a differently initialised model and recompute.
+    let ck = Checkpoint::load(&weights).unwrap();
+    assert_eq!(arch_of(&ck), arch);
+    let mut reloaded = build(7);
+    ck.load_into(&mut reloaded).unwrap();
     let saved = tensors(&data_path);
     let init = to_states(&saved["h0"], Some(&saved["c0"]));
     let (out, fin, _) = reloaded.forward(as3(&saved["x"]).view(), Some(&init), None);
+    let (h, c) = from_states(&fin);
     let mut diffs = Diffs::default();
     diffs.compare("output", out.view().into_dyn(), &saved["output"]);
-    let (h, c) = from_states(&fin);
     diffs.compare("h_n", h.view(), &saved["h_n"]);
     diffs.compare("c_n", c.unwrap().view(), &saved["c_n"]);
     assert_eq!(diffs.max(), 0.0, "the exported pair is not self-consistent");
@@ -483,22 +547,5 @@ fn export_lstm_for_check_export() {
         );
     } else {
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
-
-/// Named tensors that are not a model (the data file for `check_export.py`), written with the same
-/// checkpoint code as the model.
-struct NamedTensors(Vec<(String, ArrayD<f64>)>);
-
-impl Parameters for NamedTensors {
-    fn params(&self) -> Vec<(String, ArrayViewD<'_, f64>)> {
-        self.0.iter().map(|(n, t)| (n.clone(), t.view())).collect()
-    }
-
-    fn params_mut(&mut self) -> Vec<(String, ndarray::ArrayViewMutD<'_, f64>)> {
-        self.0
-            .iter_mut()
-            .map(|(n, t)| (n.clone(), t.view_mut()))
-            .collect()
     }
 }

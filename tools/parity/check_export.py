@@ -5,7 +5,8 @@
 
 WEIGHTS is a safetensors file written by `rnn::checkpoint` (float64 tensors with PyTorch names such as
 `weight_ih_l0_reverse`, and a "config" metadata entry: JSON with kind "rnn" | "lstm" | "gru",
-nonlinearity, input_size, hidden_size, num_layers, bidirectional).
+nonlinearity, input_size, hidden_size, num_layers, bidirectional; "cell" with a value such as "rnn_relu"
+is accepted in place of kind, and num_layers and bidirectional default to 1 and false).
 
 DATA is a safetensors file with the input `x` (T, B, D), optionally the initial state `h0` (and `c0` for an
 LSTM; zeros when absent), and the reference results `output`, `h_n` (and `c_n`) to compare against (any of
@@ -44,9 +45,13 @@ def build(config):
         num_layers=int(config.get("num_layers", 1)),
         bidirectional=bool(config.get("bidirectional", False)),
     )
-    kind = config["kind"]
+    # "kind" is the fixtures' key; "cell" with values such as "rnn_relu" (rnn::cells::CellKind) is accepted too.
+    kind = str(config.get("kind", config.get("cell", ""))).lower()
+    nonlinearity = config.get("nonlinearity") or "tanh"
+    if kind in ("rnn_tanh", "rnn_relu", "elman"):
+        kind, nonlinearity = "rnn", ("relu" if kind == "rnn_relu" else "tanh")
     if kind == "rnn":
-        return torch.nn.RNN(nonlinearity=config.get("nonlinearity") or "tanh", **common)
+        return torch.nn.RNN(nonlinearity=nonlinearity, **common)
     if kind == "lstm":
         return torch.nn.LSTM(**common)
     if kind == "gru":
@@ -79,7 +84,7 @@ def main():
 
     data = load_file(args.data)
     x = data["x"]
-    is_lstm = config["kind"] == "lstm"
+    is_lstm = isinstance(model, torch.nn.LSTM)
     h0 = data.get("h0")
     c0 = data.get("c0")
     if is_lstm and (h0 is None) != (c0 is None):
