@@ -108,6 +108,10 @@ fn main() -> ExitCode {
                 .map(|s| s.to_string())
                 .or_else(|| info.payload().downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
+            if msg.contains("Broken pipe") {
+                // the reader went away (`rnn sample | head`): not an error worth a message
+                std::process::exit(141);
+            }
             let place = info
                 .location()
                 .map(|l| format!(" at {}:{}", l.file(), l.line()))

@@ -51,13 +51,20 @@ fn features(text: &[char]) -> Vec<(&'static str, Vec<f64>)> {
     let (mut quotes, mut line_pos, mut parens, mut word) = (vec![], vec![], vec![], vec![]);
     let (mut in_q, mut pos, mut depth) = (false, 0usize, 0i64);
     for &c in text {
-        if c == '"' {
-            in_q = !in_q;
+        // straight quotes toggle; typographic ones open and close
+        let is_quote = matches!(c, '"' | '“' | '”');
+        match c {
+            '"' => in_q = !in_q,
+            '“' => in_q = true,
+            _ => {}
         }
         if c == '(' {
             depth += 1;
         }
-        quotes.push(f64::from(u8::from(in_q || c == '"')));
+        quotes.push(f64::from(u8::from(in_q || is_quote)));
+        if c == '”' {
+            in_q = false;
+        }
         parens.push(f64::from(u8::from(depth > 0)));
         if c == ')' {
             depth = (depth - 1).max(0);
@@ -261,12 +268,13 @@ mod tests {
 
     #[test]
     fn features_and_correlation() {
-        let text: Vec<char> = "ab \"cd\" (e)\nf".chars().collect();
+        let text: Vec<char> = "ab \"cd\" (e)\nf “g” h".chars().collect();
         let f = features(&text);
         assert_eq!(f[0].1[3], 1.0); // the opening quote
         assert_eq!(f[0].1[1], 0.0);
         assert_eq!(f[2].1[9], 1.0); // 'e' inside parentheses
         assert_eq!(f[1].1[12], 0.0); // 'f' starts a line
+        assert_eq!((f[0].1[15], f[0].1[16], f[0].1[18]), (1.0, 1.0, 0.0)); // “g” quoted, h not
         assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]).unwrap() - 1.0).abs() < 1e-12);
         assert!(pearson(&[1.0, 1.0], &[0.0, 1.0]).is_none());
     }
