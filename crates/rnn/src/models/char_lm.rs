@@ -351,12 +351,23 @@ impl CharLm {
     /// One step of generation for a single stream: reads character `id` from `states`, returns the logits
     /// of the next character `(V)` and the new states (one per layer).
     pub fn step(&self, id: usize, states: &[State]) -> (Vec<f64>, Vec<State>) {
+        let (next, _) = self.step_cells(id, states);
+        let top = &next.last().expect("at least one layer").h; // (1, H)
+        (self.decode(top).into_raw_vec_and_offset().0, next)
+    }
+
+    /// One character through every layer's cell (batch 1, no dropout): the new states and each step's cache.
+    fn step_cells(&self, id: usize, states: &[State]) -> (Vec<State>, Vec<AnyCache>) {
         let xs = self.encode(&Array2::from_elem((1, 1), id)); // (1, 1, D)
-        let (out, finals, _) = self.rnn.forward(xs.view(), Some(states), None);
-        let top = out
-            .into_shape_with_order((1, self.config.hidden_size))
-            .expect("(1, H)");
-        (self.decode(&top).into_raw_vec_and_offset().0, finals)
+        let mut x = xs.index_axis_move(ndarray::Axis(0), 0); // (1, D)
+        let (mut next, mut caches) = (Vec::with_capacity(states.len()), Vec::new());
+        for (layer, state) in self.rnn.layers.iter().zip(states) {
+            let (s, cache) = layer.forward.forward(x.view(), state);
+            x = s.h.clone(); // the next layer reads this layer's output
+            next.push(s);
+            caches.push(cache);
+        }
+        (next, caches)
     }
 
     /// The states of every layer after reading each character of `text` (one entry per character, each
@@ -377,15 +388,9 @@ impl CharLm {
         let mut states = self.zero_states(1);
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let xs = self.encode(&Array2::from_elem((1, 1), id)); // (1, 1, D)
-            let mut x = xs.index_axis_move(ndarray::Axis(0), 0); // (1, D)
-            let mut layers = Vec::with_capacity(states.len());
-            for (layer, state) in self.rnn.layers.iter().zip(&mut states) {
-                let (next, cache) = layer.forward.forward(x.view(), state);
-                x = next.h.clone(); // the next layer reads this layer's output (no dropout at inference)
-                *state = next.clone();
-                layers.push((next, cache));
-            }
+            let (next, caches) = self.step_cells(id, &states);
+            let layers = next.iter().cloned().zip(caches).collect();
+            states = next;
             out.push(layers);
         }
         Ok(out)
