@@ -1,0 +1,302 @@
+//! Lab 7: the LSTM step, forward and backward (PyTorch gate order i, f, g, o).
+
+use ndarray::{Array1, Array2, ArrayD, Ix1, Ix2};
+use rnn::gradcheck::numeric_gradient;
+
+use crate::reference::{self, LSTM_PYTORCH};
+use crate::report::{EXACT, Mistake, NUMERIC, check, check_shape};
+use crate::{Grads, rand1, rand2};
+
+const LAB_FWD: &str = "lab 7 · lstm_step";
+const LAB_BWD: &str = "lab 7 · lstm_step_backward";
+
+/// The name of the classic LSTM mistake.
+pub const GATE_ORDER: &str = "wrong gate order";
+
+/// Test inputs for one LSTM step.
+#[derive(Clone)]
+pub struct Case {
+    /// x `(B, D)`.
+    pub x: Array2<f64>,
+    /// h_prev `(B, H)`.
+    pub h: Array2<f64>,
+    /// c_prev `(B, H)`.
+    pub c: Array2<f64>,
+    /// weight_ih `(4H, D)`.
+    pub w_ih: Array2<f64>,
+    /// weight_hh `(4H, H)`.
+    pub w_hh: Array2<f64>,
+    /// bias_ih `(4H)`.
+    pub b_ih: Array1<f64>,
+    /// bias_hh `(4H)`.
+    pub b_hh: Array1<f64>,
+}
+
+/// Random cases over a few shapes (B, D, H); gates of size G*H rows.
+pub fn cases(gates: usize, seed: u64, with_c: bool) -> Vec<Case> {
+    let mut rng = rnn::init::rng(seed);
+    [(2, 3, 4), (3, 2, 2), (1, 4, 3)]
+        .into_iter()
+        .map(|(b, d, h)| Case {
+            x: rand2(b, d, 1.0, &mut rng),
+            h: rand2(b, h, 0.8, &mut rng),
+            c: if with_c {
+                rand2(b, h, 1.0, &mut rng)
+            } else {
+                Array2::zeros((b, h))
+            },
+            w_ih: rand2(gates * h, d, 0.8, &mut rng),
+            w_hh: rand2(gates * h, h, 0.8, &mut rng),
+            b_ih: rand1(gates * h, 0.6, &mut rng),
+            b_hh: rand1(gates * h, 0.6, &mut rng),
+        })
+        .collect()
+}
+
+/// The learner's LSTM forward: `(x, h_prev, c_prev, w_ih, w_hh, b_ih, b_hh) -> (h, c, cache)`.
+pub trait LstmForward<C>:
+    Fn(
+    &Array2<f64>,
+    &Array2<f64>,
+    &Array2<f64>,
+    &Array2<f64>,
+    &Array2<f64>,
+    &Array1<f64>,
+    &Array1<f64>,
+) -> (Array2<f64>, Array2<f64>, C)
+{
+}
+impl<C, F> LstmForward<C> for F where
+    F: Fn(
+        &Array2<f64>,
+        &Array2<f64>,
+        &Array2<f64>,
+        &Array2<f64>,
+        &Array2<f64>,
+        &Array1<f64>,
+        &Array1<f64>,
+    ) -> (Array2<f64>, Array2<f64>, C)
+{
+}
+
+/// The learner's LSTM backward: `(cache, w_ih, w_hh, dh, dc, &mut grads) -> (dx, dh_prev, dc_prev)`.
+pub trait LstmBackward<C>:
+    Fn(
+    &C,
+    &Array2<f64>,
+    &Array2<f64>,
+    &Array2<f64>,
+    &Array2<f64>,
+    &mut Grads,
+) -> (Array2<f64>, Array2<f64>, Array2<f64>)
+{
+}
+impl<C, F> LstmBackward<C> for F where
+    F: Fn(
+        &C,
+        &Array2<f64>,
+        &Array2<f64>,
+        &Array2<f64>,
+        &Array2<f64>,
+        &mut Grads,
+    ) -> (Array2<f64>, Array2<f64>, Array2<f64>)
+{
+}
+
+fn run(k: &Case, order: reference::LstmOrder) -> (Array2<f64>, Array2<f64>) {
+    reference::lstm_step(&k.x, &k.h, &k.c, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh, order)
+}
+
+/// Checks the forward step against PyTorch's LSTM equations, naming a wrong gate order.
+pub fn check_lstm_forward<C>(forward: impl LstmForward<C>) {
+    for k in cases(4, 7, true) {
+        let (b, h) = k.h.dim();
+        let (got_h, got_c, _) = forward(&k.x, &k.h, &k.c, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh);
+        check_shape(LAB_FWD, "h", got_h.shape(), &[b, h], "(B, H)");
+        check_shape(LAB_FWD, "c", got_c.shape(), &[b, h], "(B, H)");
+        let (want_h, want_c) = run(&k, LSTM_PYTORCH);
+        let orders: [(&str, reference::LstmOrder); 4] = [
+            ("you read the gates as i, f, o, g", [0, 1, 3, 2]),
+            ("you read the gates as f, i, g, o", [1, 0, 2, 3]),
+            ("you read the gates as i, g, f, o", [0, 2, 1, 3]),
+            (
+                "you read the gates as i, f, g, o from the wrong blocks",
+                [3, 2, 1, 0],
+            ),
+        ];
+        let fix = "PyTorch stacks the four gates in the rows of weight_ih/weight_hh in the order i, f, g, o: rows \
+                   0..H are the input gate i, H..2H the forget gate f, 2H..3H the candidate g (tanh), 3H..4H the \
+                   output gate o. With the wrong order the weights of a PyTorch checkpoint land in the wrong gates.";
+        for (what, got, want, which) in [("h", &got_h, &want_h, 0), ("c", &got_c, &want_c, 1)] {
+            let mut ms: Vec<Mistake> = orders
+                .iter()
+                .map(|(n, o)| {
+                    let (hh, cc) = run(&k, *o);
+                    let ans = if which == 0 { hh } else { cc };
+                    Mistake::new(GATE_ORDER, fix, ans.into_dyn()).with_detail(n)
+                })
+                .collect();
+            if which == 0 {
+                ms.push(Mistake::new(
+                    "h = o ⊙ c without the tanh",
+                    "The output is h = o ⊙ tanh(c): the cell state itself is unbounded, tanh squashes it.",
+                    (&o_gate(&k) * &want_c).into_dyn(),
+                ));
+            }
+            check(
+                LAB_FWD,
+                what,
+                got.view().into_dyn(),
+                want.view().into_dyn(),
+                EXACT,
+                &ms,
+                "gates = x·W_ihᵀ + b_ih + h_prev·W_hhᵀ + b_hh (B, 4H); i = σ(block 0), f = σ(block 1), \
+                 g = tanh(block 2), o = σ(block 3); c = f ⊙ c_prev + i ⊙ g; h = o ⊙ tanh(c).",
+            );
+        }
+    }
+}
+
+fn o_gate(k: &Case) -> Array2<f64> {
+    let hsz = k.h.ncols();
+    let a = k.x.dot(&k.w_ih.t()) + &k.b_ih + k.h.dot(&k.w_hh.t()) + &k.b_hh;
+    a.slice(ndarray::s![.., 3 * hsz..4 * hsz])
+        .mapv(rnn::activation::sigmoid)
+}
+
+/// Numeric gradients of `L = Σ R ⊙ h' + Σ S ⊙ c'` for a step function `f(case) -> (h', c')`, in the order
+/// w_ih, w_hh, b_ih, b_hh, x, h_prev, c_prev.
+pub fn numeric_cell_grads(
+    k: &Case,
+    r: &Array2<f64>,
+    s: &Array2<f64>,
+    f: &dyn Fn(&Case) -> (Array2<f64>, Array2<f64>),
+) -> Vec<ArrayD<f64>> {
+    let loss = |kk: &Case| {
+        let (h, c) = f(kk);
+        (&h * r).sum() + (&c * s).sum()
+    };
+    let two = |a: &ArrayD<f64>| a.clone().into_dimensionality::<Ix2>().unwrap();
+    let one = |a: &ArrayD<f64>| a.clone().into_dimensionality::<Ix1>().unwrap();
+    vec![
+        numeric_gradient(&k.w_ih.clone().into_dyn(), |p| {
+            loss(&Case {
+                w_ih: two(p),
+                ..k.clone()
+            })
+        }),
+        numeric_gradient(&k.w_hh.clone().into_dyn(), |p| {
+            loss(&Case {
+                w_hh: two(p),
+                ..k.clone()
+            })
+        }),
+        numeric_gradient(&k.b_ih.clone().into_dyn(), |p| {
+            loss(&Case {
+                b_ih: one(p),
+                ..k.clone()
+            })
+        }),
+        numeric_gradient(&k.b_hh.clone().into_dyn(), |p| {
+            loss(&Case {
+                b_hh: one(p),
+                ..k.clone()
+            })
+        }),
+        numeric_gradient(&k.x.clone().into_dyn(), |p| {
+            loss(&Case {
+                x: two(p),
+                ..k.clone()
+            })
+        }),
+        numeric_gradient(&k.h.clone().into_dyn(), |p| {
+            loss(&Case {
+                h: two(p),
+                ..k.clone()
+            })
+        }),
+        numeric_gradient(&k.c.clone().into_dyn(), |p| {
+            loss(&Case {
+                c: two(p),
+                ..k.clone()
+            })
+        }),
+    ]
+}
+
+/// Compares the learner's gradients with the expected ones, tensor by tensor, with per-tensor hints.
+pub fn check_cell_grads(
+    lab: &str,
+    got: &[ArrayD<f64>],
+    want: &[ArrayD<f64>],
+    hints: &[(&str, &str)],
+) {
+    for ((g, w), (name, hint)) in got.iter().zip(want).zip(hints) {
+        check(lab, name, g.view(), w.view(), NUMERIC, &[], hint);
+    }
+}
+
+/// Checks the backward step against finite differences of PyTorch's LSTM equations (loss
+/// `Σ R ⊙ h + Σ S ⊙ c` with random R, S, so both dh and dc are non-zero), and that it adds into `grads`.
+pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmBackward<C>) {
+    let mut rng = rnn::init::rng(77);
+    for k in cases(4, 70, true) {
+        let (b, h) = k.h.dim();
+        let d = k.x.ncols();
+        let r = rand2(b, h, 1.0, &mut rng);
+        let s = rand2(b, h, 1.0, &mut rng);
+        let (_, _, cache) = forward(&k.x, &k.h, &k.c, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh);
+        let start = Grads {
+            w_ih: rand2(4 * h, d, 1.0, &mut rng),
+            w_hh: rand2(4 * h, h, 1.0, &mut rng),
+            b_ih: rand1(4 * h, 1.0, &mut rng),
+            b_hh: rand1(4 * h, 1.0, &mut rng),
+        };
+        let mut g = start.clone();
+        let (dx, dh_prev, dc_prev) = backward(&cache, &k.w_ih, &k.w_hh, &r, &s, &mut g);
+        check_shape(LAB_BWD, "dx", dx.shape(), &[b, d], "(B, D)");
+        check_shape(LAB_BWD, "dh_prev", dh_prev.shape(), &[b, h], "(B, H)");
+        check_shape(LAB_BWD, "dc_prev", dc_prev.shape(), &[b, h], "(B, H)");
+        let want = numeric_cell_grads(&k, &r, &s, &|kk| run(kk, LSTM_PYTORCH));
+        let got = vec![
+            (g.w_ih - &start.w_ih).into_dyn(),
+            (g.w_hh - &start.w_hh).into_dyn(),
+            (g.b_ih - &start.b_ih).into_dyn(),
+            (g.b_hh - &start.b_hh).into_dyn(),
+            dx.into_dyn(),
+            dh_prev.into_dyn(),
+            dc_prev.into_dyn(),
+        ];
+        let dgates =
+            "with da = the (B, 4H) gradient of the gate pre-activations [da_i, da_f, da_g, da_o]";
+        check_cell_grads(
+            LAB_BWD,
+            &got,
+            &want,
+            &[
+                (
+                    "dW_ih (the increase you added to grads.w_ih)",
+                    &format!("{dgates}: dW_ih += daᵀ·x. Add (+=), don't overwrite."),
+                ),
+                (
+                    "dW_hh (the increase you added to grads.w_hh)",
+                    &format!("{dgates}: dW_hh += daᵀ·h_prev."),
+                ),
+                (
+                    "db_ih (the increase you added to grads.b_ih)",
+                    &format!("{dgates}: db_ih += Σ_rows da."),
+                ),
+                (
+                    "db_hh (the increase you added to grads.b_hh)",
+                    &format!("{dgates}: db_hh += Σ_rows da."),
+                ),
+                ("dx", "dx = da·W_ih."),
+                ("dh_prev", "dh_prev = da·W_hh."),
+                (
+                    "dc_prev",
+                    "dc_total = dc + dh ⊙ o ⊙ (1 - tanh²(c)) (h reads c too!), and dc_prev = dc_total ⊙ f.",
+                ),
+            ],
+        );
+    }
+}
