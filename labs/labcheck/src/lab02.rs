@@ -13,7 +13,7 @@ const LAB: &str = "lab 2 · unroll";
 /// Checks the learner's `unroll(xs, h0, w_ih, w_hh, b_ih, b_hh) -> hs (T, B, H)` against
 /// `rnn::bptt::unroll`.
 pub fn check_unroll(
-    run: impl Fn(
+    unroll_fn: impl Fn(
         &Array3<f64>,
         &Array2<f64>,
         &Array2<f64>,
@@ -30,7 +30,7 @@ pub fn check_unroll(
         let w_hh = rand2(h, h, 0.7, &mut rng);
         let b_ih = rand1(h, 0.5, &mut rng);
         let b_hh = rand1(h, 0.5, &mut rng);
-        let got = run(&xs, &h0, &w_ih, &w_hh, &b_ih, &b_hh);
+        let got = crate::report::run(LAB, || unroll_fn(&xs, &h0, &w_ih, &w_hh, &b_ih, &b_hh));
         check_shape(LAB, "hs", got.shape(), &[t, b, h], "(T, B, H)");
         let cell = library_cell(&w_ih, &w_hh, &b_ih, &b_hh);
         let want = unroll(&cell, xs.view(), &State::from_h(h0.clone())).outputs;

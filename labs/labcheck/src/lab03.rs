@@ -4,7 +4,7 @@ use ndarray::{Array2, array};
 
 use crate::rand2;
 use crate::reference;
-use crate::report::{EXACT, Mistake, check, check_scalar, check_shape, fail};
+use crate::report::{EXACT, Mistake, check, check_scalar, check_shape, fail, run};
 
 const LAB: &str = "lab 3 · softmax cross-entropy";
 
@@ -24,7 +24,7 @@ pub fn check_softmax(softmax: impl Fn(&Array2<f64>) -> Array2<f64>) {
         array![[1000.0, 999.0, -1000.0], [-1000.0, -1001.0, -999.0]],
     ];
     for z in cases {
-        let got = softmax(&z);
+        let got = run(LAB, || softmax(&z));
         check_shape(LAB, "softmax(z)", got.shape(), z.shape(), "(N, V)");
         let want = reference::softmax(&z);
         if got.iter().any(|v| !v.is_finite()) {
@@ -62,7 +62,7 @@ pub fn check_cross_entropy(ce: impl Fn(&Array2<f64>, &[usize]) -> (f64, Array2<f
     ];
     for (z, y) in cases {
         let n = z.nrows() as f64;
-        let (loss, dz) = ce(&z, &y);
+        let (loss, dz) = run(LAB, || ce(&z, &y));
         let (want_loss, want_dz) = reference::cross_entropy(&z, &y);
         let big = z.iter().any(|v| v.abs() >= 500.0);
         if !loss.is_finite() || dz.iter().any(|v| !v.is_finite()) {
@@ -136,7 +136,7 @@ pub fn check_gradient_numerically(ce: impl Fn(&Array2<f64>, &[usize]) -> (f64, A
     let mut rng = rnn::init::rng(34);
     let z = rand2(3, 4, 1.5, &mut rng);
     let y = [3, 0, 1];
-    let (_, dz) = ce(&z, &y);
+    let (_, dz) = run(LAB, || ce(&z, &y));
     let numeric = rnn::gradcheck::numeric_gradient(&z.clone().into_dyn(), |zz| {
         ce(&zz.clone().into_dimensionality().unwrap(), &y).0
     });

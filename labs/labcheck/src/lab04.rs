@@ -6,7 +6,7 @@ use rnn::cells::{Cell, Elman, State};
 use rnn::params::Parameters;
 
 use crate::lab01::{SHAPES, library_cell};
-use crate::report::{EXACT, Mistake, check, check_shape};
+use crate::report::{EXACT, Mistake, check, check_shape, run};
 use crate::{Grads, rand1, rand2, rand3};
 
 const LAB_STEP: &str = "lab 4 · elman_step_backward";
@@ -17,6 +17,10 @@ pub const NO_DH_NEXT: &str = "forgetting dh_next (not accumulating dh across tim
 const NO_DH_NEXT_FIX: &str = "h_t is read by the loss at step t *and* by step t+1, so ∂L/∂h_t = dys[t] + dh_next, \
      where dh_next is the dh_prev that the backward of step t+1 returned. Start dh_next at zero, walk t from \
      T-1 down to 0, call the step backward with dys[t] + dh_next, and keep its dh_prev as the next dh_next.";
+/// The name of the mistake where dh_next replaces the loss gradient instead of being added to it.
+pub const REPLACE: &str = "using dh_next instead of adding it to the loss gradient";
+const REPLACE_FIX: &str = "Both paths reach h_t: ∂L/∂h_t = dys[t] + dh_next. You dropped dys[t] (except at the \
+     last step, where dh_next is zero).";
 /// The name of the other classic mistake: parameter gradients overwritten at each step instead of summed.
 pub const OVERWRITE: &str = "overwriting the parameter gradients instead of adding to them";
 const OVERWRITE_FIX: &str = "The same weights are used at every time step, so their gradient is the *sum* over \
@@ -113,15 +117,17 @@ pub fn check_step_backward(backward: impl StepBackward) {
             b_hh: rand1(h, 1.0, &mut rng),
         };
         let mut got = start.clone();
-        let (dx, dh_prev) = backward(
-            &x,
-            &h_prev,
-            &next.h,
-            &cell.weight_ih,
-            &cell.weight_hh,
-            &dh,
-            &mut got,
-        );
+        let (dx, dh_prev) = run(LAB_STEP, || {
+            backward(
+                &x,
+                &h_prev,
+                &next.h,
+                &cell.weight_ih,
+                &cell.weight_hh,
+                &dh,
+                &mut got,
+            )
+        });
         check_shape(LAB_STEP, "dx", dx.shape(), &[b, d], "(B, D)");
         check_shape(LAB_STEP, "dh_prev", dh_prev.shape(), &[b, h], "(B, H)");
 
@@ -221,14 +227,16 @@ pub fn check_bptt(learner: impl Bptt) {
         );
         let dys = rand3(t, b, h, 1.0, &mut rng);
         let run = unroll(&cell, xs.view(), &State::from_h(h0.clone()));
-        let (got, dxs, dh0) = learner(
-            &xs,
-            &h0,
-            &run.outputs,
-            &cell.weight_ih,
-            &cell.weight_hh,
-            &dys,
-        );
+        let (got, dxs, dh0) = crate::report::run(LAB_BPTT, || {
+            learner(
+                &xs,
+                &h0,
+                &run.outputs,
+                &cell.weight_ih,
+                &cell.weight_hh,
+                &dys,
+            )
+        });
         check_shape(LAB_BPTT, "dxs", dxs.shape(), &[t, b, d], "(T, B, D)");
         check_shape(LAB_BPTT, "dh0", dh0.shape(), &[b, h], "(B, H)");
 
@@ -260,6 +268,18 @@ pub fn check_bptt(learner: impl Bptt) {
                 d_next = dprev;
             }
         }
+        // Mistake 3: dh_next replaces the loss gradient instead of being added to it.
+        let mut replace = cell.zeros_like();
+        {
+            let mut d_next = cell.zero_state(b);
+            for s in (0..t).rev() {
+                if s == t - 1 {
+                    d_next.h.assign(&dys.index_axis(Axis(0), s));
+                }
+                let (_, dprev) = cell.backward(&run.caches[s], &d_next, &mut replace);
+                d_next = dprev;
+            }
+        }
         check_grads(
             LAB_BPTT,
             &got,
@@ -267,6 +287,7 @@ pub fn check_bptt(learner: impl Bptt) {
             &[
                 (NO_DH_NEXT, NO_DH_NEXT_FIX, as_grads(&no_next)),
                 (OVERWRITE, OVERWRITE_FIX, as_grads(&overwrite)),
+                (REPLACE, REPLACE_FIX, as_grads(&replace)),
             ],
             "walk t from T-1 down to 0; at each step call elman_step_backward with dys[t] + dh_next and add into \
              the same grads.",

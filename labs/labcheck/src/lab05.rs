@@ -3,7 +3,7 @@
 use ndarray::{ArrayD, array};
 use rnn::gradcheck;
 
-use crate::report::{Mistake, Tol, check, check_scalar, fail};
+use crate::report::{Mistake, Tol, check, check_scalar, fail, run};
 
 const LAB: &str = "lab 5 · gradient checking";
 
@@ -37,7 +37,7 @@ impl<F> NumericGradient for F where
 pub fn check_numeric_gradient(numeric: impl NumericGradient) {
     let h = gradcheck::STEP;
     let x = array![[0.7, -1.3, 2.1], [0.4, 1.9, -0.6]].into_dyn();
-    let got = numeric(&test_function, &x, h);
+    let got = run(LAB, || numeric(&test_function, &x, h));
     let want = gradcheck::numeric_gradient(&x, test_function);
 
     // Mistake: one-sided (forward) differences.
@@ -118,7 +118,7 @@ pub fn check_relative_error(rel: impl RelativeError) {
         ),
     ];
     for (a, n) in cases {
-        let got = rel(&a, &n);
+        let got = run(LAB, || rel(&a, &n));
         let want = gradcheck::compare("x", a.view(), n.view()).rel_error;
         if got.is_nan() {
             fail(
@@ -145,6 +145,11 @@ pub fn check_relative_error(rel: impl RelativeError) {
             .zip(n.iter())
             .map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(1e-8))
             .fold(0.0, f64::max);
+        let no_floor = a
+            .iter()
+            .zip(n.iter())
+            .map(|(x, y)| (x - y).abs() / (x.abs() + y.abs()))
+            .fold(0.0, f64::max);
         check_scalar(
             LAB,
             &format!("relative_error({a}, {n})"),
@@ -155,6 +160,12 @@ pub fn check_relative_error(rel: impl RelativeError) {
                 rtol: 1e-9,
             },
             &[
+                (
+                    "no floor in the denominator",
+                    "Where both gradients are tiny (or 0) the ratio explodes (or is 0/0 = NaN). Divide by \
+                     max(1e-8, |a| + |n|).",
+                    no_floor,
+                ),
                 (
                     "averaging instead of taking the worst element",
                     "One bad element is a bug even if the rest are fine: take the max over elements.",
@@ -182,7 +193,7 @@ pub fn check_checker_catches_a_bug(numeric: impl NumericGradient, rel: impl Rela
     let good = test_function_gradient(&x);
     let mut bad = good.clone();
     bad[[2]] *= 1.05; // a 5% error in one element
-    let num = numeric(&test_function, &x, gradcheck::STEP);
+    let num = run(LAB, || numeric(&test_function, &x, gradcheck::STEP));
     let (r_good, r_bad) = (rel(&good, &num), rel(&bad, &num));
     if r_good >= gradcheck::TOLERANCE {
         fail(

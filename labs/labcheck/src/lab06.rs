@@ -4,7 +4,7 @@ use ndarray::{ArrayD, array};
 use rand::Rng as _;
 
 use crate::reference;
-use crate::report::{EXACT, Mistake, check, check_scalar, fail};
+use crate::report::{EXACT, Mistake, check, check_scalar, fail, run};
 
 const LAB_CLIP: &str = "lab 6 · clipping";
 const LAB_SAMPLE: &str = "lab 6 · sampling";
@@ -37,7 +37,7 @@ impl<F> ClipNorm for F where F: Fn(&mut [ArrayD<f64>], f64) -> f64 {}
 pub fn check_clip_by_global_norm(clip: impl ClipNorm) {
     for max_norm in [5.0, 100.0, 1.0] {
         let mut got = grads();
-        let norm = clip(&mut got, max_norm);
+        let norm = run(LAB_CLIP, || clip(&mut got, max_norm));
         let mut want = grads();
         let want_norm = reference::clip_by_global_norm(&mut want, max_norm);
         let mut clamped = grads();
@@ -110,7 +110,7 @@ impl<F> ClipValue for F where F: Fn(&mut [ArrayD<f64>], f64) {}
 pub fn check_clip_by_value(clip: impl ClipValue) {
     for c in [1.0, 0.1, 50.0] {
         let mut got = grads();
-        clip(&mut got, c);
+        run(LAB_CLIP, || clip(&mut got, c));
         let mut want = grads();
         reference::clip_by_value(&mut want, c);
         let mut rescaled = grads();
@@ -148,7 +148,7 @@ pub fn check_temperature(probs: impl TemperatureProbs) {
         (&[30.0, 10.0], 0.01),
     ];
     for (z, tau) in cases {
-        let got = probs(z, tau);
+        let got = run(LAB_SAMPLE, || probs(z, tau));
         let want = rnn::sample::probabilities(z, tau, None);
         if got.iter().any(|v| !v.is_finite()) {
             fail(
@@ -189,7 +189,7 @@ pub fn check_sample_index(pick: impl SampleIndex) {
     for seed in 0..200 {
         let u: f64 = rnn::init::rng(seed).random();
         let want = rnn::sample::draw(&probs, &mut rnn::init::rng(seed));
-        let got = pick(&probs, u);
+        let got = run(LAB_SAMPLE, || pick(&probs, u));
         if got != want {
             fail(
                 LAB_SAMPLE,

@@ -4,7 +4,7 @@ use ndarray::{Array1, Array2, ArrayD, Ix1, Ix2};
 use rnn::gradcheck::numeric_gradient;
 
 use crate::reference::{self, LSTM_PYTORCH};
-use crate::report::{EXACT, Mistake, NUMERIC, check, check_shape};
+use crate::report::{EXACT, Mistake, NUMERIC, check, check_shape, run as run_learner};
 use crate::{Grads, rand1, rand2};
 
 const LAB_FWD: &str = "lab 7 · lstm_step";
@@ -111,7 +111,9 @@ fn run(k: &Case, order: reference::LstmOrder) -> (Array2<f64>, Array2<f64>) {
 pub fn check_lstm_forward<C>(forward: impl LstmForward<C>) {
     for k in cases(4, 7, true) {
         let (b, h) = k.h.dim();
-        let (got_h, got_c, _) = forward(&k.x, &k.h, &k.c, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh);
+        let (got_h, got_c, _) = run_learner(LAB_FWD, || {
+            forward(&k.x, &k.h, &k.c, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh)
+        });
         check_shape(LAB_FWD, "h", got_h.shape(), &[b, h], "(B, H)");
         check_shape(LAB_FWD, "c", got_c.shape(), &[b, h], "(B, H)");
         let (want_h, want_c) = run(&k, LSTM_PYTORCH);
@@ -164,13 +166,16 @@ fn o_gate(k: &Case) -> Array2<f64> {
         .mapv(rnn::activation::sigmoid)
 }
 
+/// A reference step: `case -> (h', c')`.
+pub type StepFn<'a> = dyn Fn(&Case) -> (Array2<f64>, Array2<f64>) + 'a;
+
 /// Numeric gradients of `L = Σ R ⊙ h' + Σ S ⊙ c'` for a step function `f(case) -> (h', c')`, in the order
 /// w_ih, w_hh, b_ih, b_hh, x, h_prev, c_prev.
 pub fn numeric_cell_grads(
     k: &Case,
     r: &Array2<f64>,
     s: &Array2<f64>,
-    f: &dyn Fn(&Case) -> (Array2<f64>, Array2<f64>),
+    f: &StepFn<'_>,
 ) -> Vec<ArrayD<f64>> {
     let loss = |kk: &Case| {
         let (h, c) = f(kk);
@@ -245,7 +250,9 @@ pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmB
         let d = k.x.ncols();
         let r = rand2(b, h, 1.0, &mut rng);
         let s = rand2(b, h, 1.0, &mut rng);
-        let (_, _, cache) = forward(&k.x, &k.h, &k.c, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh);
+        let (_, _, cache) = run_learner(LAB_FWD, || {
+            forward(&k.x, &k.h, &k.c, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh)
+        });
         let start = Grads {
             w_ih: rand2(4 * h, d, 1.0, &mut rng),
             w_hh: rand2(4 * h, h, 1.0, &mut rng),
@@ -253,7 +260,9 @@ pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmB
             b_hh: rand1(4 * h, 1.0, &mut rng),
         };
         let mut g = start.clone();
-        let (dx, dh_prev, dc_prev) = backward(&cache, &k.w_ih, &k.w_hh, &r, &s, &mut g);
+        let (dx, dh_prev, dc_prev) = run_learner(LAB_BWD, || {
+            backward(&cache, &k.w_ih, &k.w_hh, &r, &s, &mut g)
+        });
         check_shape(LAB_BWD, "dx", dx.shape(), &[b, d], "(B, D)");
         check_shape(LAB_BWD, "dh_prev", dh_prev.shape(), &[b, h], "(B, H)");
         check_shape(LAB_BWD, "dc_prev", dc_prev.shape(), &[b, h], "(B, H)");

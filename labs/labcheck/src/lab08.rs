@@ -5,7 +5,7 @@ use ndarray::{Array1, Array2};
 
 use crate::lab07::{Case, cases, check_cell_grads, numeric_cell_grads};
 use crate::reference::{self, GruForm};
-use crate::report::{EXACT, Mistake, check, check_shape};
+use crate::report::{EXACT, Mistake, check, check_shape, run as run_learner};
 use crate::{Grads, rand1, rand2};
 
 const LAB_FWD: &str = "lab 8 · gru_step";
@@ -58,7 +58,9 @@ fn run(k: &Case, form: GruForm) -> Array2<f64> {
 pub fn check_gru_forward<C>(forward: impl GruForward<C>) {
     for k in cases(3, 8, false) {
         let (b, h) = k.h.dim();
-        let (got, _) = forward(&k.x, &k.h, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh);
+        let (got, _) = run_learner(LAB_FWD, || {
+            forward(&k.x, &k.h, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh)
+        });
         check_shape(LAB_FWD, "h", got.shape(), &[b, h], "(B, H)");
         let want = run(&k, GruForm::PyTorch);
         let mistakes = [
@@ -103,7 +105,9 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
         let (b, h) = k.h.dim();
         let d = k.x.ncols();
         let r = rand2(b, h, 1.0, &mut rng);
-        let (_, cache) = forward(&k.x, &k.h, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh);
+        let (_, cache) = run_learner(LAB_FWD, || {
+            forward(&k.x, &k.h, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh)
+        });
         let start = Grads {
             w_ih: rand2(3 * h, d, 1.0, &mut rng),
             w_hh: rand2(3 * h, h, 1.0, &mut rng),
@@ -111,7 +115,7 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
             b_hh: rand1(3 * h, 1.0, &mut rng),
         };
         let mut g = start.clone();
-        let (dx, dh_prev) = backward(&cache, &k.w_ih, &k.w_hh, &r, &mut g);
+        let (dx, dh_prev) = run_learner(LAB_BWD, || backward(&cache, &k.w_ih, &k.w_hh, &r, &mut g));
         check_shape(LAB_BWD, "dx", dx.shape(), &[b, d], "(B, D)");
         check_shape(LAB_BWD, "dh_prev", dh_prev.shape(), &[b, h], "(B, H)");
         let zero = Array2::zeros((b, h));

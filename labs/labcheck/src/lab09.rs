@@ -57,7 +57,7 @@ pub fn check_training(train: impl Fn(&str, usize, u64) -> Vec<f64>) {
     let text = corpus();
     let v = rnn::data::Vocab::from_text(&text).len() as f64;
     let start = std::time::Instant::now();
-    let losses = train(&text, STEPS, 0);
+    let losses = crate::report::run(LAB, || train(&text, STEPS, 0));
     let secs = start.elapsed().as_secs_f64();
     if losses.len() != STEPS {
         fail(

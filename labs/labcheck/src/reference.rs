@@ -117,7 +117,7 @@ pub fn gru_step(
     let z = (block(&gi, zi, hsz) + block(&gh, zi, hsz)).mapv(sigmoid);
     let hn = if form == GruForm::ResetBeforeMatmul {
         let w_hn = w_hh.slice(s![2 * hsz..3 * hsz, ..]);
-        (&r * h).dot(&w_hn.t()) + &b_hh.slice(s![2 * hsz..3 * hsz])
+        (&r * h).dot(&w_hn.t()) + b_hh.slice(s![2 * hsz..3 * hsz])
     } else {
         &r * &block(&gh, 2, hsz)
     };

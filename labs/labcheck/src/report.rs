@@ -176,3 +176,27 @@ pub fn check_scalar(
         hint,
     );
 }
+
+/// Calls the learner's code; if it panics, panics again with the lab's name and advice for the usual causes
+/// (a `todo!()` left in place, a shape mismatch in a matrix product or a broadcast).
+pub fn run<T>(lab: &str, f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(e) => {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let advice = if msg.contains("not yet implemented") {
+                "Replace the `todo!()` with your code (the `// TODO:` comments say what to write)."
+            } else if msg.contains("matrix multiplication") || msg.contains("broadcast") {
+                "A shape mismatch. Batches are rows: x is (B, D) and weight_ih is (G*H, D), so the product is \
+                 `x.dot(&w_ih.t())`, shape (B, G*H). Print `.dim()` of your arrays to find the culprit."
+            } else {
+                "Read the message above; the lab's comments give every shape."
+            };
+            fail(lab, format!("your code panicked: {msg}\n  {advice}"))
+        }
+    }
+}
