@@ -141,7 +141,7 @@ fn main() {
     let mut rng = rnn::init::rng(0);
     for &h in &sizes {
         bench_cell("rnn", Elman::new(VOCAB, h, &mut rng), 1, budget, peak);
-        //bench_cell("lstm", Lstm::new(VOCAB, h, &mut rng), 4, budget, peak);
-        //bench_cell("gru", Gru::new(VOCAB, h, &mut rng), 3, budget, peak);
+        bench_cell("lstm", Lstm::new(VOCAB, h, &mut rng), 4, budget, peak);
+        bench_cell("gru", Gru::new(VOCAB, h, &mut rng), 3, budget, peak);
     }
 }

@@ -64,8 +64,8 @@ impl Vocab {
         let mut seen = BTreeMap::new();
         let mut kept = Vec::with_capacity(chars.len());
         for c in chars {
-            if !seen.contains_key(&c) {
-                seen.insert(c, kept.len());
+            if let std::collections::btree_map::Entry::Vacant(slot) = seen.entry(c) {
+                slot.insert(kept.len());
                 kept.push(c);
             }
         }

@@ -71,6 +71,19 @@ pub enum Error {
     /// A data set is empty or too short for what was asked.
     #[error("not enough data: {0}")]
     NotEnoughData(String),
+    /// A tensor cannot be written to a checkpoint under the name it was given (a duplicate, or a name the
+    /// safetensors format reserves).
+    #[error("cannot save tensor `{name}`: {reason}")]
+    InvalidTensorName {
+        /// The offending name.
+        name: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// Optimiser state (usually read from a checkpoint to resume training) does not fit the optimiser or the
+    /// model: a missing or unexpected entry, or a buffer with the wrong shape.
+    #[error("cannot load optimiser state: {0}")]
+    OptimizerState(String),
     /// A configuration value makes no sense (zero hidden size, dropout outside [0, 1), ...).
     #[error("invalid configuration: {0}")]
     Config(String),

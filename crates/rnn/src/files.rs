@@ -1,49 +1,71 @@
 //! Small file helpers shared by checkpoints, plots and reports.
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::{Error, Result};
 
-/// Writes `bytes` to `path` atomically: to a temporary file in the same folder, flushed to disk, then renamed
-/// over `path`. A crash or error never leaves a half-written file at `path`, and an existing file there stays
-/// intact unless the whole write succeeded.
+/// Distinguishes temporary files of concurrent saves within one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to `path` atomically: to a fresh temporary file in the same folder, flushed to disk, then
+/// renamed over `path`. A crash or error never leaves a half-written file at `path`, an existing file there
+/// stays intact unless the whole write succeeded, and no temporary file is left behind on error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |action: &'static str, p: &Path| {
-        let path = p.to_path_buf();
+    let io_err = |action: &'static str| {
+        let path = path.to_path_buf();
         move |source| Error::Io {
             action,
             path,
             source,
         }
     };
+    let file_name = path.file_name().ok_or_else(|| {
+        io_err("write")(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the path does not end in a file name",
+        ))
+    })?;
     let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), unique()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp).map_err(io("write", &tmp))?;
-        f.write_all(bytes).map_err(io("write", &tmp))?;
-        f.sync_all().map_err(io("write", &tmp))?;
-        fs::rename(&tmp, path).map_err(io("rename", path))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
 
-/// A number unique within this process, for temporary file names.
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+    // A fresh name: `.<file>.<pid>.<n>.tmp`; `create_new` refuses to reuse a leftover from a crashed run.
+    let mut attempts = 0;
+    let (tmp, mut file) = loop {
+        attempts += 1;
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut name = std::ffi::OsString::from(".");
+        name.push(file_name);
+        name.push(format!(".{}.{n}.tmp", std::process::id()));
+        let tmp = dir.join(name);
+        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(file) => break (tmp, file),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 100 => continue,
+            Err(e) => return Err(io_err("create")(e)),
+        }
+    };
+
+    let written = file
+        .write_all(bytes)
+        .map_err(io_err("write"))
+        .and_then(|()| file.sync_all().map_err(io_err("write")))
+        .and_then(|()| {
+            drop(file);
+            fs::rename(&tmp, path).map_err(io_err("rename"))
+        });
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // Make the rename itself durable (best effort: not every platform can sync a directory).
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

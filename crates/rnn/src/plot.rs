@@ -4,7 +4,7 @@
 //! let svg = rnn::plot::LineChart::new("loss", "step", "nats/char")
 //!     .series("train", vec![(0.0, 4.2), (1.0, 3.1), (2.0, 2.5)])
 //!     .to_svg();
-//! assert!(svg.contains("<svg"));
+//! assert!(svg.0.contains("<svg"));
 //! ```
 
 use std::path::Path;

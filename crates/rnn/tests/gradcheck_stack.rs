@@ -169,19 +169,19 @@ fn any_cell_elman_stack_matches_finite_differences() {
 }
 
 #[test]
-#[ignore = "enable when Lstm/Gru land"]
+
 fn lstm_stack_matches_finite_differences() {
     check_all_cases("Lstm", 23, Lstm::new);
 }
 
 #[test]
-#[ignore = "enable when Lstm/Gru land"]
+
 fn gru_stack_matches_finite_differences() {
     check_all_cases("Gru", 24, Gru::new);
 }
 
 #[test]
-#[ignore = "enable when Lstm/Gru land"]
+
 fn any_cell_lstm_and_gru_stacks_match_finite_differences() {
     check_all_cases("AnyCell(Lstm)", 25, |d, h, rng| {
         AnyCell::new(CellKind::Lstm, d, h, rng)
@@ -281,7 +281,7 @@ fn parameter_names_match_pytorch_two_layer_bidirectional() {
 }
 
 #[test]
-#[ignore = "enable when Lstm/Gru land"]
+
 fn parameter_names_match_pytorch_for_lstm_and_gru() {
     let mut rng = rnn::init::rng(31);
     for (kind, gates) in [(CellKind::Lstm, 4), (CellKind::Gru, 3)] {
@@ -503,7 +503,6 @@ fn wrong_input_width_panics_with_shapes() {
 }
 
 #[test]
-#[ignore = "enable when Lstm/Gru land"]
 #[should_panic(expected = "grads must be the same variant")]
 fn any_cell_backward_with_mismatched_grads_panics() {
     let mut rng = rnn::init::rng(40);
