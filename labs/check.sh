@@ -60,6 +60,9 @@ expect_success "solutions are rustfmt-clean (edition 2024)" rustfmt --check --ed
 expect_success "exercises and labcheck are rustfmt-clean" cargo fmt --all --check
 expect_success "labcheck is clippy-clean" cargo clippy -q -p labcheck --all-targets -- -D warnings
 
+echo "== the reference formulas behind the mistakes agree with the library"
+expect_success "labcheck/tests/reference.rs" cargo test -q -p labcheck --test reference
+
 echo "== classic mistakes are caught and named (labcheck/tests/mistakes.rs)"
 cargo test -q -p labcheck --test mistakes >"$log" 2>&1
 mistakes_status=$?

@@ -1,7 +1,9 @@
 //! Lab 7: the LSTM step, forward and backward (PyTorch gate order i, f, g, o).
 
 use ndarray::{Array1, Array2, ArrayD, Ix1, Ix2};
+use rnn::cells::{Cell, Lstm, LstmOptions, State};
 use rnn::gradcheck::numeric_gradient;
+use rnn::params::Parameters;
 
 use crate::reference::{self, LSTM_PYTORCH};
 use crate::report::{EXACT, Mistake, NUMERIC, check, check_shape, run as run_learner};
@@ -103,11 +105,25 @@ impl<C, F> LstmBackward<C> for F where
 {
 }
 
+/// The library's LSTM (PyTorch's: no peepholes, no coupling) with the case's weights.
+pub fn library_lstm(k: &Case) -> Lstm {
+    Lstm {
+        weight_ih: k.w_ih.clone(),
+        weight_hh: k.w_hh.clone(),
+        bias_ih: k.b_ih.clone(),
+        bias_hh: k.b_hh.clone(),
+        weight_ci: None,
+        weight_cf: None,
+        weight_co: None,
+        options: LstmOptions::default(),
+    }
+}
+
 fn run(k: &Case, order: reference::LstmOrder) -> (Array2<f64>, Array2<f64>) {
     reference::lstm_step(&k.x, &k.h, &k.c, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh, order)
 }
 
-/// Checks the forward step against PyTorch's LSTM equations, naming a wrong gate order.
+/// Checks the forward step against `rnn::cells::Lstm` (PyTorch's equations), naming a wrong gate order.
 pub fn check_lstm_forward<C>(forward: impl LstmForward<C>) {
     for k in cases(4, 7, true) {
         let (b, h) = k.h.dim();
@@ -116,7 +132,13 @@ pub fn check_lstm_forward<C>(forward: impl LstmForward<C>) {
         });
         check_shape(LAB_FWD, "h", got_h.shape(), &[b, h], "(B, H)");
         check_shape(LAB_FWD, "c", got_c.shape(), &[b, h], "(B, H)");
-        let (want_h, want_c) = run(&k, LSTM_PYTORCH);
+        let lstm = library_lstm(&k);
+        let prev = State {
+            h: k.h.clone(),
+            c: Some(k.c.clone()),
+        };
+        let (next, _) = lstm.forward(k.x.view(), &prev);
+        let (want_h, want_c) = (next.h, next.c.expect("an LSTM state has c"));
         let orders: [(&str, reference::LstmOrder); 4] = [
             ("you read the gates as i, f, o, g", [0, 1, 3, 2]),
             ("you read the gates as f, i, g, o", [1, 0, 2, 3]),
@@ -229,19 +251,22 @@ pub fn numeric_cell_grads(
     ]
 }
 
-/// Compares the learner's gradients with the expected ones, tensor by tensor, with per-tensor hints.
+/// Compares the learner's gradients tensor by tensor with central finite differences and with the library's
+/// backward (to rounding), with per-tensor hints.
 pub fn check_cell_grads(
     lab: &str,
     got: &[ArrayD<f64>],
-    want: &[ArrayD<f64>],
+    library: &[ArrayD<f64>],
+    numeric: &[ArrayD<f64>],
     hints: &[(&str, &str)],
 ) {
-    for ((g, w), (name, hint)) in got.iter().zip(want).zip(hints) {
-        check(lab, name, g.view(), w.view(), NUMERIC, &[], hint);
+    for (((g, w), n), (name, hint)) in got.iter().zip(library).zip(numeric).zip(hints) {
+        check(lab, name, g.view(), n.view(), NUMERIC, &[], hint);
+        check(lab, name, g.view(), w.view(), EXACT, &[], hint);
     }
 }
 
-/// Checks the backward step against finite differences of PyTorch's LSTM equations (loss
+/// Checks the backward step against `rnn::cells::Lstm::backward` and finite differences (loss
 /// `Σ R ⊙ h + Σ S ⊙ c` with random R, S, so both dh and dc are non-zero), and that it adds into `grads`.
 pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmBackward<C>) {
     let mut rng = rnn::init::rng(77);
@@ -266,7 +291,31 @@ pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmB
         check_shape(LAB_BWD, "dx", dx.shape(), &[b, d], "(B, D)");
         check_shape(LAB_BWD, "dh_prev", dh_prev.shape(), &[b, h], "(B, H)");
         check_shape(LAB_BWD, "dc_prev", dc_prev.shape(), &[b, h], "(B, H)");
-        let want = numeric_cell_grads(&k, &r, &s, &|kk| run(kk, LSTM_PYTORCH));
+        let lstm = library_lstm(&k);
+        let prev = State {
+            h: k.h.clone(),
+            c: Some(k.c.clone()),
+        };
+        let (_, lib_cache) = lstm.forward(k.x.view(), &prev);
+        let mut lib = lstm.zeros_like();
+        let d_next = State {
+            h: r.clone(),
+            c: Some(s.clone()),
+        };
+        let (lib_dx, lib_dprev) = lstm.backward(&lib_cache, &d_next, &mut lib);
+        let library = vec![
+            lib.weight_ih.into_dyn(),
+            lib.weight_hh.into_dyn(),
+            lib.bias_ih.into_dyn(),
+            lib.bias_hh.into_dyn(),
+            lib_dx.into_dyn(),
+            lib_dprev.h.into_dyn(),
+            lib_dprev
+                .c
+                .expect("an LSTM state gradient has c")
+                .into_dyn(),
+        ];
+        let numeric = numeric_cell_grads(&k, &r, &s, &|kk| run(kk, LSTM_PYTORCH));
         let got = vec![
             (g.w_ih - &start.w_ih).into_dyn(),
             (g.w_hh - &start.w_hh).into_dyn(),
@@ -281,7 +330,8 @@ pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmB
         check_cell_grads(
             LAB_BWD,
             &got,
-            &want,
+            &library,
+            &numeric,
             &[
                 (
                     "dW_ih (the increase you added to grads.w_ih)",

@@ -7,6 +7,8 @@ use crate::lab07::{Case, cases, check_cell_grads, numeric_cell_grads};
 use crate::reference::{self, GruForm};
 use crate::report::{EXACT, Mistake, check, check_shape, run as run_learner};
 use crate::{Grads, rand1, rand2};
+use rnn::cells::{Cell, Gru, GruVariant, State};
+use rnn::params::Parameters;
 
 const LAB_FWD: &str = "lab 8 · gru_step";
 const LAB_BWD: &str = "lab 8 · gru_step_backward";
@@ -50,11 +52,22 @@ impl<C, F> GruBackward<C> for F where
 {
 }
 
+/// The library's GRU (PyTorch's reset-after form) with the case's weights.
+pub fn library_gru(k: &Case) -> Gru {
+    Gru {
+        weight_ih: k.w_ih.clone(),
+        weight_hh: k.w_hh.clone(),
+        bias_ih: k.b_ih.clone(),
+        bias_hh: k.b_hh.clone(),
+        variant: GruVariant::ResetAfter,
+    }
+}
+
 fn run(k: &Case, form: GruForm) -> Array2<f64> {
     reference::gru_step(&k.x, &k.h, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh, form)
 }
 
-/// Checks the forward step against PyTorch's GRU equations, naming the classic mistakes.
+/// Checks the forward step against `rnn::cells::Gru` (PyTorch's equations), naming the classic mistakes.
 pub fn check_gru_forward<C>(forward: impl GruForward<C>) {
     for k in cases(3, 8, false) {
         let (b, h) = k.h.dim();
@@ -62,7 +75,8 @@ pub fn check_gru_forward<C>(forward: impl GruForward<C>) {
             forward(&k.x, &k.h, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh)
         });
         check_shape(LAB_FWD, "h", got.shape(), &[b, h], "(B, H)");
-        let want = run(&k, GruForm::PyTorch);
+        let (next, _) = library_gru(&k).forward(k.x.view(), &State::from_h(k.h.clone()));
+        let want = next.h;
         let mistakes = [
             Mistake::new(
                 FLIPPED_Z,
@@ -97,8 +111,8 @@ pub fn check_gru_forward<C>(forward: impl GruForward<C>) {
     }
 }
 
-/// Checks the backward step against finite differences of PyTorch's GRU equations, and that it adds into
-/// `grads`.
+/// Checks the backward step against `rnn::cells::Gru::backward` and finite differences, and that it adds
+/// into `grads`.
 pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBackward<C>) {
     let mut rng = rnn::init::rng(88);
     for k in cases(3, 80, false) {
@@ -119,10 +133,22 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
         check_shape(LAB_BWD, "dx", dx.shape(), &[b, d], "(B, D)");
         check_shape(LAB_BWD, "dh_prev", dh_prev.shape(), &[b, h], "(B, H)");
         let zero = Array2::zeros((b, h));
-        let mut want = numeric_cell_grads(&k, &r, &zero, &|kk| {
+        let mut numeric = numeric_cell_grads(&k, &r, &zero, &|kk| {
             (run(kk, GruForm::PyTorch), zero.clone())
         });
-        want.truncate(6);
+        numeric.truncate(6);
+        let gru = library_gru(&k);
+        let (_, lib_cache) = gru.forward(k.x.view(), &State::from_h(k.h.clone()));
+        let mut lib = gru.zeros_like();
+        let (lib_dx, lib_dprev) = gru.backward(&lib_cache, &State::from_h(r.clone()), &mut lib);
+        let library = vec![
+            lib.weight_ih.into_dyn(),
+            lib.weight_hh.into_dyn(),
+            lib.bias_ih.into_dyn(),
+            lib.bias_hh.into_dyn(),
+            lib_dx.into_dyn(),
+            lib_dprev.h.into_dyn(),
+        ];
         let got = vec![
             (g.w_ih - &start.w_ih).into_dyn(),
             (g.w_hh - &start.w_hh).into_dyn(),
@@ -134,7 +160,8 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
         check_cell_grads(
             LAB_BWD,
             &got,
-            &want,
+            &library,
+            &numeric,
             &[
                 (
                     "dW_ih (the increase you added to grads.w_ih)",

@@ -321,10 +321,17 @@ fn lab05_relative_error_without_floor() {
     names(
         || {
             lab05::check_relative_error(|a, n| {
-                a.iter()
+                let diff = a
+                    .iter()
                     .zip(n.iter())
-                    .map(|(a, n)| (a - n).abs() / (a.abs() + n.abs()))
-                    .fold(0.0, f64::max)
+                    .map(|(a, n)| (a - n).abs())
+                    .fold(0.0, f64::max);
+                let scale = a
+                    .iter()
+                    .zip(n.iter())
+                    .map(|(a, n)| a.abs() + n.abs())
+                    .fold(0.0, f64::max);
+                diff / scale // 0/0 = NaN when both gradients are zero
             })
         },
         "no floor in the denominator",
@@ -332,6 +339,43 @@ fn lab05_relative_error_without_floor() {
 }
 
 // ---------------------------------------------------------------- lab 6: clipping and temperature
+
+#[test]
+fn lab05_relative_error_element_by_element() {
+    names(
+        || {
+            lab05::check_relative_error(|a, n| {
+                a.iter()
+                    .zip(n.iter())
+                    .map(|(a, n)| (a - n).abs() / (a.abs() + n.abs()).max(1e-8))
+                    .fold(0.0, f64::max)
+            })
+        },
+        "dividing element by element",
+    );
+}
+
+#[test]
+fn lab05_forgetting_to_restore_x() {
+    names(
+        || {
+            lab05::check_numeric_gradient(|f, x, h| {
+                let mut xp = x.clone();
+                let mut g = ArrayD::zeros(x.raw_dim());
+                for i in 0..x.len() {
+                    let orig = xp.as_slice().unwrap()[i];
+                    xp.as_slice_mut().unwrap()[i] = orig + h;
+                    let up = f(&xp);
+                    xp.as_slice_mut().unwrap()[i] = orig - h;
+                    let down = f(&xp);
+                    g.as_slice_mut().unwrap()[i] = (up - down) / (2.0 * h);
+                }
+                g
+            })
+        },
+        "not restoring x",
+    );
+}
 
 #[test]
 fn lab06_per_element_when_global_norm_asked() {
