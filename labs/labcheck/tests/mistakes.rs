@@ -549,3 +549,176 @@ fn lab04_dh_next_replacing_the_loss_gradient() {
         lab04::REPLACE,
     );
 }
+
+// ---------------------------------------------------------------- the other diagnosed mistakes
+
+#[test]
+fn lab01_missing_a_bias() {
+    names(
+        || {
+            lab01::check_elman_step(|x, h, w_ih, w_hh, b_ih, _| {
+                (x.dot(&w_ih.t()) + b_ih + h.dot(&w_hh.t())).mapv(f64::tanh)
+            })
+        },
+        "missing a bias",
+    );
+}
+
+#[test]
+fn lab01_ignoring_h_prev() {
+    names(
+        || {
+            lab01::check_elman_step(|x, _, w_ih, _, b_ih, b_hh| {
+                (x.dot(&w_ih.t()) + b_ih + b_hh).mapv(f64::tanh)
+            })
+        },
+        "ignoring h_prev",
+    );
+}
+
+#[test]
+fn lab02_outputs_shifted() {
+    names(
+        || {
+            lab02::check_unroll(|xs, h0, w_ih, w_hh, b_ih, b_hh| {
+                let mut hs = Array3::zeros((xs.dim().0, xs.dim().1, w_hh.nrows()));
+                let mut h = h0.clone();
+                for t in 0..xs.dim().0 {
+                    hs.index_axis_mut(Axis(0), t).assign(&h); // stores h_{t-1}
+                    let x = xs.index_axis(Axis(0), t).to_owned();
+                    h = step_ok(&x, &h, (w_ih, w_hh, b_ih, b_hh));
+                }
+                hs
+            })
+        },
+        "outputs shifted by one step",
+    );
+}
+
+#[test]
+fn lab03_forgetting_one_over_n() {
+    names(
+        || {
+            lab03::check_cross_entropy(|z, y| {
+                let (loss, d) = reference::cross_entropy(z, y);
+                (loss, d * z.nrows() as f64)
+            })
+        },
+        "forgetting the 1/N of the mean",
+    );
+}
+
+#[test]
+fn lab03_summing_instead_of_averaging() {
+    names(
+        || {
+            lab03::check_cross_entropy(|z, y| {
+                let (loss, d) = reference::cross_entropy(z, y);
+                (loss * z.nrows() as f64, d)
+            })
+        },
+        "summing instead of averaging",
+    );
+}
+
+#[test]
+fn lab04_forgetting_the_tanh_derivative() {
+    names(
+        || {
+            lab04::check_step_backward(|x, hp, _h, w_ih, w_hh, dh, g| {
+                let da = dh.clone();
+                g.w_ih += &da.t().dot(x);
+                g.w_hh += &da.t().dot(hp);
+                g.b_ih += &da.sum_axis(Axis(0));
+                g.b_hh += &da.sum_axis(Axis(0));
+                (da.dot(w_ih), da.dot(w_hh))
+            })
+        },
+        "forgetting the tanh derivative",
+    );
+}
+
+#[test]
+fn lab05_dividing_by_h() {
+    names(
+        || {
+            lab05::check_numeric_gradient(|f, x, h| {
+                rnn::gradcheck::numeric_gradient(x, |v| f(v)) * (2.0 * rnn::gradcheck::STEP / h)
+            })
+        },
+        "dividing by h instead of 2h",
+    );
+}
+
+#[test]
+fn lab06_each_tensor_by_its_own_norm() {
+    names(
+        || {
+            lab06::check_clip_by_global_norm(|grads, max_norm| {
+                let mut total = 0.0;
+                for g in grads.iter_mut() {
+                    let n = g.iter().map(|v| v * v).sum::<f64>();
+                    total += n;
+                    let c = max_norm / (n.sqrt() + 1e-6);
+                    if c < 1.0 {
+                        g.mapv_inplace(|v| v * c);
+                    }
+                }
+                total.sqrt()
+            })
+        },
+        "clipping each tensor by its own norm",
+    );
+}
+
+#[test]
+fn lab06_no_epsilon() {
+    names(
+        || {
+            lab06::check_clip_by_global_norm(|grads, max_norm| {
+                let total = grads
+                    .iter()
+                    .map(|g| g.iter().map(|v| v * v).sum::<f64>())
+                    .sum::<f64>()
+                    .sqrt();
+                if total > max_norm {
+                    for g in grads.iter_mut() {
+                        g.mapv_inplace(|v| v * max_norm / total);
+                    }
+                }
+                total
+            })
+        },
+        "leaving out PyTorch's epsilon",
+    );
+}
+
+#[test]
+fn lab06_returning_the_clipped_norm() {
+    names(
+        || {
+            lab06::check_clip_by_global_norm(|grads, max_norm| {
+                reference::clip_by_global_norm(grads, max_norm);
+                grads
+                    .iter()
+                    .map(|g| g.iter().map(|v| v * v).sum::<f64>())
+                    .sum::<f64>()
+                    .sqrt()
+            })
+        },
+        "returning the norm after clipping",
+    );
+}
+
+#[test]
+fn lab07_gate_order_figo() {
+    names(
+        || {
+            lab07::check_lstm_forward(|x, h, c, w_ih, w_hh, b_ih, b_hh| {
+                let (h, c) = reference::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh, [1, 0, 2, 3]);
+                (h, c, ())
+            })
+        },
+        "wrong gate order",
+    );
+}
