@@ -20,6 +20,15 @@ use rnn::optim::{
 use rnn::params::Parameters;
 use rnn::Error;
 
+/// An optimiser chosen at run time.
+type BoxedOpt = Box<dyn Optimizer>;
+
+/// A constructor of a fresh optimiser.
+type Factory = fn() -> BoxedOpt;
+
+/// Optimiser state as `Optimizer::state` lists it.
+type StateList = Vec<(String, ArrayD<f64>)>;
+
 #[derive(Clone, Debug, PartialEq)]
 struct Tiny {
     w: Array1<f64>,
@@ -416,7 +425,7 @@ fn every_optimiser_descends_a_quadratic_through_a_trait_object() {
 fn weight_decay_equals_adding_lambda_theta_to_the_gradient_for_every_optimiser() {
     // With decay λ and gradient g, each step must equal the undecayed step with gradient g + λθ.
     let lambda = 0.3;
-    let pairs: Vec<(&str, Box<dyn Optimizer>, Box<dyn Optimizer>)> = vec![
+    let pairs: Vec<(&str, BoxedOpt, BoxedOpt)> = vec![
         (
             "sgd",
             Box::new(Sgd::new(0.1).weight_decay(lambda)),
@@ -474,7 +483,7 @@ fn noisy_grads(k: usize) -> Tiny {
     )
 }
 
-fn factories() -> Vec<(&'static str, fn() -> Box<dyn Optimizer>)> {
+fn factories() -> Vec<(&'static str, Factory)> {
     vec![
         ("sgd", || Box::new(Sgd::new(0.1).weight_decay(0.01))),
         ("momentum", || Box::new(Momentum::new(0.1))),
@@ -606,12 +615,12 @@ fn assert_state_error(result: rnn::Result<()>, needle: &str) {
 #[test]
 fn load_state_rejects_bad_states_and_changes_nothing() {
     let good = adam_state_after_one_step();
-    let edit = |f: &dyn Fn(&mut Vec<(String, ArrayD<f64>)>)| {
+    let edit = |f: &dyn Fn(&mut StateList)| {
         let mut s = good.clone();
         f(&mut s);
         s
     };
-    let cases: Vec<(&str, Vec<(String, ArrayD<f64>)>, &str)> = vec![
+    let cases: Vec<(&str, StateList, &str)> = vec![
         (
             "no step",
             edit(&|s| s.retain(|(n, _)| n != "step")),

@@ -23,7 +23,7 @@
 
 use ndarray::{concatenate, s, Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
 
-use super::{check_step_shapes, Cell, State};
+use super::{add_at_b, check_step_shapes, Cell, State};
 use crate::activation::{dsigmoid_from_output, dtanh_from_output, sigmoid_arr, tanh_arr};
 use crate::init::{pytorch_default, Rng};
 use crate::params::Parameters;
@@ -289,7 +289,7 @@ impl Cell for Gru {
         let dgh = concatenate(Axis(1), &[da_r.view(), da_z.view(), dhn.view()]).unwrap();
 
         // (8.17) ∂L/∂W_ih += dgiᵀ x_t                                                  (3H, D)
-        grads.weight_ih += &dgi.t().dot(x);
+        add_at_b(&mut grads.weight_ih, &dgi, x);
         // (8.18) ∂L/∂b_ih += Σ_batch dgi                                               (3H)
         grads.bias_ih += &dgi.sum_axis(Axis(0));
         // (8.19) ∂L/∂b_hh += Σ_batch dgh                                               (3H)
@@ -300,7 +300,7 @@ impl Cell for Gru {
         match self.variant {
             GruVariant::ResetAfter => {
                 // (8.21a) ∂L/∂W_hh += dghᵀ h_{t-1}   (one fused product, like the forward)  (3H, H)
-                grads.weight_hh += &dgh.t().dot(h_prev);
+                add_at_b(&mut grads.weight_hh, &dgh, h_prev);
                 // (8.22a) ∂L/∂h_{t-1} += dgh W_hh                                      (B, H)
                 dh_prev += &dgh.dot(&self.weight_hh);
             }
@@ -310,7 +310,7 @@ impl Cell for Gru {
                 let dgh_rz = dgh.slice(s![.., ..2 * hs]);
                 // (8.21b) ∂L/∂[W_hr; W_hz] += [∂L/∂a_r | ∂L/∂a_z]ᵀ h_{t-1}             (2H, H)
                 let mut dw_rz = grads.weight_hh.slice_mut(rz);
-                dw_rz += &dgh_rz.t().dot(h_prev);
+                add_at_b(&mut dw_rz, &dgh_rz, h_prev);
                 // (8.22b) ∂L/∂W_hn += ∂L/∂hnᵀ (r ⊙ h_{t-1})                            (H, H)
                 let mut dw_n = grads.weight_hh.slice_mut(n_rows);
                 dw_n += &dhn.t().dot(&(r * h_prev));

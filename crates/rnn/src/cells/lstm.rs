@@ -19,7 +19,7 @@
 
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
 
-use super::{check_step_shapes, Cell, State};
+use super::{add_at_b, check_step_shapes, Cell, State};
 use crate::activation::{dsigmoid_from_output, dtanh_from_output, sigmoid_arr, tanh_arr};
 use crate::init::{pytorch_default, Rng};
 use crate::params::Parameters;
@@ -391,9 +391,9 @@ impl Cell for Lstm {
             .collect();
         let da = ndarray::concatenate(Axis(1), &blocks).expect("every gate block is (B, H)");
         // (7.19) ∂L/∂W_ih += ∂L/∂a_tᵀ x_t                                                      (G·H, D)
-        grads.weight_ih += &da.t().dot(x);
+        add_at_b(&mut grads.weight_ih, &da, x);
         // (7.20) ∂L/∂W_hh += ∂L/∂a_tᵀ h_{t-1}                                                  (G·H, H)
-        grads.weight_hh += &da.t().dot(h_prev);
+        add_at_b(&mut grads.weight_hh, &da, h_prev);
         // (7.21) ∂L/∂b_ih += Σ_batch ∂L/∂a_t, and the same for b_hh                               (G·H)
         let db = da.sum_axis(Axis(0));
         grads.bias_ih += &db;
