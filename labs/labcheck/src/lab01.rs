@@ -30,6 +30,7 @@ pub fn library_cell(
 }
 
 /// Checks the learner's `elman_step(x, h_prev, w_ih, w_hh, b_ih, b_hh) -> h` against `rnn::cells::Elman`.
+#[track_caller]
 pub fn check_elman_step(
     step: impl Fn(
         &Array2<f64>,

@@ -12,6 +12,7 @@ const LAB: &str = "lab 2 · unroll";
 
 /// Checks the learner's `unroll(xs, h0, w_ih, w_hh, b_ih, b_hh) -> hs (T, B, H)` against
 /// `rnn::bptt::unroll`.
+#[track_caller]
 pub fn check_unroll(
     unroll_fn: impl Fn(
         &Array3<f64>,

@@ -17,6 +17,7 @@ const UNDERFLOW_FIX: &str = "p = exp(-1000) rounds to 0 and -ln 0 = ∞. Compute
      log-sum-exp(z) - z_y, with log-sum-exp(z) = m + ln Σ exp(z - m), m = max z.";
 
 /// Checks the learner's row-wise `softmax(z (N, V)) -> p (N, V)`, including logits around ±1000.
+#[track_caller]
 pub fn check_softmax(softmax: impl Fn(&Array2<f64>) -> Array2<f64>) {
     let mut rng = rnn::init::rng(3);
     let cases = [
@@ -49,6 +50,7 @@ pub fn check_softmax(softmax: impl Fn(&Array2<f64>) -> Array2<f64>) {
 }
 
 /// Checks the learner's `cross_entropy(z (N, V), targets) -> (mean loss, dL/dz (N, V))`.
+#[track_caller]
 pub fn check_cross_entropy(ce: impl Fn(&Array2<f64>, &[usize]) -> (f64, Array2<f64>)) {
     let mut rng = rnn::init::rng(33);
     let cases: Vec<(Array2<f64>, Vec<usize>)> = vec![
@@ -133,6 +135,7 @@ pub fn check_cross_entropy(ce: impl Fn(&Array2<f64>, &[usize]) -> (f64, Array2<f
 }
 
 /// Checks the learner's gradient against central finite differences of the learner's own loss.
+#[track_caller]
 pub fn check_gradient_numerically(ce: impl Fn(&Array2<f64>, &[usize]) -> (f64, Array2<f64>)) {
     let mut rng = rnn::init::rng(34);
     let z = rand2(3, 4, 1.5, &mut rng);

@@ -62,6 +62,7 @@ fn as_grads(e: &Elman) -> Grads {
     }
 }
 
+#[track_caller]
 fn check_grads(
     lab: &str,
     got: &Grads,
@@ -96,6 +97,7 @@ fn check_grads(
 
 /// Checks `elman_step_backward` against `rnn::cells::Elman::backward`, including that it *adds* into
 /// `grads` rather than overwriting them.
+#[track_caller]
 pub fn check_step_backward(backward: impl StepBackward) {
     let mut rng = rnn::init::rng(4);
     for (b, d, h) in SHAPES {
@@ -214,6 +216,7 @@ impl<F> Bptt for F where
 }
 
 /// Checks the learner's `bptt` against `rnn::bptt::bptt`, naming the classic mistakes.
+#[track_caller]
 pub fn check_bptt(learner: impl Bptt) {
     let mut rng = rnn::init::rng(44);
     for (t, b, d, h) in [(6, 2, 3, 4), (4, 1, 2, 3), (5, 3, 3, 3)] {

@@ -34,6 +34,7 @@ impl<F> NumericGradient for F where
 }
 
 /// Checks the learner's central differences against `rnn::gradcheck::numeric_gradient` (same h).
+#[track_caller]
 pub fn check_numeric_gradient(numeric: impl NumericGradient) {
     let h = gradcheck::STEP;
     let x = array![[0.7, -1.3, 2.1], [0.4, 1.9, -0.6]].into_dyn();
@@ -100,6 +101,7 @@ pub trait RelativeError: Fn(&ArrayD<f64>, &ArrayD<f64>) -> f64 {}
 impl<F> RelativeError for F where F: Fn(&ArrayD<f64>, &ArrayD<f64>) -> f64 {}
 
 /// Checks the learner's relative error against `rnn::gradcheck::compare` (the tensor-wise relative error).
+#[track_caller]
 pub fn check_relative_error(rel: impl RelativeError) {
     let cases: Vec<(ArrayD<f64>, ArrayD<f64>)> = vec![
         (array![1.0, 2.0].into_dyn(), array![1.0, 2.0].into_dyn()),
@@ -184,6 +186,7 @@ pub fn check_relative_error(rel: impl RelativeError) {
 }
 
 /// Checks that the learner's gradient checker accepts a correct gradient and rejects a wrong one.
+#[track_caller]
 pub fn check_checker_catches_a_bug(numeric: impl NumericGradient, rel: impl RelativeError) {
     let x = array![0.3, -0.8, 1.2, 0.5].into_dyn();
     let good = test_function_gradient(&x);

@@ -56,6 +56,7 @@ pub trait ClipNorm: Fn(&mut [ArrayD<f64>], f64) -> f64 {}
 impl<F> ClipNorm for F where F: Fn(&mut [ArrayD<f64>], f64) -> f64 {}
 
 /// Checks `clip_by_global_norm` against PyTorch's `clip_grad_norm_` formula.
+#[track_caller]
 pub fn check_clip_by_global_norm(clip: impl ClipNorm) {
     for max_norm in [5.0, 100.0, 1.0] {
         let mut got = grads();
@@ -150,6 +151,7 @@ pub trait ClipValue: Fn(&mut [ArrayD<f64>], f64) {}
 impl<F> ClipValue for F where F: Fn(&mut [ArrayD<f64>], f64) {}
 
 /// Checks `clip_by_value` against PyTorch's `clip_grad_value_`.
+#[track_caller]
 pub fn check_clip_by_value(clip: impl ClipValue) {
     for c in [1.0, 0.1, 50.0] {
         let mut got = grads();
@@ -183,6 +185,7 @@ pub trait TemperatureProbs: Fn(&[f64], f64) -> Vec<f64> {}
 impl<F> TemperatureProbs for F where F: Fn(&[f64], f64) -> Vec<f64> {}
 
 /// Checks `temperature_probs` against `rnn::sample::probabilities`, including huge logits.
+#[track_caller]
 pub fn check_temperature(probs: impl TemperatureProbs) {
     let cases: [(&[f64], f64); 5] = [
         (&[2.0, 1.0, 0.1], 1.0),
@@ -228,6 +231,7 @@ pub trait SampleIndex: Fn(&[f64], f64) -> usize {}
 impl<F> SampleIndex for F where F: Fn(&[f64], f64) -> usize {}
 
 /// Checks `sample_index` (inverse-CDF sampling) against `rnn::sample::draw` with the same uniform numbers.
+#[track_caller]
 pub fn check_sample_index(pick: impl SampleIndex) {
     let probs = rnn::sample::probabilities(&[0.5, 2.0, -1.0, 1.0], 1.0, None);
     for seed in 0..200 {

@@ -124,6 +124,7 @@ fn run(k: &Case, order: reference::LstmOrder) -> (Array2<f64>, Array2<f64>) {
 }
 
 /// Checks the forward step against `rnn::cells::Lstm` (PyTorch's equations), naming a wrong gate order.
+#[track_caller]
 pub fn check_lstm_forward<C>(forward: impl LstmForward<C>) {
     for k in cases(4, 7, true) {
         let (b, h) = k.h.dim();
@@ -253,6 +254,7 @@ pub fn numeric_cell_grads(
 
 /// Compares the learner's gradients tensor by tensor with central finite differences and with the library's
 /// backward (to rounding), with per-tensor hints.
+#[track_caller]
 pub fn check_cell_grads(
     lab: &str,
     got: &[ArrayD<f64>],
@@ -268,6 +270,7 @@ pub fn check_cell_grads(
 
 /// Checks the backward step against `rnn::cells::Lstm::backward` and finite differences (loss
 /// `Σ R ⊙ h + Σ S ⊙ c` with random R, S, so both dh and dc are non-zero), and that it adds into `grads`.
+#[track_caller]
 pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmBackward<C>) {
     let mut rng = rnn::init::rng(77);
     for k in cases(4, 70, true) {

@@ -68,6 +68,7 @@ fn run(k: &Case, form: GruForm) -> Array2<f64> {
 }
 
 /// Checks the forward step against `rnn::cells::Gru` (PyTorch's equations), naming the classic mistakes.
+#[track_caller]
 pub fn check_gru_forward<C>(forward: impl GruForward<C>) {
     for k in cases(3, 8, false) {
         let (b, h) = k.h.dim();
@@ -113,6 +114,7 @@ pub fn check_gru_forward<C>(forward: impl GruForward<C>) {
 
 /// Checks the backward step against `rnn::cells::Gru::backward` and finite differences, and that it adds
 /// into `grads`.
+#[track_caller]
 pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBackward<C>) {
     let mut rng = rnn::init::rng(88);
     for k in cases(3, 80, false) {

@@ -53,6 +53,7 @@ pub fn corpus() -> String {
 
 /// Runs the learner's `train(text, steps, seed) -> losses` on [`corpus`] and checks that the loss starts
 /// near ln V and ends below [`BAR`].
+#[track_caller]
 pub fn check_training(train: impl Fn(&str, usize, u64) -> Vec<f64>) {
     let text = corpus();
     let v = rnn::data::Vocab::from_text(&text).len() as f64;

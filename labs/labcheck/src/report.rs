@@ -54,6 +54,7 @@ impl Mistake {
 }
 
 /// Panics with a lab-labelled message.
+#[track_caller]
 pub fn fail(lab: &str, message: impl AsRef<str>) -> ! {
     panic!("\n{lab}: {}\n", message.as_ref())
 }
@@ -89,6 +90,7 @@ pub fn is_close(got: &ArrayViewD<'_, f64>, want: &ArrayViewD<'_, f64>, tol: Tol)
 
 /// Panics with a readable message unless `got` has the `expected` shape. `meaning` names the axes,
 /// e.g. "(B, H)".
+#[track_caller]
 pub fn check_shape(lab: &str, what: &str, got: &[usize], expected: &[usize], meaning: &str) {
     if got != expected {
         fail(
@@ -103,6 +105,7 @@ pub fn check_shape(lab: &str, what: &str, got: &[usize], expected: &[usize], mea
 
 /// Checks `got` against `want`. On failure, panics naming the tensor, the worst element (expected vs got),
 /// and, if the answer matches one of `mistakes`, that mistake and its fix; otherwise `hint`.
+#[track_caller]
 pub fn check(
     lab: &str,
     what: &str,
@@ -153,6 +156,7 @@ pub fn check(
 }
 
 /// Checks a scalar, with the same message format as [`check`].
+#[track_caller]
 pub fn check_scalar(
     lab: &str,
     what: &str,
@@ -179,6 +183,7 @@ pub fn check_scalar(
 
 /// Calls the learner's code; if it panics, panics again with the lab's name and advice for the usual causes
 /// (a `todo!()` left in place, a shape mismatch in a matrix product or a broadcast).
+#[track_caller]
 pub fn run<T>(lab: &str, f: impl FnOnce() -> T) -> T {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(v) => v,
