@@ -30,6 +30,7 @@ pub fn greedy(logits: &[f64]) -> usize {
     best
 }
 
+// ANCHOR: probabilities
 /// The sampling distribution: softmax(logits / temperature), restricted to the `top_k` largest logits if given.
 ///
 /// Panics unless `temperature > 0` (use [`greedy`] for τ → 0) and `top_k`, if given, is at least 1.
@@ -64,7 +65,9 @@ pub fn probabilities(logits: &[f64], temperature: f64, top_k: Option<usize>) -> 
     p.iter_mut().for_each(|v| *v /= sum);
     p
 }
+// ANCHOR_END: probabilities
 
+// ANCHOR: draw
 /// Draws an index from a probability vector (which must sum to 1 up to rounding).
 pub fn draw(probs: &[f64], rng: &mut Rng) -> usize {
     let u: f64 = rng.random();
@@ -81,6 +84,7 @@ pub fn draw(probs: &[f64], rng: &mut Rng) -> usize {
         .rposition(|&p| p > 0.0)
         .unwrap_or(probs.len() - 1)
 }
+// ANCHOR_END: draw
 
 /// Samples the next token: [`probabilities`] then [`draw`].
 pub fn sample(logits: &[f64], temperature: f64, top_k: Option<usize>, rng: &mut Rng) -> usize {
