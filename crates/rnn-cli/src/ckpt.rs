@@ -50,9 +50,13 @@ pub fn save(
         .with_context(|| format!("cannot save checkpoint {}", path.display()))
 }
 
-/// Loads the model of a checkpoint (ignoring optimiser and carried state).
+/// Loads the model of a checkpoint written by `rnn train` or `CharLm::save` (ignoring optimiser and
+/// carried state).
 pub fn load_model(path: &Path) -> Result<CharLm> {
-    Ok(load(path)?.0)
+    if !path.exists() {
+        bail!("checkpoint {} does not exist", path.display());
+    }
+    Ok(CharLm::load(path)?)
 }
 
 /// Loads a checkpoint: the model and the run state.

@@ -461,6 +461,35 @@ impl CharLm {
             .collect()
     }
 
+    /// Saves the model as a checkpoint ([`crate::checkpoint`]): its tensors under the names in the table
+    /// above, and `{"model": <configuration>}` as the JSON config. Atomic: a crash never leaves half a file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let config = serde_json::json!({ "model": self.config_json() });
+        crate::checkpoint::save_params(path, self, Some(&config))
+    }
+
+    /// Loads a model saved by [`CharLm::save`] or by `rnn train` (whose optimiser state `optim.*` and
+    /// carried states `state.*` are skipped). Errors name the file and what is wrong: not a checkpoint, no
+    /// model configuration, a missing tensor, a shape that does not fit the configuration, an extra tensor.
+    pub fn load(path: &Path) -> Result<CharLm> {
+        let mut ckpt = crate::checkpoint::Checkpoint::load(path)?;
+        let value = ckpt
+            .config
+            .as_ref()
+            .and_then(|c| c.get("model"))
+            .cloned()
+            .ok_or_else(|| Error::CorruptCheckpoint {
+                path: path.to_path_buf(),
+                reason: "it has no character-model configuration (`model` in its config)".into(),
+            })?;
+        let config = Self::config_from_json(path, &value)?;
+        let mut model = CharLm::new(config, &mut crate::init::rng(0))?;
+        ckpt.take_prefix("optim.");
+        ckpt.take_prefix("state.");
+        ckpt.load_into(&mut model)?;
+        Ok(model)
+    }
+
     /// The configuration as JSON, as stored in checkpoints.
     pub fn config_json(&self) -> serde_json::Value {
         serde_json::to_value(&self.config).expect("config serialises")
@@ -584,6 +613,32 @@ mod tests {
             m.sample("", 10, 0.0, None, 2).unwrap(),
             "greedy ignores the seed"
         );
+    }
+
+    #[test]
+    fn save_and_load_round_trip() {
+        let dir = std::env::temp_dir().join(format!("rnn-char-lm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.safetensors");
+        let m = tiny("gru", 3);
+        m.save(&path).unwrap();
+        let back = CharLm::load(&path).unwrap();
+        assert_eq!(back.config, m.config);
+        assert_eq!(back.tensors(), m.tensors());
+        // a checkpoint of another shape is refused with a clear error
+        let other = CharLm::new(
+            CharLmConfig::new("gru", Vocab::from_text("abcdefg\n"), 3, 6, 2, 0.0),
+            &mut crate::init::rng(0),
+        )
+        .unwrap();
+        let mut ckpt = crate::checkpoint::Checkpoint::load(&path).unwrap();
+        ckpt.tensors = other.tensors().into_iter().collect();
+        ckpt.save(&path).unwrap();
+        assert!(matches!(
+            CharLm::load(&path),
+            Err(Error::ShapeMismatch { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
