@@ -390,7 +390,7 @@ pub fn run(cli: TrainArgs) -> Result<()> {
     );
     pb.set_style(
         ProgressStyle::with_template(
-            "{bar:30.cyan/blue} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]",
+            "{bar:30.cyan/blue} step {pos}/{len} {msg} [{elapsed_precise} < ETA {eta_precise}]",
         )
         .expect("valid template")
         .progress_chars("=> "),
