@@ -37,8 +37,9 @@ fn main() {
     clip_by_value(&mut by_value, 1.0); // every entry into [-1, 1]
 
     let mut by_norm = g.clone();
-    let norm = clip_by_global_norm(&mut by_norm, 1.0); // the whole vector to length 1
-                                                       // ANCHOR_END: clip_example
+    // the whole vector rescaled to length 1; returns the norm before clipping
+    let norm = clip_by_global_norm(&mut by_norm, 1.0);
+    // ANCHOR_END: clip_example
 
     let show = |name: &str, v: &[f64]| {
         let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();

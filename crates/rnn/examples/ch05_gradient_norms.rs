@@ -93,13 +93,14 @@ fn print_table(title: &str, rows: &[(String, Vec<f64>)]) {
     for k in [100, 90, 75, 50, 25, 0] {
         print!("{:>11}", format!("{k} ({})", T - k));
     }
-    println!();
+    println!("{:>10}", "per step");
     for (name, norms) in rows {
         print!("{name:<22}");
         for k in [100, 90, 75, 50, 25, 0] {
             print!("{:>11.2e}", norms[k]);
         }
-        println!();
+        // the geometric mean of ‖∂L/∂h_{k-1}‖ / ‖∂L/∂h_k‖ over the T steps
+        println!("{:>10.3}", (norms[0] / norms[T]).powf(1.0 / T as f64));
     }
     println!();
 }
