@@ -27,8 +27,8 @@ use rnn::prelude::*;
 // ANCHOR: lexicon
 /// The lexicon: fifteen short words (the ones of the sentence in Elman's figure, and a few more).
 const LEXICON: [&str; 15] = [
-    "many", "years", "ago", "a", "boy", "and", "girl", "lived", "by", "the", "sea", "they", "played",
-    "happily", "dog",
+    "many", "years", "ago", "a", "boy", "and", "girl", "lived", "by", "the", "sea", "they",
+    "played", "happily", "dog",
 ];
 
 /// A stream of `n_words` words drawn uniformly from the lexicon and written without spaces. Also returns,
@@ -138,25 +138,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut by_pos = vec![(0.0, 0usize); 5]; // 1st, 2nd, 3rd, 4th, 5th-or-later letter
     let (mut initial, mut within) = ((0.0, 0usize), (0.0, 0usize));
     let mut pos_in_word = 0;
-    for t in 0..test_ids.len() - 1 {
-        let target = t + 1;
-        pos_in_word = if test_initial[target] {
-            0
-        } else {
-            pos_in_word + 1
-        };
+    for (t, &e) in error.iter().enumerate() {
+        let initial_letter = test_initial[t + 1]; // is the predicted letter the first of its word?
+        pos_in_word = if initial_letter { 0 } else { pos_in_word + 1 };
         if t < warm {
             continue;
         }
-        let slot = if test_initial[target] {
+        let slot = if initial_letter {
             &mut initial
         } else {
             &mut within
         };
-        slot.0 += error[t];
+        slot.0 += e;
         slot.1 += 1;
         let p = pos_in_word.min(4);
-        by_pos[p].0 += error[t];
+        by_pos[p].0 += e;
         by_pos[p].1 += 1;
     }
     let mean = |(s, n): (f64, usize)| s / n as f64;
@@ -192,7 +188,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = (40..).find(|&t| test_initial[t + 1]).unwrap();
     let len = 60;
     println!();
-    println!("the plotted stretch (letter predicted, error in bits; * marks a word's first letter):");
+    println!(
+        "the plotted stretch (letter predicted, error in bits; * marks a word's first letter):"
+    );
     for t in start..start + len {
         let bar = "#".repeat((error[t] * 4.0).round() as usize);
         println!(

@@ -65,8 +65,7 @@ fn report(cell: &Elman, out: &Dense, vocab: &Vocab, inputs: &[usize], targets: &
 /// Generates `n` characters after `first`, feeding each sampled character back in as the next input.
 /// `temperature: None` means greedy (always the most likely character).
 fn generate(
-    cell: &Elman,
-    out: &Dense,
+    (cell, out): (&Elman, &Dense),
     vocab: &Vocab,
     first: char,
     n: usize,
@@ -75,7 +74,9 @@ fn generate(
     rng: &mut rnn::init::Rng,
 ) -> String {
     let mut state = cell.zero_state(1);
-    let mut id = vocab.id(first).expect("first character is in the vocabulary");
+    let mut id = vocab
+        .id(first)
+        .expect("first character is in the vocabulary");
     let mut text = String::from(first);
     for _ in 0..n {
         let x = one_hot(&[id], vocab.len()); // (1, V)
@@ -112,7 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let vocab = Vocab::from_chars(vec!['h', 'e', 'l', 'o']); // ids 0, 1, 2, 3
     let ids = vocab.encode("hello")?; // [0, 1, 2, 2, 3]
     let (inputs, targets) = (&ids[..4], &ids[1..]); // read h e l l, predict e l l o
-    // ANCHOR_END: data
+                                                    // ANCHOR_END: data
     let v = vocab.len();
     let mut rng = rnn::init::rng(3);
     let mut cell = Elman::new(v, 3, &mut rng);
@@ -139,9 +140,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let e: Vec<f64> = z1.iter().map(|z| (z - m).exp()).collect();
     let sum: f64 = e.iter().sum();
     println!("  x_1 = onehot(h) = {}", fmt(x1.iter().copied()));
-    println!("  h_1 = tanh(W_ih x_1 + b_ih + b_hh) = {}", fmt(s1.h.iter().copied()));
+    println!(
+        "  h_1 = tanh(W_ih x_1 + b_ih + b_hh) = {}",
+        fmt(s1.h.iter().copied())
+    );
     println!("  y_1 = W_hy h_1 + b_y = {}", fmt(z1.iter().copied()));
-    println!("  exp(y_1 - max) = {}, sum {sum:.3}", fmt(e.iter().copied()));
+    println!(
+        "  exp(y_1 - max) = {}, sum {sum:.3}",
+        fmt(e.iter().copied())
+    );
     println!("  p_1 = {}", fmt(e.iter().map(|x| x / sum)));
     println!(
         "  loss at step 1 = -ln p_1(e) = -ln {:.3} = {:.3}",
@@ -179,11 +186,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = rnn::init::rng(7);
     println!(
         "  greedy:            {}",
-        generate(&cell, &out, &vocab, 'h', 4, None, None, &mut rng)
+        generate((&cell, &out), &vocab, 'h', 4, None, None, &mut rng)
     );
-    for (tau, k) in [(0.5, None), (1.0, None), (2.0, None), (5.0, None), (5.0, Some(2))] {
+    for (tau, k) in [
+        (0.5, None),
+        (1.0, None),
+        (2.0, None),
+        (5.0, None),
+        (5.0, Some(2)),
+    ] {
         let samples: Vec<String> = (0..8)
-            .map(|_| generate(&cell, &out, &vocab, 'h', 4, Some(tau), k, &mut rng))
+            .map(|_| generate((&cell, &out), &vocab, 'h', 4, Some(tau), k, &mut rng))
             .collect();
         let label = match k {
             Some(k) => format!("tau = {tau:.1}, top-{k}:"),
@@ -208,7 +221,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fmt(probabilities(&z3, 5.0, Some(2)).iter().copied())
     );
 
-    let taus: Vec<f64> = (0..=60).map(|i| 10f64.powf(-1.0 + i as f64 / 30.0)).collect();
+    let taus: Vec<f64> = (0..=60)
+        .map(|i| 10f64.powf(-1.0 + i as f64 / 30.0))
+        .collect();
     let mut chart = LineChart::new(
         "softmax(y / tau) for the logits after \"hel\"",
         "log10(tau): -1 is tau = 0.1, 0 is tau = 1, 1 is tau = 10",
