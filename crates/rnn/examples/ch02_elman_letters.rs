@@ -25,14 +25,14 @@ use rnn::plot::LineChart;
 use rnn::prelude::*;
 
 // ANCHOR: lexicon
-/// The lexicon: fifteen short words (the ones of the sentence in Elman's figure, and a few more).
+/// The lexicon: fifteen short words (those of the sentence in Elman's figure, and "dog").
 const LEXICON: [&str; 15] = [
     "many", "years", "ago", "a", "boy", "and", "girl", "lived", "by", "the", "sea", "they",
     "played", "happily", "dog",
 ];
 
-/// A stream of `n_words` words drawn uniformly from the lexicon and written without spaces. Also returns,
-/// for every letter, whether it is the first letter of a word.
+/// A stream of `n_words` words drawn uniformly from the lexicon, written without spaces,
+/// and for every letter whether it is the first letter of a word.
 fn letter_stream(n_words: usize, rng: &mut rnn::init::Rng) -> (String, Vec<bool>) {
     let mut text = String::new();
     let mut word_initial = Vec::new();
@@ -53,6 +53,34 @@ fn one_hot_seq(ids: &Array2<usize>, vocab: usize) -> Array3<f64> {
         .into_shape_with_order((t, b, vocab))
         .expect("(T·B, V) reshapes to (T, B, V)")
 }
+
+// ANCHOR: train_step
+/// One step of truncated BPTT on a chunk. `x_ids` and `y_ids` are `(T, B)` letter ids,
+/// the targets being the inputs shifted by one letter. Returns the chunk's loss and its
+/// last state, to carry into the next chunk (gradients stop at the chunk boundary).
+fn train_chunk(
+    cell: &mut Elman,
+    out: &mut Dense,
+    (opt_cell, opt_out): &mut (Adam, Adam),
+    x_ids: &Array2<usize>,
+    y_ids: &Array2<usize>,
+    state: &State,
+) -> (f64, State) {
+    let xs = one_hot_seq(x_ids, out.out_features()); // (T, B, V)
+    let run = unroll(&*cell, xs.view(), state); // h_t for every step: (T, B, H)
+    let logits = out.forward_seq(run.outputs.view()); // y_t = W_hy h_t + b_y: (T, B, V)
+    let (loss, dlogits) = sequence_cross_entropy(logits.view(), y_ids.view(), None);
+    // Backward: through the output layer at every step, then back through time.
+    let (mut g_cell, mut g_out) = (cell.zeros_like(), out.zeros_like());
+    let dhs = out.backward_seq(run.outputs.view(), dlogits.view(), &mut g_out); // (T, B, H)
+    bptt(&*cell, &run.caches, dhs.view(), None, &mut g_cell);
+    clip_by_global_norm(&mut g_cell, 5.0);
+    clip_by_global_norm(&mut g_out, 5.0);
+    opt_cell.step(cell, &g_cell);
+    opt_out.step(out, &g_out);
+    (loss, run.last)
+}
+// ANCHOR_END: train_step
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(
@@ -81,7 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hidden = 20;
     let mut cell = Elman::new(v, hidden, &mut rng);
     let mut out = Dense::new(hidden, v, &mut rng);
-    let (mut opt_cell, mut opt_out) = (Adam::new(0.01), Adam::new(0.01));
+    let mut opts = (Adam::new(0.01), Adam::new(0.01)); // one for the cell, one for the output layer
 
     // Truncated BPTT over 16 parallel streams, 20 letters per chunk.
     let batches = TbpttBatches::new(&train_ids, 16, 20)?;
@@ -90,23 +118,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut state = cell.zero_state(16);
         let mut total = 0.0;
         for k in 0..batches.num_chunks() {
-            // ANCHOR: train_step
-            let (x_ids, y_ids) = batches.chunk(k); // (T, B) each; y is x shifted by one letter
-            let xs = one_hot_seq(&x_ids, v); // (T, B, V)
-            let run = unroll(&cell, xs.view(), &state); // h_t for t = 1..T: (T, B, H)
-            let logits = out.forward_seq(run.outputs.view()); // y_t = W_hy h_t + b_y: (T, B, V)
-            let (loss, dlogits) = sequence_cross_entropy(logits.view(), y_ids.view(), None);
-            // Backward: through the output layer at every step, then through time.
-            let (mut g_cell, mut g_out) = (cell.zeros_like(), out.zeros_like());
-            let dhs = out.backward_seq(run.outputs.view(), dlogits.view(), &mut g_out); // (T, B, H)
-            bptt(&cell, &run.caches, dhs.view(), None, &mut g_cell);
-            clip_by_global_norm(&mut g_cell, 5.0);
-            clip_by_global_norm(&mut g_out, 5.0);
-            opt_cell.step(&mut cell, &g_cell);
-            opt_out.step(&mut out, &g_out);
-            // Carry the state into the next chunk (gradients stop at the chunk boundary).
-            state = run.last;
-            // ANCHOR_END: train_step
+            let (x_ids, y_ids) = batches.chunk(k); // (T, B) each
+            let (loss, last) = train_chunk(&mut cell, &mut out, &mut opts, &x_ids, &y_ids, &state);
+            state = last; // carry the state into the next chunk
             total += loss;
         }
         if epoch == 1 || epoch % 10 == 0 {

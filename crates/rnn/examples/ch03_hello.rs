@@ -62,8 +62,8 @@ fn report(cell: &Elman, out: &Dense, vocab: &Vocab, inputs: &[usize], targets: &
 }
 
 // ANCHOR: generate
-/// Generates `n` characters after `first`, feeding each sampled character back in as the next input.
-/// `temperature: None` means greedy (always the most likely character).
+/// Generates `n` characters after `first`, feeding each sampled character back in as the
+/// next input. `temperature: None` means greedy (always the most likely character).
 fn generate(
     (cell, out): (&Elman, &Dense),
     vocab: &Vocab,
