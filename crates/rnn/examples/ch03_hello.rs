@@ -156,11 +156,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         -(e[1] / sum).ln()
     );
 
+    println!();
     // ANCHOR: train
     let xs = one_hot(inputs, v).into_shape_with_order((4, 1, v))?; // (T, B, V) = (4, 1, 4)
     let ys = Array2::from_shape_vec((4, 1), targets.to_vec())?; // (T, B)
     let (mut opt_cell, mut opt_out) = (Adam::new(0.05), Adam::new(0.05));
-    println!();
     for step in 0..=STEPS {
         let run = unroll(&cell, xs.view(), &cell.zero_state(1)); // (T, B, H)
         let logits = out.forward_seq(run.outputs.view()); // (T, B, V)
