@@ -11,7 +11,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-/// An SVG image as a string; shows itself inline in an evcxr (Jupyter) notebook.
+/// An SVG image as a string; [`Svg::evcxr_display`] shows it inline in an evcxr (Jupyter) notebook.
 #[derive(Clone, Debug)]
 pub struct Svg(pub String);
 
@@ -21,7 +21,7 @@ impl Svg {
         crate::files::write_atomic(path, self.0.as_bytes())
     }
 
-    /// Displays the image in an evcxr notebook (called automatically when a cell ends with an `Svg`).
+    /// Displays the image inline in an evcxr (Jupyter) notebook: call `svg.evcxr_display();` in a cell.
     pub fn evcxr_display(&self) {
         println!(
             "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
@@ -113,7 +113,7 @@ impl LineChart {
             if y1 <= y0 {
                 y1 = y0 + y0.abs().max(1.0) * 0.1;
             }
-            let pad = if self.log_y { 1.0 } else { 0.05 * (y1 - y0) };
+            let pad = 0.05 * (y1 - y0);
             let mut builder = ChartBuilder::on(&root);
             builder
                 .caption(&self.title, ("sans-serif", 20))
@@ -126,16 +126,25 @@ impl LineChart {
                 .map(|(n, s)| (n.clone(), pts(s)))
                 .collect();
             if self.log_y {
-                let y_range = (y0 / (1.0 + pad * 0.2)..y1 * (1.0 + pad * 0.2)).log_scale();
-                let mut chart = builder.build_cartesian_2d(x0..x1, y_range).expect("chart");
+                // Plot log10(y) on a linear axis and label the ticks as powers of ten: plotters' own log
+                // axis drops every tick below f64::EPSILON, and vanishing gradients live far below it.
+                let logged: Vec<(String, Vec<(f64, f64)>)> = cleaned
+                    .into_iter()
+                    .map(|(n, p)| (n, p.into_iter().map(|(x, y)| (x, y.log10())).collect()))
+                    .collect();
+                let (lo, hi) = (
+                    y0.log10().floor(),
+                    y1.log10().ceil().max(y0.log10().floor() + 1.0),
+                );
+                let mut chart = builder.build_cartesian_2d(x0..x1, lo..hi).expect("chart");
                 chart
                     .configure_mesh()
                     .x_desc(&self.x_label)
                     .y_desc(&self.y_label)
-                    .y_label_formatter(&|v| format!("{v:.0e}"))
+                    .y_label_formatter(&|v| format!("1e{}", v.round()))
                     .draw()
                     .expect("mesh");
-                draw_lines(&mut chart, cleaned);
+                draw_lines(&mut chart, logged);
             } else {
                 let mut chart = builder
                     .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
@@ -205,6 +214,20 @@ mod tests {
             svg.0.matches("<polyline").count() >= 2,
             "expected two line series"
         );
+    }
+
+    #[test]
+    fn log_axis_labels_reach_tiny_values() {
+        // vanishing gradients go far below f64::EPSILON; the axis must still be labelled there
+        let svg = LineChart::new("tiny", "k", "norm")
+            .series("g", (0..=40).map(|k| (k as f64, 10f64.powi(-k))).collect())
+            .log_y(true)
+            .to_svg();
+        let labelled = ["1e-40", "1e-35", "1e-30"]
+            .iter()
+            .any(|l| svg.0.contains(l));
+        assert!(labelled, "no tick label below 1e-16");
+        assert!(svg.0.contains("1e0"));
     }
 
     #[test]
