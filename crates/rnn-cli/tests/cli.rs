@@ -492,10 +492,19 @@ fn download_offline_is_one_clear_line() {
 #[test]
 fn defaults_train_on_the_bundled_corpus() {
     let d = tmp("defaults");
-    let out = succeeds(&rnn(&d, &["train", "--max-steps", "2", "--sample-len", "10"]));
-    assert!(out.contains("gru 128x1") && out.contains("@moby-dick"), "{out}");
+    let out = succeeds(&rnn(
+        &d,
+        &["train", "--max-steps", "2", "--sample-len", "10"],
+    ));
+    assert!(
+        out.contains("gru 128x1") && out.contains("@moby-dick"),
+        "{out}"
+    );
     assert!(d.join("runs/run-1/best.safetensors").exists());
     // a second run does not touch the first: it gets its own directory
-    succeeds(&rnn(&d, &["train", "--max-steps", "1", "--sample-len", "10"]));
+    succeeds(&rnn(
+        &d,
+        &["train", "--max-steps", "1", "--sample-len", "10"],
+    ));
     assert!(d.join("runs/run-2/last.safetensors").exists());
 }
