@@ -528,6 +528,10 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         progress.best_val / std::f64::consts::LN_2,
         out.display()
     );
+    println!(
+        "next: rnn sample --checkpoint {} --prime \"...\"   (or rnn viz / rnn eval with the same checkpoint)",
+        best_path.display()
+    );
     Ok(())
 }
 
