@@ -6,6 +6,7 @@
 //! together, and the gradient of a layer is another value of the same type (see [`Parameters`]): `backward`
 //! *adds* into `grads`, so gradients of a layer applied at every time step sum over time.
 
+use crate::linalg::{add_at_b, linear, linear_back};
 use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
 
 use crate::init::{normal, uniform, Rng};
@@ -78,7 +79,7 @@ impl Dense {
     pub fn forward(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
         self.check_input("forward", &x);
         // (2.4) y = x Wᵀ + b                                              (N, out)
-        x.dot(&self.weight.t()) + &self.bias
+        linear(&x, &self.weight) + &self.bias
     }
     // ANCHOR_END: dense_forward
 
@@ -110,11 +111,11 @@ impl Dense {
             self.weight.dim()
         );
         // (4.8) ∂L/∂W += dyᵀ x  (sums over the N rows)                    (out, in)
-        grads.weight += &dy.t().dot(&x);
+        add_at_b(&mut grads.weight, &dy, &x);
         // (4.9) ∂L/∂b += Σ_rows dy                                         (out)
         grads.bias += &dy.sum_axis(Axis(0));
         // (4.10) ∂L/∂x = dy W                                              (N, in)
-        dy.dot(&self.weight)
+        linear_back(&dy, &self.weight)
     }
     // ANCHOR_END: dense_backward
 

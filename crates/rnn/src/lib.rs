@@ -33,6 +33,7 @@ pub mod files;
 pub mod gradcheck;
 pub mod init;
 pub mod layers;
+pub mod linalg;
 pub mod loss;
 pub mod models;
 pub mod optim;

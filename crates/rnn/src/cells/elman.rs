@@ -1,8 +1,9 @@
 //! The Elman RNN cell (Elman, 1990), as `torch.nn.RNN`.
 
+use crate::linalg::{add_at_b, linear, linear_back};
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
 
-use super::{add_at_b, check_step_shapes, Cell, State};
+use super::{check_step_shapes, Cell, State};
 use crate::activation::Nonlinearity;
 use crate::init::{pytorch_default, Rng};
 use crate::params::Parameters;
@@ -104,9 +105,9 @@ impl Cell for Elman {
     fn forward(&self, x: ArrayView2<'_, f64>, prev: &State) -> (State, ElmanCache) {
         check_step_shapes("Elman", &x, prev, self.input_size(), self.hidden_size());
         // (2.1) a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh              (B, H)
-        let a = x.dot(&self.weight_ih.t())
+        let a = linear(&x, &self.weight_ih)
             + &self.bias_ih
-            + prev.h.dot(&self.weight_hh.t())
+            + linear(&prev.h, &self.weight_hh)
             + &self.bias_hh;
         // (2.2) h_t = tanh(a_t)                                           (B, H)
         let h = self.nonlinearity.apply(&a);
@@ -137,9 +138,9 @@ impl Cell for Elman {
         grads.bias_ih += &db;
         grads.bias_hh += &db;
         // (4.5) ∂L/∂x_t = ∂L/∂a_t W_ih                                     (B, D)
-        let dx = da.dot(&self.weight_ih);
+        let dx = linear_back(&da, &self.weight_ih);
         // (4.6) ∂L/∂h_{t-1} = ∂L/∂a_t W_hh  (this step's share of dh_next)  (B, H)
-        let dh_prev = da.dot(&self.weight_hh);
+        let dh_prev = linear_back(&da, &self.weight_hh);
         (dx, State::from_h(dh_prev))
     }
     // ANCHOR_END: elman_step_backward

@@ -21,9 +21,10 @@
 //! matrix exactly as PyTorch stores them: `weight_ih (3H, D)` has rows `[0, H)` for r, `[H, 2H)` for z and
 //! `[2H, 3H)` for n; `weight_hh`, `bias_ih` and `bias_hh` are stacked the same way.
 
+use crate::linalg::{add_at_b, linear, linear_back};
 use ndarray::{concatenate, s, Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
 
-use super::{add_at_b, check_step_shapes, Cell, State};
+use super::{check_step_shapes, Cell, State};
 use crate::activation::{dsigmoid_from_output, dtanh_from_output, sigmoid_arr, tanh_arr};
 use crate::init::{pytorch_default, Rng};
 use crate::params::Parameters;
@@ -183,13 +184,13 @@ impl Cell for Gru {
         let (r_cols, z_cols, n_cols) = (s![.., ..hs], s![.., hs..2 * hs], s![.., 2 * hs..]);
 
         // The input side of all three gates in one product: gi = x W_ihᵀ + b_ih        (B, 3H)
-        let gi = x.dot(&self.weight_ih.t()) + &self.bias_ih;
+        let gi = linear(&x, &self.weight_ih) + &self.bias_ih;
         // The hidden side. Reset-after: one fused product for r, z and n               (B, 3H)
         // Reset-before: only r and z now; n's hidden product has to wait for r         (B, 2H)
         let gh = match self.variant {
-            GruVariant::ResetAfter => h_prev.dot(&self.weight_hh.t()) + &self.bias_hh,
+            GruVariant::ResetAfter => linear(h_prev, &self.weight_hh) + &self.bias_hh,
             GruVariant::ResetBefore => {
-                h_prev.dot(&self.weight_hh.slice(s![..2 * hs, ..]).t())
+                linear(h_prev, &self.weight_hh.slice(s![..2 * hs, ..]))
                     + self.bias_hh.slice(s![..2 * hs])
             }
         };
@@ -209,7 +210,7 @@ impl Cell for Gru {
             }
             GruVariant::ResetBefore => {
                 // hn = W_hn (r ⊙ h) + b_hn, a second product that depends on r         (B, H)
-                let hn = (&r * h_prev).dot(&self.weight_hh.slice(s![2 * hs.., ..]).t())
+                let hn = linear(&(&r * h_prev), &self.weight_hh.slice(s![2 * hs.., ..]))
                     + self.bias_hh.slice(s![2 * hs..]);
                 // (8.3b) n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)                 (B, H)
                 let n = tanh_arr(&(&gi.slice(n_cols) + &hn));
@@ -271,7 +272,7 @@ impl Cell for Gru {
                 // (8.10b) ∂L/∂hn = ∂L/∂a_n,  hn = W_hn (r ⊙ h_{t-1}) + b_hn            (B, H)
                 let dhn = da_n.clone();
                 // (8.11b) ∂L/∂(r ⊙ h_{t-1}) = ∂L/∂hn W_hn                              (B, H)
-                let d_rh = dhn.dot(&self.weight_hh.slice(s![2 * hs.., ..]));
+                let d_rh = linear_back(&dhn, &self.weight_hh.slice(s![2 * hs.., ..]));
                 // (8.12b) ∂L/∂r = ∂L/∂(r ⊙ h_{t-1}) ⊙ h_{t-1}                          (B, H)
                 let dr = &d_rh * h_prev;
                 // (8.13b) ∂L/∂h_{t-1} += ∂L/∂(r ⊙ h_{t-1}) ⊙ r                         (B, H)
@@ -295,14 +296,14 @@ impl Cell for Gru {
         // (8.19) ∂L/∂b_hh += Σ_batch dgh                                               (3H)
         grads.bias_hh += &dgh.sum_axis(Axis(0));
         // (8.20) ∂L/∂x_t = dgi W_ih                                                    (B, D)
-        let dx = dgi.dot(&self.weight_ih);
+        let dx = linear_back(&dgi, &self.weight_ih);
 
         match self.variant {
             GruVariant::ResetAfter => {
                 // (8.21a) ∂L/∂W_hh += dghᵀ h_{t-1}   (one fused product, like the forward)  (3H, H)
                 add_at_b(&mut grads.weight_hh, &dgh, h_prev);
                 // (8.22a) ∂L/∂h_{t-1} += dgh W_hh                                      (B, H)
-                dh_prev += &dgh.dot(&self.weight_hh);
+                dh_prev += &linear_back(&dgh, &self.weight_hh);
             }
             GruVariant::ResetBefore => {
                 let (rz, n_rows) = (s![..2 * hs, ..], s![2 * hs.., ..]);
@@ -313,9 +314,9 @@ impl Cell for Gru {
                 add_at_b(&mut dw_rz, &dgh_rz, h_prev);
                 // (8.22b) ∂L/∂W_hn += ∂L/∂hnᵀ (r ⊙ h_{t-1})                            (H, H)
                 let mut dw_n = grads.weight_hh.slice_mut(n_rows);
-                dw_n += &dhn.t().dot(&(r * h_prev));
+                add_at_b(&mut dw_n, &dhn, &(r * h_prev));
                 // (8.23b) ∂L/∂h_{t-1} += [∂L/∂a_r | ∂L/∂a_z] [W_hr; W_hz]              (B, H)
-                dh_prev += &dgh_rz.dot(&self.weight_hh.slice(rz));
+                dh_prev += &linear_back(&dgh_rz, &self.weight_hh.slice(rz));
             }
         }
         (dx, State::from_h(dh_prev))

@@ -17,9 +17,10 @@
 //! `[0, H)` for i, `[H, 2H)` for f, `[2H, 3H)` for g and `[3H, 4H)` for o; `weight_hh`, `bias_ih` and
 //! `bias_hh` are stacked the same way. With the default [`LstmOptions`] the cell *is* `torch.nn.LSTM`.
 
+use crate::linalg::{add_at_b, linear, linear_back};
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
 
-use super::{add_at_b, check_step_shapes, Cell, State};
+use super::{check_step_shapes, Cell, State};
 use crate::activation::{dsigmoid_from_output, dtanh_from_output, sigmoid_arr, tanh_arr};
 use crate::init::{pytorch_default, Rng};
 use crate::params::Parameters;
@@ -259,9 +260,9 @@ impl Cell for Lstm {
             prev.h.dim()
         );
         // (7.1) a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh: every gate at once                (B, G·H)
-        let a = x.dot(&self.weight_ih.t())
+        let a = linear(&x, &self.weight_ih)
             + &self.bias_ih
-            + prev.h.dot(&self.weight_hh.t())
+            + linear(&prev.h, &self.weight_hh)
             + &self.bias_hh;
         let fb = self.forget_block(); // gate blocks: [i,] f, g, o
         let (mut a_f, a_g, mut a_o) =
@@ -399,9 +400,9 @@ impl Cell for Lstm {
         grads.bias_ih += &db;
         grads.bias_hh += &db;
         // (7.22) ∂L/∂x_t = ∂L/∂a_t W_ih                                                          (B, D)
-        let dx = da.dot(&self.weight_ih);
+        let dx = linear_back(&da, &self.weight_ih);
         // (7.23) ∂L/∂h_{t-1} = ∂L/∂a_t W_hh                                                      (B, H)
-        let dh_prev = da.dot(&self.weight_hh);
+        let dh_prev = linear_back(&da, &self.weight_hh);
         let d_prev = State {
             h: dh_prev,
             c: Some(dc_prev),

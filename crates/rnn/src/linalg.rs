@@ -1,0 +1,125 @@
+//! The three matrix products every layer uses, each choosing the fastest kernel for its shape.
+//!
+//! With batches as rows, a layer with weight `W (out, in)` computes `y = x Wᵀ` forward and, backward,
+//! `dx = dy W` and `dW += dyᵀ x`. For a batch of many rows these are matrix-matrix products
+//! (`ndarray`'s `matrixmultiply` kernels); for a single row (sampling, or char-rnn's batch of one) they are
+//! matrix-vector products and an outer product, which are much faster written as such than as a
+//! matrix-matrix product of a 1-row matrix.
+//!
+//! ```
+//! use ndarray::array;
+//! let w = array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]; // (out, in) = (3, 2)
+//! let x = array![[1.0, -1.0]]; // (B, in) = (1, 2)
+//! assert_eq!(rnn::linalg::linear(&x, &w), array![[-1.0, -1.0, -1.0]]); // x Wᵀ
+//! assert_eq!(rnn::linalg::linear(&x, &w), x.dot(&w.t()));
+//! ```
+
+use ndarray::{Array1, Array2, ArrayBase, Axis, Data, DataMut, Ix2};
+
+/// `x Wᵀ`: `x (B, in)`, `W (out, in)` → `(B, out)`.
+pub fn linear<A, W>(x: &ArrayBase<A, Ix2>, w: &ArrayBase<W, Ix2>) -> Array2<f64>
+where
+    A: Data<Elem = f64>,
+    W: Data<Elem = f64>,
+{
+    assert_eq!(
+        x.ncols(),
+        w.ncols(),
+        "linear: x is {:?} but W is {:?} (expected (B, in) and (out, in))",
+        x.dim(),
+        w.dim()
+    );
+    if x.nrows() == 1 {
+        // one row: y_j = W_j · x, a matrix-vector product over W's contiguous rows
+        w.dot(&x.row(0)).insert_axis(Axis(0))
+    } else {
+        x.dot(&w.t())
+    }
+}
+
+/// `d W`: `d (B, out)`, `W (out, in)` → `(B, in)` (the gradient that flows back through `x Wᵀ`).
+pub fn linear_back<A, W>(d: &ArrayBase<A, Ix2>, w: &ArrayBase<W, Ix2>) -> Array2<f64>
+where
+    A: Data<Elem = f64>,
+    W: Data<Elem = f64>,
+{
+    assert_eq!(
+        d.ncols(),
+        w.nrows(),
+        "linear_back: d is {:?} but W is {:?} (expected (B, out) and (out, in))",
+        d.dim(),
+        w.dim()
+    );
+    if d.nrows() == 1 {
+        // one row: Σ_j d_j W_j, adding W's contiguous rows
+        let mut y = Array1::zeros(w.ncols());
+        for (dj, row) in d.row(0).iter().zip(w.rows()) {
+            y.scaled_add(*dj, &row);
+        }
+        y.insert_axis(Axis(0))
+    } else {
+        d.dot(w)
+    }
+}
+
+/// `acc += aᵀ b` in place: `a (B, out)`, `b (B, in)`, `acc (out, in)` (the weight gradient `dW += dyᵀ x`).
+pub fn add_at_b<S, A, B>(acc: &mut ArrayBase<S, Ix2>, a: &ArrayBase<A, Ix2>, b: &ArrayBase<B, Ix2>)
+where
+    S: DataMut<Elem = f64>,
+    A: Data<Elem = f64>,
+    B: Data<Elem = f64>,
+{
+    assert_eq!(
+        (acc.nrows(), acc.ncols(), a.nrows()),
+        (a.ncols(), b.ncols(), b.nrows()),
+        "add_at_b: acc {:?}, a {:?}, b {:?} (expected (out, in), (B, out), (B, in))",
+        acc.dim(),
+        a.dim(),
+        b.dim()
+    );
+    if a.nrows() == 1 {
+        // one row: an outer product, row j of acc gets a_j · b
+        for (aj, mut row) in a.row(0).iter().zip(acc.rows_mut()) {
+            row.scaled_add(*aj, &b.row(0));
+        }
+    } else {
+        ndarray::linalg::general_mat_mul(1.0, &a.t(), b, 1.0, acc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::{rng, uniform};
+
+    fn rand2(r: usize, c: usize, seed: u64) -> Array2<f64> {
+        uniform(&[r, c], -1.0, 1.0, &mut rng(seed))
+            .into_dimensionality()
+            .unwrap()
+    }
+
+    #[test]
+    fn fast_paths_agree_with_plain_products() {
+        for b in [1, 2, 5] {
+            let (x, w, d) = (rand2(b, 7, 1), rand2(4, 7, 2), rand2(b, 4, 3));
+            let close = |p: &Array2<f64>, q: &Array2<f64>| {
+                p.iter().zip(q).all(|(u, v)| (u - v).abs() < 1e-13)
+            };
+            assert!(close(&linear(&x, &w), &x.dot(&w.t())), "linear, B = {b}");
+            assert!(
+                close(&linear_back(&d, &w), &d.dot(&w)),
+                "linear_back, B = {b}"
+            );
+            let mut acc = rand2(4, 7, 4);
+            let want = &acc + &d.t().dot(&x);
+            add_at_b(&mut acc, &d, &x);
+            assert!(close(&acc, &want), "add_at_b, B = {b}");
+            // views, including a transposed (non-contiguous) weight
+            let wt = rand2(7, 4, 5);
+            assert!(
+                close(&linear(&x.view(), &wt.t()), &x.dot(&wt)),
+                "linear with a transposed view, B = {b}"
+            );
+        }
+    }
+}
