@@ -70,7 +70,7 @@ fn main() -> ExitCode {
     let result = match task {
         "setup" => setup().map(|_| ()),
         "open" => open(rest),
-        "test" => return test(),
+        "test" => return test(rest),
         "book" => book(),
         "browser-check" => book().and_then(|_| browser_check()),
         "notebooks" => notebooks(rest),
@@ -97,7 +97,8 @@ fn print_help() {
          \x20                venv in .venv with Jupyter, KaTeX CSS and fonts); fast and silent when done\n\
          open             set up if needed, build and serve the book, start JupyterLab on notebooks/\n\
          \x20                options: --book-port N, --lab-port N, --no-lab\n\
-         test             fmt, clippy, tests, docs, book, browser check, notebooks; fails fast\n\
+         test [STAGE...]  fmt, clippy, test, doc, book, browser-check, notebooks (or only the named\n\
+         \x20                stages), in that order, stopping at the first failure\n\
          book             build the book into book/book\n\
          browser-check    build the book and check every page in headless Chromium\n\
          notebooks [NAME] run notebooks/*.ipynb (or those whose file name contains NAME) headless\n\
@@ -346,6 +347,19 @@ fn setup() -> Result<Report> {
         report.add("Jupyter kernel `rust` (evcxr)", "already registered");
     }
 
+    // JupyterLab: no news feed and no update check (both would reach beyond the package registries).
+    let overrides = venv().join("share/jupyter/lab/settings/overrides.json");
+    let overrides_json = "{\n  \"@jupyterlab/apputils-extension:notification\": {\n    \
+                          \"fetchNews\": \"false\",\n    \"checkForUpdates\": false\n  }\n}\n";
+    if write_if_changed(&overrides, overrides_json)? {
+        report.add(
+            "JupyterLab settings",
+            "news feed and update check turned off",
+        );
+    } else {
+        report.add("JupyterLab settings", "already set");
+    }
+
     // 5. KaTeX CSS and fonts, vendored from npm into the book (not committed; see .gitignore).
     let katex_dir = root.join("book/src/katex");
     let katex_marker = katex_dir.join("VERSION");
@@ -589,7 +603,7 @@ fn notebooks(names: &[String]) -> Result {
 // ---------------------------------------------------------------------------------------------------------
 // test
 
-fn test() -> ExitCode {
+fn test(only: &[String]) -> ExitCode {
     type Stage = (&'static str, Box<dyn Fn() -> Result>);
     let cargo_stage = |args: &'static [&'static str],
                        env_vars: &'static [(&'static str, &'static str)]| {
@@ -636,6 +650,18 @@ fn test() -> ExitCode {
             }),
         ),
     ];
+    let known: Vec<&str> = stages.iter().map(|(n, _)| *n).collect();
+    if let Some(bad) = only.iter().find(|o| !known.contains(&o.as_str())) {
+        eprintln!(
+            "error: unknown stage `{bad}`; the stages are {}",
+            known.join(", ")
+        );
+        return ExitCode::FAILURE;
+    }
+    let stages: Vec<Stage> = stages
+        .into_iter()
+        .filter(|(n, _)| only.is_empty() || only.iter().any(|o| o == n))
+        .collect();
     let total = Instant::now();
     let mut results: Vec<(&str, &str, Duration, String)> = Vec::new();
     let mut failed = false;
@@ -773,6 +799,10 @@ fn open(args: &[String]) -> Result {
             .env("PATH", tools_path())
             .env("JUPYTER_PLATFORM_DIRS", "1")
             .env("EVCXR_CONFIG_DIR", root().join("tools/evcxr/lab"));
+        if is_root() {
+            // Containers and CI machines run as root; Jupyter refuses that unless told.
+            lab.arg("--allow-root");
+        }
         println!("$ {} --IdentityProvider.token=...", show(&lab));
         lab.arg(format!("--IdentityProvider.token={tok}"));
         let mut child = lab.spawn().map_err(|e| format!("jupyter lab: {e}"))?;
