@@ -501,6 +501,7 @@ fn figures() -> Result {
 
 fn book() -> Result {
     require_setup(&["mdbook", "mdbook-katex", "katex"])?;
+    check_include_anchors()?;
     figures()?;
     let mut cmd = Command::new(tool_bin("mdbook"));
     cmd.arg("build")
@@ -536,6 +537,69 @@ fn book() -> Result {
         ));
     }
     Ok(())
+}
+
+/// Every `{{#include file:anchor}}` / `{{#rustdoc_include file:anchor}}` of the book names an anchor that
+/// exists: mdbook silently shows an empty listing for a missing one.
+fn check_include_anchors() -> Result {
+    let src = root().join("book/src");
+    let mut pages = vec![src.clone()];
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    while let Some(p) = pages.pop() {
+        if p.is_dir() {
+            for e in fs::read_dir(&p).map_err(|e| format!("{}: {e}", p.display()))? {
+                pages.push(e.map_err(|e| e.to_string())?.path());
+            }
+            continue;
+        }
+        if p.extension() != Some(std::ffi::OsStr::new("md")) {
+            continue;
+        }
+        let text = fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        for (_, rest) in text.match_indices("{{#").map(|(i, _)| ((), &text[i + 3..])) {
+            let Some(end) = rest.find("}}") else { continue };
+            let mut words = rest[..end].split_whitespace();
+            let (Some(kind), Some(target)) = (words.next(), words.next()) else {
+                continue;
+            };
+            if kind != "include" && kind != "rustdoc_include" {
+                continue;
+            }
+            let (file, anchor) = target.split_once(':').unwrap_or((target, ""));
+            let path = p.parent().unwrap().join(file);
+            let page = p.strip_prefix(root()).unwrap_or(&p).display().to_string();
+            let Ok(code) = fs::read_to_string(&path) else {
+                problems.push(format!(
+                    "{page}: {{{{#{kind} {target}}}}}: cannot read {file}"
+                ));
+                continue;
+            };
+            checked += 1;
+            // Line numbers and ranges (`:10`, `:10:20`, `:10:`) need no anchor.
+            if anchor.is_empty() || anchor.chars().all(|c| c.is_ascii_digit() || c == ':') {
+                continue;
+            }
+            let has = |m: &str| {
+                code.lines().any(|l| {
+                    l.trim_start().starts_with("//")
+                        && l.contains(&format!("{m}: {anchor}"))
+                        && l.trim_end().ends_with(anchor)
+                })
+            };
+            if !has("ANCHOR") || !has("ANCHOR_END") {
+                problems.push(format!(
+                    "{page}: {{{{#{kind} {target}}}}}: no `// ANCHOR: {anchor}` ... `// ANCHOR_END: {anchor}` in {file}"
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        println!("book: {checked} includes checked, every anchor exists");
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 fn python_tool(script: &str, args: &[String], env_vars: &[(&str, PathBuf)]) -> Result {
