@@ -81,8 +81,9 @@ pub fn bptt<C: Cell>(
         "bptt: d_outputs is (T, B, {hidden}), expected H = {}",
         cell.hidden_size()
     );
-    let mut dxs = Array3::zeros((t_len, batch, cell.input_size())); // (T, B, D)
-                                                                    // dh_next: gradient reaching state_t from steps after t (zero beyond the end unless d_last is given)
+    // (T, B, D)
+    let mut dxs = Array3::zeros((t_len, batch, cell.input_size()));
+    // dh_next: the gradient reaching state_t from the steps after t (zero past the end unless d_last is given)
     let mut d_next = match d_last {
         Some(d) => d.clone(),
         None => cell.zero_state(batch),

@@ -58,6 +58,32 @@ pub enum Error {
         /// The extra tensor names, comma-separated.
         names: String,
     },
+    /// Text contains a character that is not in the model's vocabulary.
+    #[error("character {ch:?} at position {position} is not in the vocabulary ({size} characters seen in training)")]
+    UnknownChar {
+        /// The character.
+        ch: char,
+        /// Its position (in characters) in the text.
+        position: usize,
+        /// The vocabulary size.
+        size: usize,
+    },
+    /// A data set is empty or too short for what was asked.
+    #[error("not enough data: {0}")]
+    NotEnoughData(String),
+    /// A tensor cannot be written to a checkpoint under the name it was given (a duplicate, or a name the
+    /// safetensors format reserves).
+    #[error("cannot save tensor `{name}`: {reason}")]
+    InvalidTensorName {
+        /// The offending name.
+        name: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// Optimiser state (usually read from a checkpoint to resume training) does not fit the optimiser or the
+    /// model: a missing or unexpected entry, or a buffer with the wrong shape.
+    #[error("cannot load optimiser state: {0}")]
+    OptimizerState(String),
     /// A configuration value makes no sense (zero hidden size, dropout outside [0, 1), ...).
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -21,17 +21,23 @@
 //! assert_eq!(run.outputs.dim(), (7, 2, 5)); // (T, B, H)
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod activation;
 pub mod bptt;
 pub mod cells;
 pub mod checkpoint;
+pub mod data;
 pub mod error;
+pub mod files;
 pub mod gradcheck;
 pub mod init;
 pub mod layers;
 pub mod loss;
 pub mod optim;
 pub mod params;
+pub mod plot;
+pub mod sample;
 pub mod stack;
 
 pub use error::{Error, Result};

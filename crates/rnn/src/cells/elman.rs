@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
 
-use super::{check_step_shapes, Cell, State};
+use super::{add_at_b, check_step_shapes, Cell, State};
 use crate::activation::Nonlinearity;
 use crate::init::{pytorch_default, Rng};
 use crate::params::Parameters;
@@ -129,9 +129,9 @@ impl Cell for Elman {
         // (4.1) ∂L/∂a_t = ∂L/∂h_t ⊙ tanh'(a_t) = ∂L/∂h_t ⊙ (1 - h_t²)    (B, H)
         let da = &d_next.h * &self.nonlinearity.derivative_from_output(&cache.h);
         // (4.2) ∂L/∂W_ih += ∂L/∂a_tᵀ x_t                                   (H, D)
-        grads.weight_ih += &da.t().dot(&cache.x);
+        add_at_b(&mut grads.weight_ih, &da, &cache.x);
         // (4.3) ∂L/∂W_hh += ∂L/∂a_tᵀ h_{t-1}                               (H, H)
-        grads.weight_hh += &da.t().dot(&cache.h_prev);
+        add_at_b(&mut grads.weight_hh, &da, &cache.h_prev);
         // (4.4) ∂L/∂b_ih += Σ_batch ∂L/∂a_t, and the same for b_hh         (H)
         let db = da.sum_axis(Axis(0));
         grads.bias_ih += &db;

@@ -4,14 +4,16 @@
 //! the GRU's is `h`. Every cell implements [`Cell`], and [`crate::bptt`] unrolls *any* cell over time and
 //! back-propagates through it: the unrolling is written once.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayBase, ArrayView2, Data, DataMut, Ix2};
 
 use crate::params::Parameters;
 
+mod any;
 mod elman;
 mod gru;
 mod lstm;
 
+pub use any::{AnyCache, AnyCell, CellKind};
 pub use elman::{Elman, ElmanCache};
 pub use gru::{Gru, GruCache, GruVariant};
 pub use lstm::{Lstm, LstmCache, LstmOptions};
@@ -90,6 +92,19 @@ pub trait Cell: Parameters + Clone {
         d_next: &State,
         grads: &mut Self,
     ) -> (Array2<f64>, State);
+}
+
+/// `acc += aᵀ b` without a temporary: the weight-gradient update `∂L/∂W += ∂L/∂aᵀ x` of every cell.
+pub(crate) fn add_at_b<S, A, B>(
+    acc: &mut ArrayBase<S, Ix2>,
+    a: &ArrayBase<A, Ix2>,
+    b: &ArrayBase<B, Ix2>,
+) where
+    S: DataMut<Elem = f64>,
+    A: Data<Elem = f64>,
+    B: Data<Elem = f64>,
+{
+    ndarray::linalg::general_mat_mul(1.0, &a.t(), b, 1.0, acc);
 }
 
 /// Panics with a readable message unless `x` is `(B, expected_d)` and `prev.h` is `(B, hidden)`.

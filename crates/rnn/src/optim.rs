@@ -1,1 +1,0 @@
-//! STUB: module `optim`, to be written.

@@ -1,0 +1,98 @@
+// Lab 6 · Gradient clipping and sampling with temperature (book chapters 5 and 3).
+//
+// Clipping by global norm (Pascanu et al. 2013; PyTorch's clip_grad_norm_): treat *all* gradient tensors as
+// one long vector g. If its norm ‖g‖ exceeds max_norm, rescale every element by the same factor:
+//
+//     ‖g‖ = √(Σ_tensors Σ_elements g²),   g ← g · max_norm / (‖g‖ + 1e-6)   if that factor < 1     (5.4)
+//
+// It keeps the direction of the step and only shortens it. Return ‖g‖ *before* clipping.
+//
+// Clipping by value (PyTorch's clip_grad_value_) clamps each element on its own to [-clip, clip]. It can
+// change the direction. They are different tools: don't mix them up.
+//
+// Sampling with temperature τ: p = softmax(z / τ)  (3.9). τ < 1 sharpens, τ > 1 flattens. Then draw an
+// index from p with one uniform number u in [0, 1): the first i with u < p_0 + ... + p_i (inverse CDF).
+//
+// The tests compare with PyTorch's formulas and `rnn::sample`.
+// Run `rustlings hint` if you are stuck.
+
+// Silences the warnings about code that is unused until you replace the `todo!()`s.
+#![allow(unused)]
+use ndarray::ArrayD;
+
+/// Clips all tensors together to a global norm of at most max_norm; returns the norm before clipping.
+fn clip_by_global_norm(grads: &mut [ArrayD<f64>], max_norm: f64) -> f64 {
+    // TODO: total = √(sum of squares of every element of every tensor).
+    // TODO: coef = max_norm / (total + 1e-6); if coef < 1, multiply every element of every tensor by coef.
+    // TODO: return total.
+    todo!()
+}
+
+/// Clamps every element of every tensor to [-clip, clip].
+fn clip_by_value(grads: &mut [ArrayD<f64>], clip: f64) {
+    // TODO: clamp each element (`f64::clamp`).
+    todo!()
+}
+
+/// softmax(logits / temperature), computed stably.
+fn temperature_probs(logits: &[f64], temperature: f64) -> Vec<f64> {
+    // TODO: divide the logits by the temperature, subtract the max, exponentiate, normalise.
+    todo!()
+}
+
+/// Inverse-CDF sampling: the first index i with u < p_0 + ... + p_i (the last index if rounding leaves u
+/// above the total).
+fn sample_index(probs: &[f64], u: f64) -> usize {
+    // TODO: accumulate the probabilities; return the first index where u < the running sum.
+    todo!()
+}
+
+fn main() {
+    let z = [2.0, 1.0, 0.1];
+    for tau in [0.5, 1.0, 2.0] {
+        println!("τ = {tau}: p = {:?}", temperature_probs(&z, tau));
+    }
+    let p = temperature_probs(&z, 1.0);
+    println!(
+        "u = 0.5 picks {}, u = 0.99 picks {}",
+        sample_index(&p, 0.5),
+        sample_index(&p, 0.99)
+    );
+    // Two tensors with global norm √(3² + 4²) = 5: clipping to 1 divides both by 5, keeping the direction.
+    let mut by_norm = vec![
+        ndarray::array![3.0].into_dyn(),
+        ndarray::array![4.0].into_dyn(),
+    ];
+    let norm = clip_by_global_norm(&mut by_norm, 1.0);
+    let mut by_value = vec![
+        ndarray::array![3.0].into_dyn(),
+        ndarray::array![4.0].into_dyn(),
+    ];
+    clip_by_value(&mut by_value, 1.0);
+    println!("norm {norm}: by norm {by_norm:?}, by value {by_value:?}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_norm_clipping_matches_pytorch() {
+        labcheck::lab06::check_clip_by_global_norm(clip_by_global_norm);
+    }
+
+    #[test]
+    fn value_clipping_matches_pytorch() {
+        labcheck::lab06::check_clip_by_value(clip_by_value);
+    }
+
+    #[test]
+    fn temperature_matches_the_library() {
+        labcheck::lab06::check_temperature(temperature_probs);
+    }
+
+    #[test]
+    fn sampling_matches_the_library() {
+        labcheck::lab06::check_sample_index(sample_index);
+    }
+}

@@ -1,0 +1,154 @@
+//! Independent, deliberately plain formulas used as expected answers (and, with a flag, as the answers the
+//! classic mistakes give).
+//!
+//! The `rnn` library is the reference wherever it already has the piece (Elman, BPTT, gradcheck, sampling);
+//! these formulas cover the rest and double as a cross-check.
+
+use ndarray::{Array1, Array2, ArrayD, Axis, s};
+use rnn::activation::sigmoid;
+
+/// Row-wise softmax, stable (subtracts each row's max).
+pub fn softmax(z: &Array2<f64>) -> Array2<f64> {
+    let mut p = z.clone();
+    for mut row in p.axis_iter_mut(Axis(0)) {
+        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        row.mapv_inplace(|v| (v - m).exp());
+        let sum = row.sum();
+        row.mapv_inplace(|v| v / sum);
+    }
+    p
+}
+
+/// Mean softmax cross-entropy over the N rows and its gradient `(p - onehot) / N`.
+pub fn cross_entropy(z: &Array2<f64>, targets: &[usize]) -> (f64, Array2<f64>) {
+    let n = z.nrows() as f64;
+    let mut loss = 0.0;
+    for (row, &y) in z.axis_iter(Axis(0)).zip(targets) {
+        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+        loss += lse - row[y];
+    }
+    let mut d = softmax(z);
+    for (i, &y) in targets.iter().enumerate() {
+        d[[i, y]] -= 1.0;
+    }
+    (loss / n, d / n)
+}
+
+/// The gate pre-activations `x·W_ihᵀ + b_ih` and `h·W_hhᵀ + b_hh`, `(B, G*H)` each.
+fn preacts(
+    x: &Array2<f64>,
+    h: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    b_ih: &Array1<f64>,
+    b_hh: &Array1<f64>,
+) -> (Array2<f64>, Array2<f64>) {
+    (x.dot(&w_ih.t()) + b_ih, h.dot(&w_hh.t()) + b_hh)
+}
+
+/// Block `k` (of width `hsz`) of a `(B, G*H)` matrix.
+fn block(a: &Array2<f64>, k: usize, hsz: usize) -> Array2<f64> {
+    a.slice(s![.., k * hsz..(k + 1) * hsz]).to_owned()
+}
+
+/// Where each LSTM gate sits in the stacked weights: indices of the blocks holding `[i, f, g, o]`.
+/// PyTorch's order is `[0, 1, 2, 3]`; the classic mistake "i, f, o, g" is `[0, 1, 3, 2]`.
+pub type LstmOrder = [usize; 4];
+
+/// PyTorch's LSTM gate order i, f, g, o.
+pub const LSTM_PYTORCH: LstmOrder = [0, 1, 2, 3];
+
+/// One LSTM step `(h, c)`, with the gates read from the blocks given by `order`.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_step(
+    x: &Array2<f64>,
+    h: &Array2<f64>,
+    c: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    b_ih: &Array1<f64>,
+    b_hh: &Array1<f64>,
+    order: LstmOrder,
+) -> (Array2<f64>, Array2<f64>) {
+    let hsz = h.ncols();
+    let (gi, gh) = preacts(x, h, w_ih, w_hh, b_ih, b_hh);
+    let a = gi + gh;
+    let i = block(&a, order[0], hsz).mapv(sigmoid);
+    let f = block(&a, order[1], hsz).mapv(sigmoid);
+    let g = block(&a, order[2], hsz).mapv(f64::tanh);
+    let o = block(&a, order[3], hsz).mapv(sigmoid);
+    let c_new = &f * c + &i * &g;
+    let h_new = &o * &c_new.mapv(f64::tanh);
+    (h_new, c_new)
+}
+
+/// Which GRU formula to compute: PyTorch's, or one of the classic mistakes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GruForm {
+    /// PyTorch: gates r, z, n; n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h' = (1 - z) ⊙ n + z ⊙ h.
+    PyTorch,
+    /// Mistake: h' = z ⊙ n + (1 - z) ⊙ h (z read as "how much to update" instead of "how much to keep").
+    FlippedZ,
+    /// Mistake: the gates read in the order z, r, n.
+    OrderZrn,
+    /// The original Cho et al. variant: the reset gate applied before the matmul, W_hn (r ⊙ h) + b_hn.
+    ResetBeforeMatmul,
+}
+
+/// One GRU step in the given form.
+pub fn gru_step(
+    x: &Array2<f64>,
+    h: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    b_ih: &Array1<f64>,
+    b_hh: &Array1<f64>,
+    form: GruForm,
+) -> Array2<f64> {
+    let hsz = h.ncols();
+    let (gi, gh) = preacts(x, h, w_ih, w_hh, b_ih, b_hh);
+    let (ri, zi) = if form == GruForm::OrderZrn {
+        (1, 0)
+    } else {
+        (0, 1)
+    };
+    let r = (block(&gi, ri, hsz) + block(&gh, ri, hsz)).mapv(sigmoid);
+    let z = (block(&gi, zi, hsz) + block(&gh, zi, hsz)).mapv(sigmoid);
+    let hn = if form == GruForm::ResetBeforeMatmul {
+        let w_hn = w_hh.slice(s![2 * hsz..3 * hsz, ..]);
+        (&r * h).dot(&w_hn.t()) + b_hh.slice(s![2 * hsz..3 * hsz])
+    } else {
+        &r * &block(&gh, 2, hsz)
+    };
+    let n = (block(&gi, 2, hsz) + hn).mapv(f64::tanh);
+    if form == GruForm::FlippedZ {
+        &z * &n + &(1.0 - &z) * h
+    } else {
+        &(1.0 - &z) * &n + &z * h
+    }
+}
+
+/// PyTorch's `clip_grad_norm_`: scale every tensor by `max_norm / (total + 1e-6)` if that is below 1.
+/// Returns the total norm before clipping.
+pub fn clip_by_global_norm(grads: &mut [ArrayD<f64>], max_norm: f64) -> f64 {
+    let total = grads
+        .iter()
+        .map(|g| g.iter().map(|v| v * v).sum::<f64>())
+        .sum::<f64>()
+        .sqrt();
+    let coef = max_norm / (total + 1e-6);
+    if coef < 1.0 {
+        for g in grads.iter_mut() {
+            g.mapv_inplace(|v| v * coef);
+        }
+    }
+    total
+}
+
+/// PyTorch's `clip_grad_value_`: clamp every element to `[-clip, clip]`.
+pub fn clip_by_value(grads: &mut [ArrayD<f64>], clip: f64) {
+    for g in grads.iter_mut() {
+        g.mapv_inplace(|v| v.clamp(-clip, clip));
+    }
+}

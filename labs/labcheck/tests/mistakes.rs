@@ -1,0 +1,724 @@
+//! Deliberately broken answers, one per classic mistake: each test proves that the lab's checks reject the
+//! mistake AND name it in the failure message. `labs/check.sh` runs this file as part of the labs' CI.
+
+// The broken variants mimic a learner's code, which takes many plain arrays.
+#![allow(clippy::too_many_arguments, clippy::type_complexity)]
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use labcheck::reference::{self, GruForm};
+use labcheck::{Grads, lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08};
+use ndarray::{Array1, Array2, Array3, ArrayD, Axis, s};
+
+/// Runs a check that must fail; returns its message.
+fn caught(check: impl FnOnce()) -> String {
+    let result = catch_unwind(AssertUnwindSafe(check));
+    match result {
+        Ok(()) => panic!("the check ACCEPTED a deliberately broken answer"),
+        Err(e) => e
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default(),
+    }
+}
+
+/// Asserts that a failing check names `mistake`.
+fn names(check: impl FnOnce(), mistake: &str) {
+    let msg = caught(check);
+    println!("{msg}");
+    assert!(
+        msg.contains(mistake),
+        "the check failed, but its message does not name the mistake `{mistake}`:\n{msg}"
+    );
+}
+
+// ---------------------------------------------------------------- lab 1 and 2: forward
+
+type W<'a> = (
+    &'a Array2<f64>,
+    &'a Array2<f64>,
+    &'a Array1<f64>,
+    &'a Array1<f64>,
+);
+
+fn step_ok(x: &Array2<f64>, h: &Array2<f64>, (w_ih, w_hh, b_ih, b_hh): W<'_>) -> Array2<f64> {
+    (x.dot(&w_ih.t()) + b_ih + h.dot(&w_hh.t()) + b_hh).mapv(f64::tanh)
+}
+
+#[test]
+fn lab01_no_tanh() {
+    names(
+        || {
+            lab01::check_elman_step(|x, h, w_ih, w_hh, b_ih, b_hh| {
+                x.dot(&w_ih.t()) + b_ih + h.dot(&w_hh.t()) + b_hh
+            })
+        },
+        "no tanh",
+    );
+}
+
+#[test]
+fn lab01_missing_transpose() {
+    names(
+        || {
+            lab01::check_elman_step(|x, h, w_ih, w_hh, b_ih, b_hh| {
+                (x.dot(&w_ih.t()) + b_ih + h.dot(w_hh) + b_hh).mapv(f64::tanh)
+            })
+        },
+        "missing transpose",
+    );
+}
+
+#[test]
+fn lab01_untouched_todo() {
+    names(
+        || lab01::check_elman_step(|_, _, _, _, _, _| todo!()),
+        "Replace the `todo!()`",
+    );
+}
+
+#[test]
+fn lab02_not_carrying_the_state() {
+    names(
+        || {
+            lab02::check_unroll(|xs, h0, w_ih, w_hh, b_ih, b_hh| {
+                let mut hs = Array3::zeros((xs.dim().0, xs.dim().1, w_hh.nrows()));
+                for t in 0..xs.dim().0 {
+                    let x = xs.index_axis(Axis(0), t).to_owned();
+                    let h = step_ok(&x, h0, (w_ih, w_hh, b_ih, b_hh)); // h0 every time
+                    hs.index_axis_mut(Axis(0), t).assign(&h);
+                }
+                hs
+            })
+        },
+        "not carrying the hidden state",
+    );
+}
+
+// ---------------------------------------------------------------- lab 3: softmax cross-entropy
+
+fn naive_softmax(z: &Array2<f64>) -> Array2<f64> {
+    let e = z.mapv(f64::exp);
+    let sums = e.sum_axis(Axis(1)).insert_axis(Axis(1));
+    &e / &sums
+}
+
+#[test]
+fn lab03_softmax_overflow() {
+    names(|| lab03::check_softmax(naive_softmax), "softmax overflow");
+}
+
+#[test]
+fn lab03_cross_entropy_overflow() {
+    names(
+        || {
+            lab03::check_cross_entropy(|z, y| {
+                let p = naive_softmax(z);
+                let n = z.nrows() as f64;
+                let loss = y
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &t)| -p[[i, t]].ln())
+                    .sum::<f64>()
+                    / n;
+                let mut d = p;
+                for (i, &t) in y.iter().enumerate() {
+                    d[[i, t]] -= 1.0;
+                }
+                (loss, d / n)
+            })
+        },
+        "softmax overflow",
+    );
+}
+
+#[test]
+fn lab03_log_of_underflowed_probability() {
+    names(
+        || {
+            lab03::check_cross_entropy(|z, y| {
+                let p = reference::softmax(z); // stable softmax, but then ln p
+                let n = z.nrows() as f64;
+                let loss = y
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &t)| -p[[i, t]].ln())
+                    .sum::<f64>()
+                    / n;
+                let mut d = p;
+                for (i, &t) in y.iter().enumerate() {
+                    d[[i, t]] -= 1.0;
+                }
+                (loss, d / n)
+            })
+        },
+        "log of an underflowed probability",
+    );
+}
+
+#[test]
+fn lab03_forgetting_the_one_hot() {
+    names(
+        || {
+            lab03::check_cross_entropy(|z, y| {
+                let (loss, _) = reference::cross_entropy(z, y);
+                (loss, reference::softmax(z) / z.nrows() as f64)
+            })
+        },
+        "forgetting to subtract the one-hot target",
+    );
+}
+
+// ---------------------------------------------------------------- lab 4: BPTT
+
+/// A step backward that is right except, optionally, for overwriting the gradients.
+fn step_backward(
+    x: &Array2<f64>,
+    h_prev: &Array2<f64>,
+    h: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    dh: &Array2<f64>,
+    grads: &mut Grads,
+    overwrite: bool,
+) -> (Array2<f64>, Array2<f64>) {
+    let da = dh * &h.mapv(|v| 1.0 - v * v);
+    let (gw_ih, gw_hh, gb) = (da.t().dot(x), da.t().dot(h_prev), da.sum_axis(Axis(0)));
+    if overwrite {
+        grads.w_ih = gw_ih;
+        grads.w_hh = gw_hh;
+        grads.b_ih = gb.clone();
+        grads.b_hh = gb;
+    } else {
+        grads.w_ih += &gw_ih;
+        grads.w_hh += &gw_hh;
+        grads.b_ih += &gb;
+        grads.b_hh += &gb;
+    }
+    (da.dot(w_ih), da.dot(w_hh))
+}
+
+/// BPTT with switches for the classic mistakes.
+fn bptt(
+    xs: &Array3<f64>,
+    h0: &Array2<f64>,
+    hs: &Array3<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    dys: &Array3<f64>,
+    use_dh_next: bool,
+    overwrite: bool,
+) -> (Grads, Array3<f64>, Array2<f64>) {
+    let (t_len, b, d) = xs.dim();
+    let h = w_hh.nrows();
+    let mut grads = Grads::zeros(h, d, h);
+    let mut dxs = Array3::zeros((t_len, b, d));
+    let mut dh_next = Array2::zeros((b, h));
+    for t in (0..t_len).rev() {
+        let h_prev = if t == 0 {
+            h0.clone()
+        } else {
+            hs.index_axis(Axis(0), t - 1).to_owned()
+        };
+        let mut dh = dys.index_axis(Axis(0), t).to_owned();
+        if use_dh_next {
+            dh += &dh_next;
+        }
+        let (dx, dprev) = step_backward(
+            &xs.index_axis(Axis(0), t).to_owned(),
+            &h_prev,
+            &hs.index_axis(Axis(0), t).to_owned(),
+            w_ih,
+            w_hh,
+            &dh,
+            &mut grads,
+            overwrite,
+        );
+        dxs.index_axis_mut(Axis(0), t).assign(&dx);
+        dh_next = dprev;
+    }
+    (grads, dxs, dh_next)
+}
+
+#[test]
+fn lab04_correct_bptt_passes() {
+    // The broken variants below differ from this one by a single switch.
+    lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| bptt(xs, h0, hs, w_ih, w_hh, dys, true, false));
+}
+
+#[test]
+fn lab04_forgetting_dh_next() {
+    names(
+        || {
+            lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| {
+                bptt(xs, h0, hs, w_ih, w_hh, dys, false, false)
+            })
+        },
+        "forgetting dh_next",
+    );
+}
+
+#[test]
+fn lab04_not_accumulating_dh_across_time() {
+    names(
+        || {
+            lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| {
+                bptt(xs, h0, hs, w_ih, w_hh, dys, false, false)
+            })
+        },
+        "not accumulating dh across time",
+    );
+}
+
+#[test]
+fn lab04_overwriting_parameter_gradients_in_bptt() {
+    names(
+        || {
+            lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| {
+                bptt(xs, h0, hs, w_ih, w_hh, dys, true, true)
+            })
+        },
+        lab04::OVERWRITE,
+    );
+}
+
+#[test]
+fn lab04_overwriting_in_the_step() {
+    names(
+        || {
+            lab04::check_step_backward(|x, hp, h, w_ih, w_hh, dh, g| {
+                step_backward(x, hp, h, w_ih, w_hh, dh, g, true)
+            })
+        },
+        lab04::OVERWRITE,
+    );
+}
+
+// ---------------------------------------------------------------- lab 5: gradient checking
+
+#[test]
+fn lab05_one_sided_differences() {
+    names(
+        || {
+            lab05::check_numeric_gradient(|f, x, h| {
+                let f0 = f(x);
+                let mut g = ArrayD::zeros(x.raw_dim());
+                for i in 0..x.len() {
+                    let mut xp = x.clone();
+                    xp.as_slice_mut().unwrap()[i] += h;
+                    g.as_slice_mut().unwrap()[i] = (f(&xp) - f0) / h;
+                }
+                g
+            })
+        },
+        "one-sided differences",
+    );
+}
+
+#[test]
+fn lab05_relative_error_without_floor() {
+    names(
+        || {
+            lab05::check_relative_error(|a, n| {
+                let diff = a
+                    .iter()
+                    .zip(n.iter())
+                    .map(|(a, n)| (a - n).abs())
+                    .fold(0.0, f64::max);
+                let scale = a
+                    .iter()
+                    .zip(n.iter())
+                    .map(|(a, n)| a.abs() + n.abs())
+                    .fold(0.0, f64::max);
+                diff / scale // 0/0 = NaN when both gradients are zero
+            })
+        },
+        "no floor in the denominator",
+    );
+}
+
+// ---------------------------------------------------------------- lab 6: clipping and temperature
+
+#[test]
+fn lab05_relative_error_element_by_element() {
+    names(
+        || {
+            lab05::check_relative_error(|a, n| {
+                a.iter()
+                    .zip(n.iter())
+                    .map(|(a, n)| (a - n).abs() / (a.abs() + n.abs()).max(1e-8))
+                    .fold(0.0, f64::max)
+            })
+        },
+        "dividing element by element",
+    );
+}
+
+#[test]
+fn lab05_forgetting_to_restore_x() {
+    names(
+        || {
+            lab05::check_numeric_gradient(|f, x, h| {
+                let mut xp = x.clone();
+                let mut g = ArrayD::zeros(x.raw_dim());
+                for i in 0..x.len() {
+                    let orig = xp.as_slice().unwrap()[i];
+                    xp.as_slice_mut().unwrap()[i] = orig + h;
+                    let up = f(&xp);
+                    xp.as_slice_mut().unwrap()[i] = orig - h;
+                    let down = f(&xp);
+                    g.as_slice_mut().unwrap()[i] = (up - down) / (2.0 * h);
+                }
+                g
+            })
+        },
+        "not restoring x",
+    );
+}
+
+#[test]
+fn lab06_per_element_when_global_norm_asked() {
+    names(
+        || {
+            lab06::check_clip_by_global_norm(|grads, max_norm| {
+                let total = grads
+                    .iter()
+                    .map(|g| g.iter().map(|v| v * v).sum::<f64>())
+                    .sum::<f64>()
+                    .sqrt();
+                reference::clip_by_value(grads, max_norm);
+                total
+            })
+        },
+        lab06::PER_ELEMENT,
+    );
+}
+
+#[test]
+fn lab06_global_norm_when_value_asked() {
+    names(
+        || {
+            lab06::check_clip_by_value(|grads, clip| {
+                reference::clip_by_global_norm(grads, clip);
+            })
+        },
+        lab06::GLOBAL_FOR_VALUE,
+    );
+}
+
+#[test]
+fn lab06_temperature_overflow() {
+    names(
+        || {
+            lab06::check_temperature(|z, tau| {
+                let e: Vec<f64> = z.iter().map(|v| (v / tau).exp()).collect();
+                let s: f64 = e.iter().sum();
+                e.iter().map(|v| v / s).collect()
+            })
+        },
+        "softmax overflow",
+    );
+}
+
+#[test]
+fn lab06_multiplying_by_temperature() {
+    names(
+        || {
+            lab06::check_temperature(|z, tau| {
+                let zs: Vec<f64> = z.iter().map(|v| v * tau).collect();
+                rnn::sample::probabilities(&zs, 1.0, None)
+            })
+        },
+        "multiplying by the temperature",
+    );
+}
+
+// ---------------------------------------------------------------- lab 7: LSTM gate order
+
+#[test]
+fn lab07_gate_order_ifog() {
+    names(
+        || {
+            lab07::check_lstm_forward(|x, h, c, w_ih, w_hh, b_ih, b_hh| {
+                let (h, c) = reference::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh, [0, 1, 3, 2]);
+                (h, c, ())
+            })
+        },
+        "wrong gate order (you read the gates as i, f, o, g",
+    );
+}
+
+#[test]
+fn lab07_no_tanh_on_c() {
+    names(
+        || {
+            lab07::check_lstm_forward(|x, h, c, w_ih, w_hh, b_ih, b_hh| {
+                let hsz = h.ncols();
+                let a = x.dot(&w_ih.t()) + b_ih + h.dot(&w_hh.t()) + b_hh;
+                let o = a
+                    .slice(s![.., 3 * hsz..4 * hsz])
+                    .mapv(rnn::activation::sigmoid);
+                let (_, c_new) =
+                    reference::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh, reference::LSTM_PYTORCH);
+                (&o * &c_new, c_new, ())
+            })
+        },
+        "without the tanh",
+    );
+}
+
+// ---------------------------------------------------------------- lab 8: GRU conventions
+
+fn gru_with(
+    form: GruForm,
+) -> impl Fn(
+    &Array2<f64>,
+    &Array2<f64>,
+    &Array2<f64>,
+    &Array2<f64>,
+    &Array1<f64>,
+    &Array1<f64>,
+) -> (Array2<f64>, ()) {
+    move |x, h, w_ih, w_hh, b_ih, b_hh| {
+        (reference::gru_step(x, h, w_ih, w_hh, b_ih, b_hh, form), ())
+    }
+}
+
+#[test]
+fn lab08_z_the_other_way() {
+    names(
+        || lab08::check_gru_forward(gru_with(GruForm::FlippedZ)),
+        lab08::FLIPPED_Z,
+    );
+}
+
+#[test]
+fn lab08_gate_order_zrn() {
+    names(
+        || lab08::check_gru_forward(gru_with(GruForm::OrderZrn)),
+        "wrong gate order",
+    );
+}
+
+#[test]
+fn lab08_reset_before_matmul() {
+    names(
+        || lab08::check_gru_forward(gru_with(GruForm::ResetBeforeMatmul)),
+        "reset gate before the matmul",
+    );
+}
+
+#[test]
+fn lab08_correct_forward_passes() {
+    lab08::check_gru_forward(gru_with(GruForm::PyTorch));
+}
+
+#[test]
+fn lab04_dh_next_replacing_the_loss_gradient() {
+    names(
+        || {
+            lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| {
+                let (t_len, b, d) = xs.dim();
+                let h = w_hh.nrows();
+                let mut grads = Grads::zeros(h, d, h);
+                let mut dxs = Array3::zeros((t_len, b, d));
+                let mut dh_next = dys.index_axis(Axis(0), t_len - 1).to_owned();
+                for t in (0..t_len).rev() {
+                    let h_prev = if t == 0 {
+                        h0.clone()
+                    } else {
+                        hs.index_axis(Axis(0), t - 1).to_owned()
+                    };
+                    let (dx, dprev) = step_backward(
+                        &xs.index_axis(Axis(0), t).to_owned(),
+                        &h_prev,
+                        &hs.index_axis(Axis(0), t).to_owned(),
+                        w_ih,
+                        w_hh,
+                        &dh_next, // dys[t] is never added
+                        &mut grads,
+                        false,
+                    );
+                    dxs.index_axis_mut(Axis(0), t).assign(&dx);
+                    dh_next = dprev;
+                }
+                (grads, dxs, dh_next)
+            })
+        },
+        lab04::REPLACE,
+    );
+}
+
+// ---------------------------------------------------------------- the other diagnosed mistakes
+
+#[test]
+fn lab01_missing_a_bias() {
+    names(
+        || {
+            lab01::check_elman_step(|x, h, w_ih, w_hh, b_ih, _| {
+                (x.dot(&w_ih.t()) + b_ih + h.dot(&w_hh.t())).mapv(f64::tanh)
+            })
+        },
+        "missing a bias",
+    );
+}
+
+#[test]
+fn lab01_ignoring_h_prev() {
+    names(
+        || {
+            lab01::check_elman_step(|x, _, w_ih, _, b_ih, b_hh| {
+                (x.dot(&w_ih.t()) + b_ih + b_hh).mapv(f64::tanh)
+            })
+        },
+        "ignoring h_prev",
+    );
+}
+
+#[test]
+fn lab02_outputs_shifted() {
+    names(
+        || {
+            lab02::check_unroll(|xs, h0, w_ih, w_hh, b_ih, b_hh| {
+                let mut hs = Array3::zeros((xs.dim().0, xs.dim().1, w_hh.nrows()));
+                let mut h = h0.clone();
+                for t in 0..xs.dim().0 {
+                    hs.index_axis_mut(Axis(0), t).assign(&h); // stores h_{t-1}
+                    let x = xs.index_axis(Axis(0), t).to_owned();
+                    h = step_ok(&x, &h, (w_ih, w_hh, b_ih, b_hh));
+                }
+                hs
+            })
+        },
+        "outputs shifted by one step",
+    );
+}
+
+#[test]
+fn lab03_forgetting_one_over_n() {
+    names(
+        || {
+            lab03::check_cross_entropy(|z, y| {
+                let (loss, d) = reference::cross_entropy(z, y);
+                (loss, d * z.nrows() as f64)
+            })
+        },
+        "forgetting the 1/N of the mean",
+    );
+}
+
+#[test]
+fn lab03_summing_instead_of_averaging() {
+    names(
+        || {
+            lab03::check_cross_entropy(|z, y| {
+                let (loss, d) = reference::cross_entropy(z, y);
+                (loss * z.nrows() as f64, d)
+            })
+        },
+        "summing instead of averaging",
+    );
+}
+
+#[test]
+fn lab04_forgetting_the_tanh_derivative() {
+    names(
+        || {
+            lab04::check_step_backward(|x, hp, _h, w_ih, w_hh, dh, g| {
+                let da = dh.clone();
+                g.w_ih += &da.t().dot(x);
+                g.w_hh += &da.t().dot(hp);
+                g.b_ih += &da.sum_axis(Axis(0));
+                g.b_hh += &da.sum_axis(Axis(0));
+                (da.dot(w_ih), da.dot(w_hh))
+            })
+        },
+        "forgetting the tanh derivative",
+    );
+}
+
+#[test]
+fn lab05_dividing_by_h() {
+    names(
+        || {
+            lab05::check_numeric_gradient(|f, x, h| {
+                rnn::gradcheck::numeric_gradient(x, |v| f(v)) * (2.0 * rnn::gradcheck::STEP / h)
+            })
+        },
+        "dividing by h instead of 2h",
+    );
+}
+
+#[test]
+fn lab06_each_tensor_by_its_own_norm() {
+    names(
+        || {
+            lab06::check_clip_by_global_norm(|grads, max_norm| {
+                let mut total = 0.0;
+                for g in grads.iter_mut() {
+                    let n = g.iter().map(|v| v * v).sum::<f64>();
+                    total += n;
+                    let c = max_norm / (n.sqrt() + 1e-6);
+                    if c < 1.0 {
+                        g.mapv_inplace(|v| v * c);
+                    }
+                }
+                total.sqrt()
+            })
+        },
+        "clipping each tensor by its own norm",
+    );
+}
+
+#[test]
+fn lab06_no_epsilon() {
+    names(
+        || {
+            lab06::check_clip_by_global_norm(|grads, max_norm| {
+                let total = grads
+                    .iter()
+                    .map(|g| g.iter().map(|v| v * v).sum::<f64>())
+                    .sum::<f64>()
+                    .sqrt();
+                if total > max_norm {
+                    for g in grads.iter_mut() {
+                        g.mapv_inplace(|v| v * max_norm / total);
+                    }
+                }
+                total
+            })
+        },
+        "leaving out PyTorch's epsilon",
+    );
+}
+
+#[test]
+fn lab06_returning_the_clipped_norm() {
+    names(
+        || {
+            lab06::check_clip_by_global_norm(|grads, max_norm| {
+                reference::clip_by_global_norm(grads, max_norm);
+                grads
+                    .iter()
+                    .map(|g| g.iter().map(|v| v * v).sum::<f64>())
+                    .sum::<f64>()
+                    .sqrt()
+            })
+        },
+        "returning the norm after clipping",
+    );
+}
+
+#[test]
+fn lab07_gate_order_figo() {
+    names(
+        || {
+            lab07::check_lstm_forward(|x, h, c, w_ih, w_hh, b_ih, b_hh| {
+                let (h, c) = reference::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh, [1, 0, 2, 3]);
+                (h, c, ())
+            })
+        },
+        "wrong gate order",
+    );
+}
