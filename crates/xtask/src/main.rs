@@ -5,6 +5,7 @@
 //! cargo xtask open             set up, build the book, serve it and start JupyterLab on notebooks/
 //! cargo xtask test             everything CI checks, stage by stage, failing fast
 //! cargo xtask book             build the book into book/book
+//! cargo xtask figures          regenerate the book's figures (SVG) with their commands
 //! cargo xtask browser-check    build the book and check every page in headless Chromium
 //! cargo xtask notebooks [NAME] run notebooks/*.ipynb (or the named ones) with the real evcxr kernel
 //! cargo xtask strip-notebooks  remove outputs and execution counts from notebooks/*.ipynb
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
         "open" => open(rest),
         "test" => return test(rest),
         "book" => book(),
+        "figures" => figures(),
         "browser-check" => book().and_then(|_| browser_check()),
         "notebooks" => notebooks(rest),
         "strip-notebooks" => python_tool("tools/nb/run_notebooks.py", &["--strip".into()], &[]),
@@ -99,7 +101,8 @@ fn print_help() {
          \x20                options: --book-port N, --lab-port N, --no-lab\n\
          test [STAGE...]  fmt, clippy, test, doc, book, browser-check, notebooks (or only the named\n\
          \x20                stages), in that order, stopping at the first failure\n\
-         book             build the book into book/book\n\
+         book             build the book into book/book (running the figure commands if a figure is missing)\n\
+         figures          run every figure command (examples that write into book/src/figures)\n\
          browser-check    build the book and check every page in headless Chromium\n\
          notebooks [NAME] run notebooks/*.ipynb (or those whose file name contains NAME) headless\n\
          strip-notebooks  remove outputs and execution counts from notebooks/*.ipynb\n\n\
@@ -485,24 +488,111 @@ fn require_setup(what: &[&str]) -> Result {
 // ---------------------------------------------------------------------------------------------------------
 // book, browser check, notebooks
 
-/// Regenerates the book's figures if the library provides a figure command.
-///
-/// Convention: `crates/rnn/examples/figures.rs` writes every figure (SVG) into the folder it is given.
-fn figures() -> Result {
-    let example = root().join("crates/rnn/examples/figures.rs");
-    if !example.is_file() {
-        return Ok(());
+/// The figure commands: every example whose doc comment shows
+/// `cargo run --release -p PKG --example NAME -- book/src/figures` (the convention of `crates/*/examples`).
+fn figure_commands() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let Ok(crates) = fs::read_dir(root().join("crates")) else {
+        return found;
+    };
+    let mut files: Vec<PathBuf> = crates
+        .filter_map(|c| c.ok())
+        .filter_map(|c| fs::read_dir(c.path().join("examples")).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension() == Some(std::ffi::OsStr::new("rs")))
+        .collect();
+    files.sort();
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        for line in text.lines().filter(|l| l.starts_with("//!")) {
+            if !(line.contains("cargo run") && line.contains("-- book/src/figures")) {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let after = |flag: &str| {
+                words
+                    .iter()
+                    .position(|w| *w == flag)
+                    .and_then(|i| words.get(i + 1))
+                    .map(|w| w.to_string())
+            };
+            if let (Some(pkg), Some(example)) = (after("-p"), after("--example")) {
+                found.push((pkg, example));
+            }
+        }
     }
-    run(Command::new(cargo())
-        .args(["run", "--quiet", "-p", "rnn", "--example", "figures", "--"])
-        .arg(root().join("book/src/figures"))
-        .current_dir(root()))
+    found
+}
+
+/// `cargo xtask figures`: runs every figure command, writing SVGs into book/src/figures.
+fn figures() -> Result {
+    let commands = figure_commands();
+    let out = root().join("book/src/figures");
+    for (pkg, example) in &commands {
+        run(Command::new(cargo())
+            .args([
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                pkg,
+                "--example",
+                example,
+                "--",
+            ])
+            .arg(&out)
+            .current_dir(root()))?;
+    }
+    println!(
+        "figures: {} figure command(s) wrote into {}",
+        commands.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// The figures the book's pages show (`figures/NAME.svg`) that are not in book/src/figures.
+fn missing_figures() -> Result<Vec<String>> {
+    let src = root().join("book/src");
+    let mut missing = Vec::new();
+    for entry in fs::read_dir(&src).map_err(|e| format!("{}: {e}", src.display()))? {
+        let p = entry.map_err(|e| e.to_string())?.path();
+        if p.extension() != Some(std::ffi::OsStr::new("md")) {
+            continue;
+        }
+        let text = fs::read_to_string(&p).map_err(|e| e.to_string())?;
+        for (i, _) in text.match_indices("figures/") {
+            let name: String = text[i..]
+                .chars()
+                .take_while(|c| !matches!(c, ')' | '"' | '\'' | ' ' | '\n'))
+                .collect();
+            if !src.join(&name).is_file() && !missing.contains(&name) {
+                missing.push(name);
+            }
+        }
+    }
+    Ok(missing)
 }
 
 fn book() -> Result {
     require_setup(&["mdbook", "mdbook-katex", "katex"])?;
     check_include_anchors()?;
-    figures()?;
+    // Figures are committed; a missing one is made by running the figure commands.
+    if !missing_figures()?.is_empty() {
+        println!(
+            "book: missing figures {:?}: running the figure commands",
+            missing_figures()?
+        );
+        figures()?;
+        let still = missing_figures()?;
+        if !still.is_empty() {
+            return Err(format!(
+                "the book shows {still:?} but no figure command (an example documented as \
+                 `cargo run --release -p PKG --example NAME -- book/src/figures`) writes it"
+            ));
+        }
+    }
     let mut cmd = Command::new(tool_bin("mdbook"));
     cmd.arg("build")
         .arg(root().join("book"))
