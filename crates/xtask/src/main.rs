@@ -96,7 +96,7 @@ fn print_help() {
     println!(
         "cargo xtask <task>\n\n\
          setup            install the pinned tools (mdbook, mdbook-katex, evcxr_jupyter, Chromium, a Python\n\
-         \x20                venv in .venv with Jupyter, KaTeX CSS and fonts); fast and silent when done\n\
+         \x20                venv in .venv with Jupyter, KaTeX CSS and fonts); a second run only checks\n\
          open             set up if needed, build and serve the book, start JupyterLab on notebooks/\n\
          \x20                options: --book-port N, --lab-port N, --no-lab\n\
          test [STAGE...]  fmt, clippy, test, doc, book, browser-check, notebooks (or only the named\n\
