@@ -8,7 +8,7 @@ Run by `cargo xtask browser-check` (and `cargo xtask test`) after `mdbook build`
 A page fails if
   - raw TeX is visible in its rendered text outside code (`$$`, `\\(`, `\\[`, `\\frac`, ...), or KaTeX
     reported an error (`.katex-error`), or a page with math did not load the KaTeX CSS or fonts;
-  - an mdBook include was left unexpanded (`{{#include ...}}`);
+  - an mdBook include was left unexpanded (`{{#include ...}}`), or a code listing is empty;
   - an <img> did not load (naturalWidth 0);
   - a link to a page of the book (a local .html, with its #fragment) points nowhere.
 A screenshot of the page with the most math is saved in --out and its path printed.
@@ -60,6 +60,7 @@ const done = arguments[arguments.length - 1];
     katexErrors: Array.from(document.querySelectorAll('.katex-error')).map(e => e.textContent.slice(0, 120)),
     katexCss: katexCss,
     katexFonts: katexFonts,
+    emptyListings: Array.from(document.querySelectorAll('pre > code')).filter(c => !c.innerText.trim()).length,
     brokenImages: Array.from(document.images).filter(i => i.naturalWidth === 0)
         .map(i => i.getAttribute('src')),
     links: Array.from(document.querySelectorAll('a[href]')).map(a => [a.getAttribute('href'), a.href]),
@@ -188,6 +189,8 @@ def main() -> int:
                             problems.append(f"KaTeX fonts failed to load: {', '.join(bad)}")
                         if not any(s == "loaded" for _, s in fonts):
                             problems.append("math present but no KaTeX font loaded")
+                    if info["emptyListings"]:
+                        problems.append(f"{info['emptyListings']} empty code listing(s) (a missing include anchor?)")
                     for src in sorted(set(info["brokenImages"])):
                         problems.append(f"image did not load: {src}")
                     problems += check_links(page, book, base, info["links"])

@@ -5,6 +5,7 @@
 //! cargo xtask open             set up, build the book, serve it and start JupyterLab on notebooks/
 //! cargo xtask test             everything CI checks, stage by stage, failing fast
 //! cargo xtask book             build the book into book/book
+//! cargo xtask figures          regenerate the book's figures (SVG) with their commands
 //! cargo xtask browser-check    build the book and check every page in headless Chromium
 //! cargo xtask notebooks [NAME] run notebooks/*.ipynb (or the named ones) with the real evcxr kernel
 //! cargo xtask strip-notebooks  remove outputs and execution counts from notebooks/*.ipynb
@@ -70,8 +71,9 @@ fn main() -> ExitCode {
     let result = match task {
         "setup" => setup().map(|_| ()),
         "open" => open(rest),
-        "test" => return test(),
+        "test" => return test(rest),
         "book" => book(),
+        "figures" => figures(),
         "browser-check" => book().and_then(|_| browser_check()),
         "notebooks" => notebooks(rest),
         "strip-notebooks" => python_tool("tools/nb/run_notebooks.py", &["--strip".into()], &[]),
@@ -94,11 +96,13 @@ fn print_help() {
     println!(
         "cargo xtask <task>\n\n\
          setup            install the pinned tools (mdbook, mdbook-katex, evcxr_jupyter, Chromium, a Python\n\
-         \x20                venv in .venv with Jupyter, KaTeX CSS and fonts); fast and silent when done\n\
+         \x20                venv in .venv with Jupyter, KaTeX CSS and fonts); a second run only checks\n\
          open             set up if needed, build and serve the book, start JupyterLab on notebooks/\n\
          \x20                options: --book-port N, --lab-port N, --no-lab\n\
-         test             fmt, clippy, tests, docs, book, browser check, notebooks; fails fast\n\
-         book             build the book into book/book\n\
+         test [STAGE...]  fmt, clippy, test, doc, book, browser-check, notebooks (or only the named\n\
+         \x20                stages), in that order, stopping at the first failure\n\
+         book             build the book into book/book (running the figure commands if a figure is missing)\n\
+         figures          run every figure command (examples that write into book/src/figures)\n\
          browser-check    build the book and check every page in headless Chromium\n\
          notebooks [NAME] run notebooks/*.ipynb (or those whose file name contains NAME) headless\n\
          strip-notebooks  remove outputs and execution counts from notebooks/*.ipynb\n\n\
@@ -346,6 +350,19 @@ fn setup() -> Result<Report> {
         report.add("Jupyter kernel `rust` (evcxr)", "already registered");
     }
 
+    // JupyterLab: no news feed and no update check (both would reach beyond the package registries).
+    let overrides = venv().join("share/jupyter/lab/settings/overrides.json");
+    let overrides_json = "{\n  \"@jupyterlab/apputils-extension:notification\": {\n    \
+                          \"fetchNews\": \"false\",\n    \"checkForUpdates\": false\n  }\n}\n";
+    if write_if_changed(&overrides, overrides_json)? {
+        report.add(
+            "JupyterLab settings",
+            "news feed and update check turned off",
+        );
+    } else {
+        report.add("JupyterLab settings", "already set");
+    }
+
     // 5. KaTeX CSS and fonts, vendored from npm into the book (not committed; see .gitignore).
     let katex_dir = root.join("book/src/katex");
     let katex_marker = katex_dir.join("VERSION");
@@ -471,23 +488,111 @@ fn require_setup(what: &[&str]) -> Result {
 // ---------------------------------------------------------------------------------------------------------
 // book, browser check, notebooks
 
-/// Regenerates the book's figures if the library provides a figure command.
-///
-/// Convention: `crates/rnn/examples/figures.rs` writes every figure (SVG) into the folder it is given.
-fn figures() -> Result {
-    let example = root().join("crates/rnn/examples/figures.rs");
-    if !example.is_file() {
-        return Ok(());
+/// The figure commands: every example whose doc comment shows
+/// `cargo run --release -p PKG --example NAME -- book/src/figures` (the convention of `crates/*/examples`).
+fn figure_commands() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let Ok(crates) = fs::read_dir(root().join("crates")) else {
+        return found;
+    };
+    let mut files: Vec<PathBuf> = crates
+        .filter_map(|c| c.ok())
+        .filter_map(|c| fs::read_dir(c.path().join("examples")).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension() == Some(std::ffi::OsStr::new("rs")))
+        .collect();
+    files.sort();
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        for line in text.lines().filter(|l| l.starts_with("//!")) {
+            if !(line.contains("cargo run") && line.contains("-- book/src/figures")) {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let after = |flag: &str| {
+                words
+                    .iter()
+                    .position(|w| *w == flag)
+                    .and_then(|i| words.get(i + 1))
+                    .map(|w| w.to_string())
+            };
+            if let (Some(pkg), Some(example)) = (after("-p"), after("--example")) {
+                found.push((pkg, example));
+            }
+        }
     }
-    run(Command::new(cargo())
-        .args(["run", "--quiet", "-p", "rnn", "--example", "figures", "--"])
-        .arg(root().join("book/src/figures"))
-        .current_dir(root()))
+    found
+}
+
+/// `cargo xtask figures`: runs every figure command, writing SVGs into book/src/figures.
+fn figures() -> Result {
+    let commands = figure_commands();
+    let out = root().join("book/src/figures");
+    for (pkg, example) in &commands {
+        run(Command::new(cargo())
+            .args([
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                pkg,
+                "--example",
+                example,
+                "--",
+            ])
+            .arg(&out)
+            .current_dir(root()))?;
+    }
+    println!(
+        "figures: {} figure command(s) wrote into {}",
+        commands.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// The figures the book's pages show (`figures/NAME.svg`) that are not in book/src/figures.
+fn missing_figures() -> Result<Vec<String>> {
+    let src = root().join("book/src");
+    let mut missing = Vec::new();
+    for entry in fs::read_dir(&src).map_err(|e| format!("{}: {e}", src.display()))? {
+        let p = entry.map_err(|e| e.to_string())?.path();
+        if p.extension() != Some(std::ffi::OsStr::new("md")) {
+            continue;
+        }
+        let text = fs::read_to_string(&p).map_err(|e| e.to_string())?;
+        for (i, _) in text.match_indices("figures/") {
+            let name: String = text[i..]
+                .chars()
+                .take_while(|c| !matches!(c, ')' | '"' | '\'' | ' ' | '\n'))
+                .collect();
+            if !src.join(&name).is_file() && !missing.contains(&name) {
+                missing.push(name);
+            }
+        }
+    }
+    Ok(missing)
 }
 
 fn book() -> Result {
     require_setup(&["mdbook", "mdbook-katex", "katex"])?;
-    figures()?;
+    check_include_anchors()?;
+    // Figures are committed; a missing one is made by running the figure commands.
+    if !missing_figures()?.is_empty() {
+        println!(
+            "book: missing figures {:?}: running the figure commands",
+            missing_figures()?
+        );
+        figures()?;
+        let still = missing_figures()?;
+        if !still.is_empty() {
+            return Err(format!(
+                "the book shows {still:?} but no figure command (an example documented as \
+                 `cargo run --release -p PKG --example NAME -- book/src/figures`) writes it"
+            ));
+        }
+    }
     let mut cmd = Command::new(tool_bin("mdbook"));
     cmd.arg("build")
         .arg(root().join("book"))
@@ -522,6 +627,69 @@ fn book() -> Result {
         ));
     }
     Ok(())
+}
+
+/// Every `{{#include file:anchor}}` / `{{#rustdoc_include file:anchor}}` of the book names an anchor that
+/// exists: mdbook silently shows an empty listing for a missing one.
+fn check_include_anchors() -> Result {
+    let src = root().join("book/src");
+    let mut pages = vec![src.clone()];
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    while let Some(p) = pages.pop() {
+        if p.is_dir() {
+            for e in fs::read_dir(&p).map_err(|e| format!("{}: {e}", p.display()))? {
+                pages.push(e.map_err(|e| e.to_string())?.path());
+            }
+            continue;
+        }
+        if p.extension() != Some(std::ffi::OsStr::new("md")) {
+            continue;
+        }
+        let text = fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        for (_, rest) in text.match_indices("{{#").map(|(i, _)| ((), &text[i + 3..])) {
+            let Some(end) = rest.find("}}") else { continue };
+            let mut words = rest[..end].split_whitespace();
+            let (Some(kind), Some(target)) = (words.next(), words.next()) else {
+                continue;
+            };
+            if kind != "include" && kind != "rustdoc_include" {
+                continue;
+            }
+            let (file, anchor) = target.split_once(':').unwrap_or((target, ""));
+            let path = p.parent().unwrap().join(file);
+            let page = p.strip_prefix(root()).unwrap_or(&p).display().to_string();
+            let Ok(code) = fs::read_to_string(&path) else {
+                problems.push(format!(
+                    "{page}: {{{{#{kind} {target}}}}}: cannot read {file}"
+                ));
+                continue;
+            };
+            checked += 1;
+            // Line numbers and ranges (`:10`, `:10:20`, `:10:`) need no anchor.
+            if anchor.is_empty() || anchor.chars().all(|c| c.is_ascii_digit() || c == ':') {
+                continue;
+            }
+            let has = |m: &str| {
+                code.lines().any(|l| {
+                    l.trim_start().starts_with("//")
+                        && l.contains(&format!("{m}: {anchor}"))
+                        && l.trim_end().ends_with(anchor)
+                })
+            };
+            if !has("ANCHOR") || !has("ANCHOR_END") {
+                problems.push(format!(
+                    "{page}: {{{{#{kind} {target}}}}}: no `// ANCHOR: {anchor}` ... `// ANCHOR_END: {anchor}` in {file}"
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        println!("book: {checked} includes checked, every anchor exists");
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 fn python_tool(script: &str, args: &[String], env_vars: &[(&str, PathBuf)]) -> Result {
@@ -589,7 +757,7 @@ fn notebooks(names: &[String]) -> Result {
 // ---------------------------------------------------------------------------------------------------------
 // test
 
-fn test() -> ExitCode {
+fn test(only: &[String]) -> ExitCode {
     type Stage = (&'static str, Box<dyn Fn() -> Result>);
     let cargo_stage = |args: &'static [&'static str],
                        env_vars: &'static [(&'static str, &'static str)]| {
@@ -636,6 +804,18 @@ fn test() -> ExitCode {
             }),
         ),
     ];
+    let known: Vec<&str> = stages.iter().map(|(n, _)| *n).collect();
+    if let Some(bad) = only.iter().find(|o| !known.contains(&o.as_str())) {
+        eprintln!(
+            "error: unknown stage `{bad}`; the stages are {}",
+            known.join(", ")
+        );
+        return ExitCode::FAILURE;
+    }
+    let stages: Vec<Stage> = stages
+        .into_iter()
+        .filter(|(n, _)| only.is_empty() || only.iter().any(|o| o == n))
+        .collect();
     let total = Instant::now();
     let mut results: Vec<(&str, &str, Duration, String)> = Vec::new();
     let mut failed = false;
@@ -773,6 +953,10 @@ fn open(args: &[String]) -> Result {
             .env("PATH", tools_path())
             .env("JUPYTER_PLATFORM_DIRS", "1")
             .env("EVCXR_CONFIG_DIR", root().join("tools/evcxr/lab"));
+        if is_root() {
+            // Containers and CI machines run as root; Jupyter refuses that unless told.
+            lab.arg("--allow-root");
+        }
         println!("$ {} --IdentityProvider.token=...", show(&lab));
         lab.arg(format!("--IdentityProvider.token={tok}"));
         let mut child = lab.spawn().map_err(|e| format!("jupyter lab: {e}"))?;
