@@ -52,6 +52,14 @@ const CARGO_TOOLS: &[CargoTool] = &[
         bin: "evcxr_jupyter",
         opt1: true,
     },
+    // The labs are a rustlings (v6) community-exercise project: learners run `rustlings` in labs/, and
+    // the labs stage runs `rustlings dev check`.
+    CargoTool {
+        krate: "rustlings",
+        version: "6.5.0",
+        bin: "rustlings",
+        opt1: true,
+    },
 ];
 
 /// The KaTeX release whose CSS and fonts match the KaTeX that mdbook-katex 0.10.0 renders with
@@ -99,7 +107,7 @@ fn print_help() {
          \x20                venv in .venv with Jupyter, KaTeX CSS and fonts); a second run only checks\n\
          open             set up if needed, build and serve the book, start JupyterLab on notebooks/\n\
          \x20                options: --book-port N, --lab-port N, --no-lab\n\
-         test [STAGE...]  fmt, clippy, test, doc, book, browser-check, notebooks (or only the named\n\
+         test [STAGE...]  fmt, clippy, test, doc, labs, book, browser-check, notebooks (or only the named\n\
          \x20                stages), in that order, stopping at the first failure\n\
          book             build the book into book/book (running the figure commands if a figure is missing)\n\
          figures          run every figure command (examples that write into book/src/figures)\n\
@@ -451,7 +459,7 @@ fn require_setup(what: &[&str]) -> Result {
     let mut missing = Vec::new();
     for w in what {
         match *w {
-            "mdbook" | "mdbook-katex" | "evcxr_jupyter" => {
+            "mdbook" | "mdbook-katex" | "evcxr_jupyter" | "rustlings" => {
                 let t = CARGO_TOOLS.iter().find(|t| t.bin == *w).unwrap();
                 if !cargo_tool_installed(t) {
                     missing.push(format!("{} {}", t.krate, t.version));
@@ -755,6 +763,20 @@ fn notebooks(names: &[String]) -> Result {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// labs
+
+/// The labs' own check (labs/check.sh): every solution passes, every untouched exercise fails, every
+/// classic mistake is caught with its name, and `rustlings dev check` passes.
+fn labs() -> Result {
+    require_setup(&["rustlings"])?;
+    let mut cmd = Command::new("bash");
+    cmd.arg(root().join("labs/check.sh"))
+        .env("PATH", tools_path())
+        .current_dir(root().join("labs"));
+    run(&mut cmd)
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // test
 
 fn test(only: &[String]) -> ExitCode {
@@ -794,6 +816,7 @@ fn test(only: &[String]) -> ExitCode {
                 &[("RUSTDOCFLAGS", "-D warnings")],
             ),
         ),
+        ("labs", Box::new(labs)),
         ("book", Box::new(book)),
         ("browser-check", Box::new(browser_check)),
         (
