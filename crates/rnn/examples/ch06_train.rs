@@ -11,6 +11,13 @@
 //! the trained model over the held-out text and reports the hidden units most correlated with simple
 //! features of the text (position in the line, inside a quotation, inside a word). With a folder argument
 //! it writes `ch06-loss.svg` (the loss curves) and `ch06-neurons.svg` (a passage coloured by two units).
+//! Given also a checkpoint of `rnn train`, it reports that model's units over the first 30,000 characters
+//! of the book and writes `ch06-neurons-cli.svg`:
+//!
+//! ```console
+//! cargo run --release -p rnn-cli -- train --out runs/ch06        # the default run: a GRU of 128 units
+//! cargo run --release -p rnn --example ch06_train -- book/src/figures runs/ch06/best.safetensors
+//! ```
 //!
 //! Every number in chapter 6 that concerns this model is quoted from this program's output.
 
@@ -59,7 +66,7 @@ fn main() {
         vocab.len()
     );
     println!(
-        "model: one-hot -> Elman tanh H = {HIDDEN} -> dense, {} parameters; B = {BATCH} streams, T = {SEQ_LEN}, {} chunks per pass",
+        "model: one-hot -> Elman tanh H = {HIDDEN} -> dense, {} parameters\nB = {BATCH} streams, chunks of T = {SEQ_LEN} steps, {} chunks per pass",
         model.num_params(),
         batches.num_chunks()
     );
@@ -113,7 +120,7 @@ fn main() {
     }
     let val = model.evaluate(val_ids, BATCH, SEQ_LEN).unwrap();
     println!(
-        "\nafter {STEPS} steps ({} characters read): validation {:.3} nats/char, {:.3} bits/char, perplexity {:.2}",
+        "\nafter {STEPS} steps ({} characters read):\nvalidation {:.3} nats/char, {:.3} bits/char, perplexity {:.2}",
         STEPS * batches.chars_per_chunk(),
         val.nats,
         val.bits,
@@ -130,18 +137,62 @@ fn main() {
 
     // ---- what the hidden units track, over the held-out text
     let held_out = vocab.decode(val_ids);
-    let chars: Vec<char> = held_out.chars().collect();
-    let trace = model.trace(&held_out).unwrap(); // one state per character
-    let acts: Vec<Vec<f64>> = (0..HIDDEN)
-        .map(|u| trace.iter().map(|layers| layers[0].h[[0, u]]).collect())
-        .collect();
+    println!("\nunits most correlated with features of the held-out text (Pearson r):");
+    let (acts, best) = unit_report(&model, &held_out);
+
+    let Some(dir) = out_dir else { return };
+    std::fs::create_dir_all(&dir).expect("cannot create the figure folder");
+    let loss = dir.join("ch06-loss.svg");
+    LineChart::new(
+        "Elman char model on Moby-Dick",
+        "training step",
+        "nats per character",
+    )
+    .series("train (mean of the last 100 steps)", train_curve)
+    .series("validation (held-out 10%)", val_curve)
+    .to_svg()
+    .save(&loss)
+    .expect("cannot write the loss figure");
+    println!("\nwrote {}", loss.display());
+    // a passage with a quotation, coloured by the best unit for quotes and for words
+    let figure = dir.join("ch06-neurons.svg");
+    draw_passage(&held_out, "It had previously come", &acts, &best, &figure);
+
+    // ---- optionally, the same report for a checkpoint trained with `rnn train`
+    let Some(checkpoint) = std::env::args().nth(2) else {
+        return;
+    };
+    let cli_model = CharLm::load(std::path::Path::new(&checkpoint)).expect("a CharLm checkpoint");
+    let opening: String = text.chars().take(30_000).collect();
     println!(
-        "\nunits most correlated with features of the held-out text ({} characters; Pearson r):",
-        chars.len()
+        "\n{checkpoint}: {} {}x{}, units most correlated with features of the first 30000 characters:",
+        cli_model.config.cell, cli_model.config.hidden_size, cli_model.config.num_layers
     );
+    let (acts, best) = unit_report(&cli_model, &opening);
+    let figure = dir.join("ch06-neurons-cli.svg");
+    draw_passage(&opening, "\"My boy,\"", &acts, &best, &figure);
+}
+
+/// For each feature present in a text: its name, the unit most correlated with it, and the correlation.
+type BestUnits = Vec<(&'static str, (usize, f64))>;
+
+/// Runs `model` over `text`, prints the four units of the top layer most correlated with each feature,
+/// and returns every unit's activations `[unit][character]` and the best unit of each feature present.
+fn unit_report(model: &CharLm, text: &str) -> (Vec<Vec<f64>>, BestUnits) {
+    let chars: Vec<char> = text.chars().collect();
+    let trace = model.trace(text).expect("the text is in the vocabulary"); // one state per character
+    let acts: Vec<Vec<f64>> = (0..model.config.hidden_size)
+        .map(|u| {
+            trace
+                .iter()
+                .map(|layers| layers.last().unwrap().h[[0, u]])
+                .collect()
+        })
+        .collect();
+    println!("  ({} characters)", chars.len());
     let mut best = Vec::new();
     for (name, feature) in features(&chars) {
-        let mut corr: Vec<(usize, f64)> = (0..HIDDEN)
+        let mut corr: Vec<(usize, f64)> = (0..acts.len())
             .filter_map(|u| pearson(&acts[u], &feature).map(|r| (u, r)))
             .collect();
         if corr.is_empty() {
@@ -156,44 +207,39 @@ fn main() {
         println!("  {name:<18} {}", top.join("  "));
         best.push((name, corr[0]));
     }
+    (acts, best)
+}
 
-    if let Some(dir) = out_dir {
-        std::fs::create_dir_all(&dir).expect("cannot create the figure folder");
-        let loss = dir.join("ch06-loss.svg");
-        LineChart::new(
-            "Elman char model on Moby-Dick",
-            "training step",
-            "nats per character",
-        )
-        .series("train (mean of the last 100 steps)", train_curve)
-        .series("validation (held-out 10%)", val_curve)
-        .to_svg()
-        .save(&loss)
-        .expect("cannot write the loss figure");
-        println!("\nwrote {}", loss.display());
-        // a passage with a quotation, coloured by the best unit for quotes and for words
-        let start = held_out.find("It had previously come").unwrap_or(0);
-        let offset = held_out[..start].chars().count();
-        let n = 560.min(chars.len() - offset);
-        let panels: Vec<(String, Vec<f64>)> = best
-            .iter()
-            .filter(|(name, _)| *name != "position in line")
-            .map(|(name, (u, r))| {
-                (
-                    format!("unit {u} (r = {r:+.2} with {name})"),
-                    acts[*u][offset..offset + n].to_vec(),
-                )
-            })
-            .collect();
-        let neurons = dir.join("ch06-neurons.svg");
-        std::fs::write(&neurons, text_heatmap(&chars[offset..offset + n], &panels))
-            .expect("cannot write the neuron figure");
-        println!(
-            "wrote {} (characters {offset}..{} of the held-out text)",
-            neurons.display(),
-            offset + n
-        );
-    }
+/// Writes 560 characters of `text` from the first occurrence of `from`, coloured by the best unit for
+/// quotes and the best unit for words.
+fn draw_passage(
+    text: &str,
+    from: &str,
+    acts: &[Vec<f64>],
+    best: &BestUnits,
+    path: &std::path::Path,
+) {
+    let chars: Vec<char> = text.chars().collect();
+    let start = text.find(from).unwrap_or(0);
+    let offset = text[..start].chars().count();
+    let n = 560.min(chars.len() - offset);
+    let panels: Vec<(String, Vec<f64>)> = best
+        .iter()
+        .filter(|(name, _)| *name == "inside quotes" || *name == "inside a word")
+        .map(|(name, (u, r))| {
+            (
+                format!("unit {u} (r = {r:+.2} with {name})"),
+                acts[*u][offset..offset + n].to_vec(),
+            )
+        })
+        .collect();
+    std::fs::write(path, text_heatmap(&chars[offset..offset + n], &panels))
+        .expect("cannot write the neuron figure");
+    println!(
+        "wrote {} (characters {offset}..{})",
+        path.display(),
+        offset + n
+    );
 }
 
 // ANCHOR: features
@@ -236,9 +282,10 @@ fn pearson(a: &[f64], b: &[f64]) -> Option<f64> {
     (saa > 1e-12 && sbb > 1e-12).then(|| sab / (saa * sbb).sqrt())
 }
 
-/// Background colour for an activation in [-1, 1]: blue for -1, white for 0, red for +1.
+/// Background colour for an activation in [-1, 1]: blue for -1, white for 0, red for +1 (light enough
+/// that black text stays readable).
 fn colour(v: f64) -> String {
-    let fade = (255.0 * (1.0 - v.clamp(-1.0, 1.0).abs())).round() as u8;
+    let fade = (255.0 - 170.0 * v.clamp(-1.0, 1.0).abs()).round() as u8;
     if v >= 0.0 {
         format!("rgb(255,{fade},{fade})")
     } else {
