@@ -90,8 +90,9 @@ fn main() {
             states = model.zero_states(BATCH); // a new pass: every stream starts again
         }
         // ANCHOR: train_step
-        let (inputs, targets) = batches.chunk(k); // (T, B) each
-                                                  // forward from the states the previous chunk ended in
+        // chunk k of every stream: inputs and next-character targets, (T, B) each
+        let (inputs, targets) = batches.chunk(k);
+        // forward from the states the previous chunk ended in
         let (loss, finals, cache) = model.forward(&inputs, &targets, Some(&states), None);
         // backward through this chunk only: gradients stop at its first step
         let mut grads = model.zeros_like();
