@@ -156,6 +156,7 @@ pub fn split_train_val(ids: &[usize], val_fraction: f64) -> Result<(&[usize], &[
     Ok(ids.split_at(split))
 }
 
+// ANCHOR: tbptt_batches
 /// Truncated-BPTT batches: the token stream cut into B parallel streams, each read in chunks of T steps.
 ///
 /// Stream b reads tokens `[b·L, (b+1)·L)` with L = ⌊(N-1)/B⌋, so chunk k of every stream continues exactly
@@ -184,6 +185,7 @@ impl TbpttBatches {
         let streams = Array2::from_shape_fn((batch, len + 1), |(b, i)| ids[b * len + i]);
         Ok(TbpttBatches { streams, seq_len })
     }
+    // ANCHOR_END: tbptt_batches
 
     /// Number of full chunks per pass over the data.
     pub fn num_chunks(&self) -> usize {
@@ -195,6 +197,7 @@ impl TbpttBatches {
         self.streams.nrows() * self.seq_len
     }
 
+    // ANCHOR: tbptt_chunk
     /// Chunk `k`: `(inputs, targets)`, both `(T, B)`; targets are the inputs shifted by one step.
     pub fn chunk(&self, k: usize) -> (Array2<usize>, Array2<usize>) {
         assert!(
@@ -211,6 +214,7 @@ impl TbpttBatches {
         });
         (x, y)
     }
+    // ANCHOR_END: tbptt_chunk
 }
 
 /// The adding problem (Hochreiter & Schmidhuber 1997): inputs `(T, B, 2)` where channel 0 holds random
