@@ -66,8 +66,13 @@ where
     if d.nrows() == 1 {
         // one row: Σ_j d_j W_j, adding W's contiguous rows
         let mut y = Array1::zeros(w.ncols());
-        for (dj, row) in d.row(0).iter().zip(w.rows()) {
-            y.scaled_add(*dj, &row);
+        match (w.as_slice(), y.as_slice_mut()) {
+            (Some(ws), Some(ys)) => add_rows_weighted(&d.row(0).to_vec(), ws, ys),
+            _ => {
+                for (dj, row) in d.row(0).iter().zip(w.rows()) {
+                    y.scaled_add(*dj, &row);
+                }
+            }
         }
         y.insert_axis(Axis(0))
     } else {
@@ -99,11 +104,47 @@ where
         }
     } else if a.nrows() == 1 {
         // one row: an outer product, row j of acc gets a_j · b
-        for (aj, mut row) in a.row(0).iter().zip(acc.rows_mut()) {
-            row.scaled_add(*aj, &b.row(0));
+        let b0 = b.row(0);
+        match (b0.as_slice(), acc.as_slice_mut()) {
+            (Some(bs), Some(accs)) => {
+                for (&aj, row) in a.row(0).iter().zip(accs.chunks_exact_mut(bs.len())) {
+                    for (r, &bk) in row.iter_mut().zip(bs) {
+                        *r += aj * bk;
+                    }
+                }
+            }
+            _ => {
+                for (aj, mut row) in a.row(0).iter().zip(acc.rows_mut()) {
+                    row.scaled_add(*aj, &b0);
+                }
+            }
         }
     } else {
         ndarray::linalg::general_mat_mul(1.0, &a.t(), b, 1.0, acc);
+    }
+}
+
+/// `y += Σ_j d_j W_j` for a row-major `W` given as a slice of `d.len()` rows of `y.len()` columns, four
+/// rows at a time so that `y` is loaded and stored once per four rows.
+fn add_rows_weighted(d: &[f64], w: &[f64], y: &mut [f64]) {
+    let n = y.len();
+    let mut rows = w.chunks_exact(n);
+    let mut ds = d.chunks_exact(4);
+    for dj in &mut ds {
+        let (w0, w1, w2, w3) = (
+            rows.next().unwrap(),
+            rows.next().unwrap(),
+            rows.next().unwrap(),
+            rows.next().unwrap(),
+        );
+        for ((((yk, a), b), c), e) in y.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
+            *yk += dj[0] * a + dj[1] * b + dj[2] * c + dj[3] * e;
+        }
+    }
+    for (&dj, row) in ds.remainder().iter().zip(rows) {
+        for (yk, &wk) in y.iter_mut().zip(row) {
+            *yk += dj * wk;
+        }
     }
 }
 
