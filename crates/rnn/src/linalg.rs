@@ -6,6 +6,10 @@
 //! matrix-vector products and an outer product, which are much faster written as such than as a
 //! matrix-matrix product of a 1-row matrix.
 //!
+//! A mostly-zero input (a one-hot character, as in char-rnn) is detected too: then `x Wᵀ` only gathers
+//! the columns of `W` that the non-zero entries pick, and `dW += dyᵀ x` only touches those columns,
+//! which is what a one-hot input means (an embedding lookup), without the caller having to say so.
+//!
 //! ```
 //! use ndarray::array;
 //! let w = array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]; // (out, in) = (3, 2)
@@ -29,7 +33,16 @@ where
         x.dim(),
         w.dim()
     );
-    if x.nrows() == 1 {
+    if let Some(nz) = sparse_rows(x) {
+        // mostly zeros (one-hot): y_bi = Σ over the non-zero x_bj of x_bj W_ij, a gather of W's columns
+        let mut y = Array2::zeros((x.nrows(), w.nrows()));
+        for (mut yb, nzb) in y.rows_mut().into_iter().zip(&nz) {
+            for &(j, v) in nzb {
+                yb.scaled_add(v, &w.column(j));
+            }
+        }
+        y
+    } else if x.nrows() == 1 {
         // one row: y_j = W_j · x, a matrix-vector product over W's contiguous rows
         w.dot(&x.row(0)).insert_axis(Axis(0))
     } else {
@@ -53,8 +66,13 @@ where
     if d.nrows() == 1 {
         // one row: Σ_j d_j W_j, adding W's contiguous rows
         let mut y = Array1::zeros(w.ncols());
-        for (dj, row) in d.row(0).iter().zip(w.rows()) {
-            y.scaled_add(*dj, &row);
+        match (w.as_slice(), y.as_slice_mut()) {
+            (Some(ws), Some(ys)) => add_rows_weighted(&d.row(0).to_vec(), ws, ys),
+            _ => {
+                for (dj, row) in d.row(0).iter().zip(w.rows()) {
+                    y.scaled_add(*dj, &row);
+                }
+            }
         }
         y.insert_axis(Axis(0))
     } else {
@@ -77,14 +95,83 @@ where
         a.dim(),
         b.dim()
     );
-    if a.nrows() == 1 {
+    if let Some(nz) = sparse_rows(b) {
+        // b mostly zeros (one-hot): only the columns j of acc where some b_bj ≠ 0 change, by a_b · b_bj
+        for (ab, nzb) in a.rows().into_iter().zip(&nz) {
+            for &(j, v) in nzb {
+                acc.column_mut(j).scaled_add(v, &ab);
+            }
+        }
+    } else if a.nrows() == 1 {
         // one row: an outer product, row j of acc gets a_j · b
-        for (aj, mut row) in a.row(0).iter().zip(acc.rows_mut()) {
-            row.scaled_add(*aj, &b.row(0));
+        let b0 = b.row(0);
+        match (b0.as_slice(), acc.as_slice_mut()) {
+            (Some(bs), Some(accs)) => {
+                for (&aj, row) in a.row(0).iter().zip(accs.chunks_exact_mut(bs.len())) {
+                    for (r, &bk) in row.iter_mut().zip(bs) {
+                        *r += aj * bk;
+                    }
+                }
+            }
+            _ => {
+                for (aj, mut row) in a.row(0).iter().zip(acc.rows_mut()) {
+                    row.scaled_add(*aj, &b0);
+                }
+            }
         }
     } else {
         ndarray::linalg::general_mat_mul(1.0, &a.t(), b, 1.0, acc);
     }
+}
+
+/// `y += Σ_j d_j W_j` for a row-major `W` given as a slice of `d.len()` rows of `y.len()` columns, four
+/// rows at a time so that `y` is loaded and stored once per four rows.
+fn add_rows_weighted(d: &[f64], w: &[f64], y: &mut [f64]) {
+    let n = y.len();
+    let mut rows = w.chunks_exact(n);
+    let mut ds = d.chunks_exact(4);
+    for dj in &mut ds {
+        let (w0, w1, w2, w3) = (
+            rows.next().unwrap(),
+            rows.next().unwrap(),
+            rows.next().unwrap(),
+            rows.next().unwrap(),
+        );
+        for ((((yk, a), b), c), e) in y.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
+            *yk += dj[0] * a + dj[1] * b + dj[2] * c + dj[3] * e;
+        }
+    }
+    for (&dj, row) in ds.remainder().iter().zip(rows) {
+        for (yk, &wk) in y.iter_mut().zip(row) {
+            *yk += dj * wk;
+        }
+    }
+}
+
+/// The non-zero entries `(column, value)` of each row of `x`, if at most one entry in eight is non-zero
+/// (a one-hot input); `None` for a dense `x`, which the matrix kernels handle better.
+fn sparse_rows<A: Data<Elem = f64>>(x: &ArrayBase<A, Ix2>) -> Option<Vec<Vec<(usize, f64)>>> {
+    let (rows, cols) = x.dim();
+    let budget = rows * cols / 8;
+    if cols < 16 {
+        return None;
+    }
+    let mut nz = Vec::with_capacity(rows);
+    let mut count = 0;
+    for row in x.rows() {
+        let mut r = Vec::new();
+        for (j, &v) in row.iter().enumerate() {
+            if v != 0.0 {
+                count += 1;
+                if count > budget {
+                    return None;
+                }
+                r.push((j, v));
+            }
+        }
+        nz.push(r);
+    }
+    Some(nz)
 }
 
 #[cfg(test)]
@@ -120,6 +207,22 @@ mod tests {
                 close(&linear(&x.view(), &wt.t()), &x.dot(&wt)),
                 "linear with a transposed view, B = {b}"
             );
+            // one-hot rows take the sparse path; one row may be all zeros
+            let mut onehot = Array2::zeros((b, 40));
+            for r in 1..b {
+                onehot[[r, (7 * r) % 40]] = if r % 2 == 0 { 1.0 } else { -0.5 };
+            }
+            let (w40, d40) = (rand2(4, 40, 6), rand2(b, 4, 7));
+            assert!(sparse_rows(&onehot).is_some());
+            assert!(
+                close(&linear(&onehot, &w40), &onehot.dot(&w40.t())),
+                "sparse linear, B = {b}"
+            );
+            let mut acc = rand2(4, 40, 8);
+            let want = &acc + &d40.t().dot(&onehot);
+            add_at_b(&mut acc, &d40, &onehot);
+            assert!(close(&acc, &want), "sparse add_at_b, B = {b}");
         }
+        assert!(sparse_rows(&rand2(2, 40, 9)).is_none());
     }
 }
