@@ -8,7 +8,7 @@
 // cross-entropy (lab 3) and clipping (lab 6) are filled in below. You write one training step and the
 // Adagrad update:
 //
-//     mem ← mem + g²,     p ← p - lr · g / √(mem + 1e-8)                             (6.2)
+//     mem ← mem + g²,     p ← p - lr · g / √(mem + 1e-8)                             (Adagrad)
 //
 // The test trains for a fixed number of steps on a small generated corpus and checks that the mean loss
 // over the last steps is below the bar (a uniform guess costs ln V ≈ 3.2 nats per character).

@@ -263,10 +263,11 @@ impl CharLm {
         let (outputs, finals, rnn_cache) =
             self.rnn
                 .forward(xs.view(), init, dropout_rng.as_deref_mut());
+        // (T*B, H)
         let mut top = outputs
             .into_shape_with_order((n, h))
-            .expect("contiguous (T, B, H)"); // (T*B, H)
-                                             // dropout on the top layer's output too (the stack drops only between layers)
+            .expect("contiguous (T, B, H)");
+        // dropout on the top layer's output too (the stack drops only between layers)
         let top_mask = match dropout_rng {
             Some(rng) if self.config.dropout > 0.0 => {
                 let m = dropout_mask((1, n, h), self.config.dropout, rng)
@@ -278,8 +279,9 @@ impl CharLm {
             _ => None,
         };
         let logits = self.decode(&top); // (T*B, V)
-        let flat_targets: Vec<usize> = targets.iter().copied().collect(); // (T*B), row-major like logits
-                                                                          // (6.3) L = mean over the T*B positions of -ln p(target)                                    scalar
+                                        // (T*B), row-major like logits
+        let flat_targets: Vec<usize> = targets.iter().copied().collect();
+        // (6.3) L = mean over the T*B positions of -ln p(target)                             scalar
         let (loss, dlogits) = softmax_cross_entropy(logits.view(), &flat_targets, None);
         let cache = ChunkCache {
             inputs: inputs.clone(),
