@@ -88,12 +88,16 @@ fn train_step<C: Cell>(
     loss / n
 }
 
-/// Matrix-product FLOPs of one step per character (forward and backward of cell and output layer).
+/// Matrix-product FLOPs one step performs per character.
+///
+/// The one-hot input makes `x W_ihᵀ` and `∂W_ih += ∂aᵀ x` column gathers and scatters (see
+/// `rnn::linalg`), so they are not counted; the dense products are: forward `h W_hhᵀ` (2·G·H·H), backward
+/// `∂W_hh` and `∂h_prev` (2 × 2·G·H·H) and `∂x = ∂a W_ih` (2·G·H·D), and the output layer's forward and
+/// backward (2·H·V + 4·H·V).
 fn flops_per_char(gates: usize, h: usize) -> f64 {
     let (d, v) = (VOCAB as f64, VOCAB as f64);
     let (g, h) = (gates as f64, h as f64);
-    // cell: forward 2·G·H·(D+H); backward dW_ih, dW_hh, dx, dh: 4·G·H·(D+H); output layer: 2·H·V + 4·H·V
-    6.0 * g * h * (d + h) + 6.0 * h * v
+    6.0 * g * h * h + 2.0 * g * h * d + 6.0 * h * v
 }
 
 fn bench_cell<C: Cell>(name: &str, mut cell: C, gates: usize, budget: Duration, peak: f64) {
