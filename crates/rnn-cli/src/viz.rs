@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 
 use rnn::cells::AnyCache;
+use rnn::viz::{activation_colour as colour, pearson, text_features as features};
 
 use crate::ckpt;
 
@@ -46,54 +47,6 @@ pub struct VizArgs {
     out: PathBuf,
 }
 
-/// Simple features of the text, one value per character.
-fn features(text: &[char]) -> Vec<(&'static str, Vec<f64>)> {
-    let (mut quotes, mut line_pos, mut parens, mut word) = (vec![], vec![], vec![], vec![]);
-    let (mut in_q, mut pos, mut depth) = (false, 0usize, 0i64);
-    for &c in text {
-        // straight quotes toggle; typographic ones open and close
-        let is_quote = matches!(c, '"' | '“' | '”');
-        match c {
-            '"' => in_q = !in_q,
-            '“' => in_q = true,
-            _ => {}
-        }
-        if c == '(' {
-            depth += 1;
-        }
-        quotes.push(f64::from(u8::from(in_q || is_quote)));
-        if c == '”' {
-            in_q = false;
-        }
-        parens.push(f64::from(u8::from(depth > 0)));
-        if c == ')' {
-            depth = (depth - 1).max(0);
-        }
-        line_pos.push(pos as f64);
-        pos = if c == '\n' { 0 } else { pos + 1 };
-        word.push(f64::from(u8::from(c.is_alphanumeric())));
-    }
-    vec![
-        ("inside quotes", quotes),
-        ("position in line", line_pos),
-        ("inside parentheses", parens),
-        ("inside a word", word),
-    ]
-}
-
-/// Pearson correlation, or None if either series is constant.
-fn pearson(a: &[f64], b: &[f64]) -> Option<f64> {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        sab += (x - ma) * (y - mb);
-        saa += (x - ma) * (x - ma);
-        sbb += (y - mb) * (y - mb);
-    }
-    (saa > 1e-12 && sbb > 1e-12).then(|| sab / (saa * sbb).sqrt())
-}
-
 fn escape(c: char) -> String {
     match c {
         '<' => "&lt;".into(),
@@ -103,17 +56,6 @@ fn escape(c: char) -> String {
         '\n' => "↵<br>".into(),
         ' ' => "&nbsp;".into(),
         c => c.to_string(),
-    }
-}
-
-/// Background colour for a value in [-1, 1]: blue (negative) to white to red (positive).
-fn colour(v: f64) -> String {
-    let v = v.clamp(-1.0, 1.0);
-    let fade = |x: f64| (255.0 * (1.0 - x.abs())).round() as u8;
-    if v >= 0.0 {
-        format!("rgb(255,{},{})", fade(v), fade(v))
-    } else {
-        format!("rgb({},{},255)", fade(v), fade(v))
     }
 }
 

@@ -30,6 +30,7 @@ use rnn::models::char_lm::{CharLm, CharLmConfig};
 use rnn::optim::{clip_by_global_norm, Adam, Optimizer};
 use rnn::params::Parameters;
 use rnn::plot::LineChart;
+use rnn::viz::{activation_colour as colour, pearson, text_features as features};
 
 const HIDDEN: usize = 128;
 const BATCH: usize = 32;
@@ -241,57 +242,6 @@ fn draw_passage(
         path.display(),
         offset + n
     );
-}
-
-// ANCHOR: features
-/// Simple features of a text, one value per character: inside a straight-quoted passage (the quote marks
-/// included), the position in the line, inside parentheses, inside a word.
-fn features(text: &[char]) -> Vec<(&'static str, Vec<f64>)> {
-    let (mut quote, mut line, mut paren, mut word) = (vec![], vec![], vec![], vec![]);
-    let (mut in_quote, mut pos, mut depth) = (false, 0usize, 0usize);
-    for &c in text {
-        if c == '"' {
-            in_quote = !in_quote;
-        }
-        depth += usize::from(c == '(');
-        quote.push(f64::from(u8::from(in_quote || c == '"')));
-        line.push(pos as f64);
-        paren.push(f64::from(u8::from(depth > 0)));
-        word.push(f64::from(u8::from(c.is_alphanumeric())));
-        depth -= usize::from(c == ')' && depth > 0);
-        pos = if c == '\n' { 0 } else { pos + 1 };
-    }
-    vec![
-        ("inside quotes", quote),
-        ("position in line", line),
-        ("inside parentheses", paren),
-        ("inside a word", word),
-    ]
-}
-// ANCHOR_END: features
-
-/// Pearson correlation of two series, or `None` if either is constant.
-fn pearson(a: &[f64], b: &[f64]) -> Option<f64> {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        sab += (x - ma) * (y - mb);
-        saa += (x - ma) * (x - ma);
-        sbb += (y - mb) * (y - mb);
-    }
-    (saa > 1e-12 && sbb > 1e-12).then(|| sab / (saa * sbb).sqrt())
-}
-
-/// Background colour for an activation in [-1, 1]: blue for -1, white for 0, red for +1 (light enough
-/// that black text stays readable).
-fn colour(v: f64) -> String {
-    let fade = (255.0 - 170.0 * v.clamp(-1.0, 1.0).abs()).round() as u8;
-    if v >= 0.0 {
-        format!("rgb(255,{fade},{fade})")
-    } else {
-        format!("rgb({fade},{fade},255)")
-    }
 }
 
 /// An SVG of `text`, wrapped at 80 columns, once per panel: each character on a background coloured by
