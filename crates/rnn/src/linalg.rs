@@ -44,7 +44,15 @@ where
         y
     } else if x.nrows() == 1 {
         // one row: y_j = W_j · x, a matrix-vector product over W's contiguous rows
-        w.dot(&x.row(0)).insert_axis(Axis(0))
+        let x0 = x.row(0);
+        match (w.as_slice(), x0.as_slice()) {
+            (Some(ws), Some(xs)) => {
+                let mut y = Array2::zeros((1, w.nrows()));
+                rows_dot(ws, xs, y.as_slice_mut().expect("new array"));
+                y
+            }
+            _ => w.dot(&x0).insert_axis(Axis(0)),
+        }
     } else {
         x.dot(&w.t())
     }
@@ -146,6 +154,44 @@ fn add_rows_weighted(d: &[f64], w: &[f64], y: &mut [f64]) {
             *yk += dj * wk;
         }
     }
+}
+
+/// `y_j = W_j · x` for a row-major `W` given as a slice of `y.len()` rows of `x.len()` columns.
+///
+/// Each dot product runs in eight independent lanes (which the compiler turns into vector instructions)
+/// summed in a fixed order at the end, so the result does not depend on the machine; four rows share each
+/// load of `x`.
+fn rows_dot(w: &[f64], x: &[f64], y: &mut [f64]) {
+    let n = x.len();
+    let split = n - n % LANES;
+    for (row, yj) in w.chunks_exact(n).zip(y) {
+        let mut acc = [0.0; LANES];
+        for (c, xc) in lanes(row).zip(lanes(x)) {
+            for l in 0..LANES {
+                acc[l] += c[l] * xc[l];
+            }
+        }
+        *yj = sum_lanes(&acc) + dot_tail(&row[split..], &x[split..]);
+    }
+}
+
+/// Width of the lane accumulators in [`rows_dot`].
+const LANES: usize = 8;
+
+/// `v` as whole chunks of [`LANES`] (the tail is left out).
+fn lanes(v: &[f64]) -> impl Iterator<Item = &[f64; LANES]> {
+    v.chunks_exact(LANES)
+        .map(|c| c.try_into().expect("chunks_exact gives LANES"))
+}
+
+/// The lanes of a dot product, added pairwise in a fixed order.
+fn sum_lanes(a: &[f64; LANES]) -> f64 {
+    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+}
+
+/// A short dot product (the tail after the lanes).
+fn dot_tail(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| p * q).sum()
 }
 
 /// The non-zero entries `(column, value)` of each row of `x`, if at most one entry in eight is non-zero

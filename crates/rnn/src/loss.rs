@@ -20,7 +20,10 @@
 //! (3.9)  ∂MSE/∂p_i = 2 (p_i - t_i) / N
 //! ```
 
-use ndarray::{Array, Array2, Array3, ArrayView, ArrayView2, ArrayView3, Axis, Dimension, Zip};
+use ndarray::{
+    Array, Array2, Array3, ArrayView, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut1, Axis,
+    Dimension, Zip,
+};
 
 /// ln Σ_u exp(z_u) of one row, split as `(m, tail)` with `ln Σ_u exp(z_u) = m + tail`, computed without
 /// overflow or underflow.
@@ -48,6 +51,32 @@ fn log_sum_exp_parts<'a>(row: impl IntoIterator<Item = &'a f64> + Clone) -> (f64
         .map(|(_, &z)| (z - m).exp())
         .sum();
     (m, rest.ln_1p())
+}
+
+/// Writes `e_u = exp(z_u - m)` into `out` for one row `z`, m = max_u z_u, and returns `(m, rest)` with
+/// `rest = Σ_{u≠k} e_u` over every entry but the largest (whose e_k is exactly 1): each exponential once, for
+/// both the loss and the softmax.
+fn exps_into(z: ArrayView1<'_, f64>, mut out: ArrayViewMut1<'_, f64>) -> (f64, f64) {
+    let (k, m) = z
+        .iter()
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |(bk, bm), (i, &v)| {
+            if v > bm {
+                (i, v)
+            } else {
+                (bk, bm)
+            }
+        });
+    Zip::from(&mut out)
+        .and(&z)
+        .for_each(|e, &v| *e = (v - m).exp());
+    let rest = out
+        .iter()
+        .enumerate()
+        .filter(|&(u, _)| u != k)
+        .map(|(_, e)| e)
+        .sum();
+    (m, rest)
 }
 
 fn assert_has_classes(fn_name: &str, logits: &ArrayView2<'_, f64>) {
@@ -209,15 +238,16 @@ pub fn softmax_cross_entropy(
             continue; // an ignored position: no loss, zero gradient
         }
         let y = targets[i];
-        // (3.2) ln Σ_u exp(z_u) = m + tail, stably                        scalar
-        let (m, tail) = log_sum_exp_parts(z.iter());
-        // (3.3) ℓ_n = -log p_n[y_n] = ln Σ_u exp(z_u) - z_y              scalar
+        // e_u = exp(z_u - m) for every class, written into dz; rest = Σ_{u≠k} e_u   (V), scalar
+        let (m, rest) = exps_into(z, dz.view_mut());
+        // (3.2) ln Σ_u exp(z_u) = m + ln(1 + rest), stably                     scalar
+        let tail = rest.ln_1p();
+        // (3.3) ℓ_n = -log p_n[y_n] = ln Σ_u exp(z_u) - z_y                   scalar
         loss += m_i * ((m - z[y]) + tail);
-        // (3.1) p_n = exp(z_n - ln Σ_u exp(z_u))                          (V)
-        // (3.5) ∂L/∂z_n = m_n (p_n - onehot(y_n)) / Σ m                    (V)
-        Zip::from(&mut dz).and(&z).for_each(|d, &zv| {
-            *d = m_i * ((zv - m) - tail).exp() / total;
-        });
+        // (3.1) p_n = e / Σ_u e_u = e / (1 + rest)                             (V)
+        // (3.5) ∂L/∂z_n = m_n (p_n - onehot(y_n)) / Σ m                         (V)
+        let scale = m_i / (total * (1.0 + rest));
+        dz.mapv_inplace(|e| e * scale);
         dz[y] -= m_i / total;
     }
     // (3.4) L = Σ_n m_n ℓ_n / Σ_n m_n                                     scalar

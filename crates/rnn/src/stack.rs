@@ -29,7 +29,7 @@
 use ndarray::{concatenate, s, Array3, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
 use rand::Rng as _;
 
-use crate::bptt::{bptt, reverse_time, unroll};
+use crate::bptt::{reverse_time, unroll};
 use crate::cells::{Cell, State};
 use crate::init::Rng;
 use crate::params::{rename, Parameters};
@@ -275,6 +275,21 @@ impl<C: Cell> Rnn<C> {
         d_last: Option<&[State]>,
         grads: &mut Self,
     ) -> (Array3<f64>, Vec<State>) {
+        let (dxs, d_init) = self.backward_with(cache, d_outputs, d_last, grads, true);
+        (dxs.expect("asked for ∂L/∂xs"), d_init)
+    }
+
+    /// [`Rnn::backward`] with a switch for ∂L/∂xs: with `want_dx = false` the first layer skips computing
+    /// the gradient of its input and `None` is returned in its place. A model fed data (one-hot characters)
+    /// has no use for that gradient.
+    pub fn backward_with(
+        &self,
+        cache: &RnnCache<C>,
+        d_outputs: ArrayView3<'_, f64>,
+        d_last: Option<&[State]>,
+        grads: &mut Self,
+        want_dx: bool,
+    ) -> (Option<Array3<f64>>, Vec<State>) {
         let (dirs, h) = (self.num_directions(), self.hidden_size());
         assert_eq!(
             cache.layers.len(),
@@ -302,37 +317,44 @@ impl<C: Cell> Rnn<C> {
         let d_last_of = |i: usize| d_last.map(|d| &d[i]);
         let mut d_init: Vec<Option<State>> = vec![None; self.num_layers() * dirs];
         // ∂L/∂(output of layer k), starting at the top layer                      (T, B, dirs*H)
-        let mut d_out = d_outputs.to_owned();
+        let mut d_out = Some(d_outputs.to_owned());
         // ANCHOR: stack_backward
         for (k, (layer, lc)) in self.layers.iter().zip(&cache.layers).enumerate().rev() {
             let g = grads.layers.get_mut(k).expect(GRADS_SHAPE);
+            let mut d_y = d_out
+                .take()
+                .expect("every layer above 0 passes down ∂L/∂input");
             // (9.5) through dropout: ∂L/∂y^(k) = m ⊙ ∂L/∂(dropped y^(k)), m already holds 1/(1-p)
             if let Some(m) = &lc.mask {
-                d_out *= m;
+                d_y *= m;
             }
+            // layers above 0 pass ∂L/∂input down; layer 0 only if the caller wants ∂L/∂xs
+            let want = k > 0 || want_dx;
             // (9.6) split the gradient: first H features belong to h→, the last H to h←
-            let d_fwd = d_out.slice(s![.., .., ..h]); // (T, B, H)
-            let (mut d_input, d_h0) = bptt(
-                &layer.forward,
+            let d_fwd = d_y.slice(s![.., .., ..h]); // (T, B, H)
+            let (mut d_input, d_h0) = layer.forward.backward_seq(
                 &lc.forward,
                 d_fwd,
                 d_last_of(k * dirs),
                 &mut g.forward,
+                want,
             );
             d_init[k * dirs] = Some(d_h0);
             if let (Some(rev_cell), Some(rev_caches)) = (&layer.reverse, &lc.reverse) {
                 let g_rev = g.reverse.as_mut().expect(GRADS_SHAPE);
                 // the reverse cell ran over reversed time, so its gradients are reversed in and out
-                let d_rev = reverse_time(d_out.slice(s![.., .., h..])); // (T, B, H), reversed time
-                let (d_input_rev, d_h0_rev) = bptt(
-                    rev_cell,
+                let d_rev = reverse_time(d_y.slice(s![.., .., h..])); // (T, B, H), reversed time
+                let (d_input_rev, d_h0_rev) = rev_cell.backward_seq(
                     rev_caches,
                     d_rev.view(),
                     d_last_of(k * dirs + 1),
                     g_rev,
+                    want,
                 );
                 // (9.7) the input fed both directions: ∂L/∂input_t = (via h→) + (via h←)     (T, B, D_k)
-                d_input += &reverse_time(d_input_rev.view());
+                if let (Some(d), Some(d_rev)) = (&mut d_input, d_input_rev) {
+                    *d += &reverse_time(d_rev.view());
+                }
                 d_init[k * dirs + 1] = Some(d_h0_rev);
             }
             d_out = d_input; // becomes ∂L/∂(output of layer k-1)

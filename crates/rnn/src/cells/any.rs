@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD};
 
 use super::{Cell, Elman, ElmanCache, Gru, GruCache, Lstm, LstmCache, State};
 use crate::activation::Nonlinearity;
@@ -192,6 +192,32 @@ impl Cell for AnyCell {
                 (s, AnyCache::Gru(cache))
             }
         }
+    }
+
+    /// The Elman cell's faster [`Elman::backward_steps`]; the step-by-step default for the others.
+    fn backward_seq(
+        &self,
+        caches: &[AnyCache],
+        d_outputs: ArrayView3<'_, f64>,
+        d_last: Option<&State>,
+        grads: &mut Self,
+        want_dx: bool,
+    ) -> (Option<Array3<f64>>, State) {
+        if let (AnyCell::Elman(c), AnyCell::Elman(g)) = (self, &mut *grads) {
+            let caches: Option<Vec<&ElmanCache>> = caches
+                .iter()
+                .map(|k| match k {
+                    AnyCache::Elman(k) => Some(k),
+                    _ => None,
+                })
+                .collect();
+            if let Some(caches) = caches {
+                return c.backward_steps(&caches, d_outputs, d_last, g, want_dx);
+            }
+        }
+        // other cells, and mismatches (which backward reports)
+        let (dxs, d_init) = crate::bptt::bptt(self, caches, d_outputs, d_last, grads);
+        (want_dx.then_some(dxs), d_init)
     }
 
     /// Delegates to the cell inside. `grads` must hold the same kind of cell as `self` (make it with

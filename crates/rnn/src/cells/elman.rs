@@ -1,7 +1,7 @@
 //! The Elman RNN cell (Elman, 1990), as `torch.nn.RNN`.
 
 use crate::linalg::{add_at_b, linear, linear_back};
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
+use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
 
 use super::{check_step_shapes, Cell, State};
 use crate::activation::Nonlinearity;
@@ -144,4 +144,89 @@ impl Cell for Elman {
         (dx, State::from_h(dh_prev))
     }
     // ANCHOR_END: elman_step_backward
+
+    fn backward_seq(
+        &self,
+        caches: &[ElmanCache],
+        d_outputs: ArrayView3<'_, f64>,
+        d_last: Option<&State>,
+        grads: &mut Self,
+        want_dx: bool,
+    ) -> (Option<Array3<f64>>, State) {
+        let caches: Vec<&ElmanCache> = caches.iter().collect();
+        self.backward_steps(&caches, d_outputs, d_last, grads, want_dx)
+    }
+}
+
+impl Elman {
+    // ANCHOR: elman_backward_steps
+    /// BPTT through the steps whose caches are `caches` (in time order), as [`Cell::backward_seq`]: the same
+    /// sums as [`crate::bptt::bptt`] over [`Cell::backward`], in another order. Only (4.1) and (4.6) must
+    /// run step by step; the weight gradients, sums over time of outer products, become one matrix
+    /// product each after the loop, (4.10) and (4.11), and ∂L/∂x (if wanted) one more.
+    pub fn backward_steps(
+        &self,
+        caches: &[&ElmanCache],
+        d_outputs: ArrayView3<'_, f64>,
+        d_last: Option<&State>,
+        grads: &mut Elman,
+        want_dx: bool,
+    ) -> (Option<Array3<f64>>, State) {
+        let (t_len, batch, hidden) = d_outputs.dim();
+        assert_eq!(
+            (t_len, hidden),
+            (caches.len(), self.hidden_size()),
+            "Elman::backward_steps: d_outputs is {:?}, expected (T, B, H) with T = {} cached steps, H = {}",
+            d_outputs.dim(),
+            caches.len(),
+            self.hidden_size()
+        );
+        // ∂L/∂a_t of every step, step t in rows t·B..(t+1)·B                               (T·B, H)
+        let mut das = Array2::zeros((t_len * batch, hidden));
+        // dh_next: the gradient reaching h_t from the steps after t                         (B, H)
+        let mut dh = d_last.map_or_else(|| Array2::zeros((batch, hidden)), |d| d.h.clone());
+        for t in (0..t_len).rev() {
+            // (4.7) ∂L/∂h_t = ∂L_t/∂h_t + dh_next                                             (B, H)
+            dh += &d_outputs.index_axis(Axis(0), t);
+            // (4.1) ∂L/∂a_t = ∂L/∂h_t ⊙ (1 - h_t²)                                            (B, H)
+            let da = dh * &self.nonlinearity.derivative_from_output(&caches[t].h);
+            // (4.6) ∂L/∂h_{t-1} (step t's share) = ∂L/∂a_t W_hh                               (B, H)
+            dh = linear_back(&da, &self.weight_hh);
+            das.slice_mut(s![t * batch..(t + 1) * batch, ..])
+                .assign(&da);
+        }
+        // every step's input and previous state, stacked in the same row order as das (T·B, D), (T·B, H)
+        let xs = stack_rows(caches.iter().map(|c| c.x.view()), batch, self.input_size());
+        let h_prevs = stack_rows(caches.iter().map(|c| c.h_prev.view()), batch, hidden);
+        // (4.10) ∂L/∂W_ih += Σ_t ∂L/∂a_tᵀ x_t = Δᵀ X                                         (H, D)
+        add_at_b(&mut grads.weight_ih, &das, &xs);
+        // (4.11) ∂L/∂W_hh += Σ_t ∂L/∂a_tᵀ h_{t-1} = Δᵀ H_prev                                 (H, H)
+        add_at_b(&mut grads.weight_hh, &das, &h_prevs);
+        // (4.4) summed over time: ∂L/∂b_ih += Σ_t Σ_batch ∂L/∂a_t, the same for b_hh           (H)
+        let db = das.sum_axis(Axis(0));
+        grads.bias_ih += &db;
+        grads.bias_hh += &db;
+        // (4.5) for every step at once: ∂L/∂X = Δ W_ih                                         (T·B, D)
+        let dxs = want_dx.then(|| {
+            linear_back(&das, &self.weight_ih)
+                .into_shape_with_order((t_len, batch, self.input_size()))
+                .expect("(T·B, D) is contiguous")
+        });
+        (dxs, State::from_h(dh))
+    }
+    // ANCHOR_END: elman_backward_steps
+}
+
+/// Stacks `(B, n)` steps into `(T·B, n)`, step t in rows t·B..(t+1)·B.
+fn stack_rows<'a>(
+    steps: impl ExactSizeIterator<Item = ArrayView2<'a, f64>>,
+    batch: usize,
+    n: usize,
+) -> Array2<f64> {
+    let mut out = Array2::zeros((steps.len() * batch, n));
+    for (t, step) in steps.enumerate() {
+        out.slice_mut(s![t * batch..(t + 1) * batch, ..])
+            .assign(&step);
+    }
+    out
 }

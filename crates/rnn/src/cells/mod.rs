@@ -4,7 +4,7 @@
 //! the GRU's is `h`. Every cell implements [`Cell`], and [`crate::bptt`] unrolls *any* cell over time and
 //! back-propagates through it: the unrolling is written once.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3};
 
 use crate::params::Parameters;
 
@@ -92,6 +92,30 @@ pub trait Cell: Parameters + Clone {
         d_next: &State,
         grads: &mut Self,
     ) -> (Array2<f64>, State);
+
+    /// Backpropagation through a whole sequence of this cell's steps: exactly what [`crate::bptt::bptt`]
+    /// computes (and, by default, calls), plus a switch for the input gradient.
+    ///
+    /// `caches` are the forward steps' caches in time order, `d_outputs` `(T, B, H)` is ∂L/∂h_t from the
+    /// loss, `d_last` the gradient reaching the final state from later use. Parameter gradients are added
+    /// into `grads`. Returns `(∂L/∂xs (T, B, D), ∂L/∂init)`, with `None` instead of ∂L/∂xs when
+    /// `want_dx` is false: the first layer of a model fed one-hot characters has no use for it, and a cell
+    /// may then skip the product that computes it.
+    ///
+    /// A cell may override this with a faster schedule that gives the same numbers up to rounding (the
+    /// Elman cell sums its weight gradients over all steps as one matrix product after the loop); tests
+    /// compare every override with the step-by-step [`crate::bptt::bptt`].
+    fn backward_seq(
+        &self,
+        caches: &[Self::Cache],
+        d_outputs: ArrayView3<'_, f64>,
+        d_last: Option<&State>,
+        grads: &mut Self,
+        want_dx: bool,
+    ) -> (Option<Array3<f64>>, State) {
+        let (dxs, d_init) = crate::bptt::bptt(self, caches, d_outputs, d_last, grads);
+        (want_dx.then_some(dxs), d_init)
+    }
 }
 
 /// Panics with a readable message unless `x` is `(B, expected_d)` and `prev.h` is `(B, hidden)`.

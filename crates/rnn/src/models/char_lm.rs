@@ -311,11 +311,13 @@ impl CharLm {
         let d_outputs = dtop
             .into_shape_with_order((t_len, batch, h))
             .expect("(T, B, H)");
-        let (dxs, _d_init) = self
-            .rnn
-            .backward(&cache.rnn, d_outputs.view(), None, &mut grads.rnn);
+        // ∂L/∂x_t is only needed to train an embedding; one-hot inputs are data
+        let want_dx = self.encoder.is_some();
+        let (dxs, _d_init) =
+            self.rnn
+                .backward_with(&cache.rnn, d_outputs.view(), None, &mut grads.rnn, want_dx);
         // (6.6) ∂L/∂E[c] = Σ over the steps that read character c of ∂L/∂x_t                   (V, D)
-        if let (Some(e), Some(ge)) = (&self.encoder, grads.encoder.as_mut()) {
+        if let (Some(e), Some(ge), Some(dxs)) = (&self.encoder, grads.encoder.as_mut(), dxs) {
             e.backward_seq(cache.inputs.view(), dxs.view(), ge);
         }
     }

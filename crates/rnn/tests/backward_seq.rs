@@ -1,0 +1,210 @@
+//! `Cell::backward_seq` (what the stack and the models call) against the step-by-step `bptt` of chapter 4.
+//!
+//! The Elman cell overrides `backward_seq` with a faster schedule (weight gradients summed over time as one
+//! matrix product after the loop, (4.10)-(4.11)); the other cells use the default, which calls `bptt`.
+//! Either way the gradients must be those of `bptt` up to rounding, for one-hot and dense inputs, batch 1
+//! and larger, with and without a gradient arriving at the final state. Skipping ∂L/∂xs must not change
+//! anything else. `Rnn::backward_with(.., false)` is compared with `Rnn::backward`.
+
+use ndarray::{Array2, Array3, Ix2, Ix3};
+use rnn::bptt::{bptt, unroll};
+use rnn::cells::{AnyCell, CellKind};
+use rnn::init::{rng, uniform, Rng};
+use rnn::prelude::*;
+use rnn::stack::Rnn;
+
+fn rand3(shape: (usize, usize, usize), rng: &mut Rng) -> Array3<f64> {
+    uniform(&[shape.0, shape.1, shape.2], -1.0, 1.0, rng)
+        .into_dimensionality::<Ix3>()
+        .unwrap()
+}
+
+/// One-hot inputs `(T, B, D)`: what a character model without an embedding feeds its first layer.
+fn one_hot(shape: (usize, usize, usize), rng: &mut Rng) -> Array3<f64> {
+    let ids = uniform(&[shape.0, shape.1], 0.0, shape.2 as f64, rng);
+    let mut xs = Array3::zeros(shape);
+    for ((t, b), &id) in ids.into_dimensionality::<Ix2>().unwrap().indexed_iter() {
+        xs[[t, b, id as usize]] = 1.0;
+    }
+    xs
+}
+
+/// Largest |a - b| over two lists of named tensors, with the name where it happens.
+fn max_diff(a: &impl Parameters, b: &impl Parameters) -> (f64, String) {
+    let mut worst = (0.0, String::new());
+    for ((name, x), (_, y)) in a.params().into_iter().zip(b.params()) {
+        assert_eq!(x.shape(), y.shape(), "{name}");
+        let d = x
+            .iter()
+            .zip(y.iter())
+            .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+        if d >= worst.0 {
+            worst = (d, name);
+        }
+    }
+    worst
+}
+
+fn close(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+    a.iter()
+        .zip(b.iter())
+        .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()))
+}
+
+/// Runs `cell` forward, then compares `backward_seq` (with and without ∂L/∂xs) with `bptt`.
+fn compare(cell: &AnyCell, xs: &Array3<f64>, with_d_last: bool, seed: u64) {
+    let mut r = rng(seed);
+    let (t_len, batch, _) = xs.dim();
+    let h = cell.hidden_size();
+    let init = {
+        let z = cell.zero_state(batch);
+        State {
+            h: rand3((1, batch, h), &mut r)
+                .into_shape_with_order((batch, h))
+                .unwrap(),
+            c: z.c.map(|_| {
+                rand3((1, batch, h), &mut r)
+                    .into_shape_with_order((batch, h))
+                    .unwrap()
+            }),
+        }
+    };
+    let run = unroll(cell, xs.view(), &init);
+    let d_out = rand3((t_len, batch, h), &mut r);
+    let d_last = with_d_last.then(|| {
+        let mut d = run.last.zeros_like();
+        d.h = rand3((1, batch, h), &mut r)
+            .into_shape_with_order((batch, h))
+            .unwrap();
+        if let Some(c) = &mut d.c {
+            *c = rand3((1, batch, h), &mut r)
+                .into_shape_with_order((batch, h))
+                .unwrap();
+        }
+        d
+    });
+
+    let mut g_ref = cell.zeros_like();
+    let (dxs_ref, dinit_ref) = bptt(cell, &run.caches, d_out.view(), d_last.as_ref(), &mut g_ref);
+
+    let what = format!(
+        "{} T={t_len} B={batch} D={} d_last={with_d_last}",
+        cell.kind(),
+        xs.dim().2
+    );
+    let mut g = cell.zeros_like();
+    let (dxs, dinit) = cell.backward_seq(&run.caches, d_out.view(), d_last.as_ref(), &mut g, true);
+    let dxs = dxs.expect("∂L/∂xs was asked for");
+    let (d, name) = max_diff(&g, &g_ref);
+    assert!(d < 1e-12, "{what}: {name} differs from bptt by {d:e}");
+    let dx_diff = dxs
+        .iter()
+        .zip(dxs_ref.iter())
+        .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+    assert!(
+        dx_diff < 1e-12,
+        "{what}: ∂L/∂xs differs from bptt by {dx_diff:e}"
+    );
+    assert!(close(&dinit.h, &dinit_ref.h) < 1e-12, "{what}: ∂L/∂h0");
+    if let (Some(c), Some(c_ref)) = (&dinit.c, &dinit_ref.c) {
+        assert!(close(c, c_ref) < 1e-12, "{what}: ∂L/∂c0");
+    }
+
+    // without ∂L/∂xs: None, and exactly the same parameter and initial-state gradients
+    let mut g2 = cell.zeros_like();
+    let (none, dinit2) =
+        cell.backward_seq(&run.caches, d_out.view(), d_last.as_ref(), &mut g2, false);
+    assert!(none.is_none(), "{what}: ∂L/∂xs returned though not wanted");
+    assert_eq!(
+        max_diff(&g2, &g).0,
+        0.0,
+        "{what}: skipping ∂L/∂xs changed a gradient"
+    );
+    assert_eq!(dinit2, dinit, "{what}: skipping ∂L/∂xs changed ∂L/∂init");
+}
+
+#[test]
+fn backward_seq_matches_bptt_for_every_cell() {
+    let mut r = rng(7);
+    for kind in [
+        CellKind::RnnTanh,
+        CellKind::RnnRelu,
+        CellKind::Lstm,
+        CellKind::Gru,
+    ] {
+        for (t_len, batch, d, h) in [(1, 1, 20, 5), (6, 1, 30, 8), (5, 3, 4, 6), (9, 2, 40, 3)] {
+            let cell = AnyCell::new(kind, d, h, &mut r);
+            let dense = rand3((t_len, batch, d), &mut r);
+            let hot = one_hot((t_len, batch, d), &mut r);
+            for with_d_last in [false, true] {
+                compare(&cell, &dense, with_d_last, 11);
+                compare(&cell, &hot, with_d_last, 12);
+            }
+        }
+    }
+}
+
+#[test]
+fn elman_backward_steps_gives_the_step_by_step_sums() {
+    // the override itself, on a plain Elman cell (relu too), not only through AnyCell
+    let mut r = rng(3);
+    for nonlinearity in [
+        rnn::activation::Nonlinearity::Tanh,
+        rnn::activation::Nonlinearity::Relu,
+    ] {
+        let cell = Elman::with_nonlinearity(7, 5, nonlinearity, &mut r);
+        let xs = rand3((8, 2, 7), &mut r);
+        let run = unroll(&cell, xs.view(), &cell.zero_state(2));
+        let d_out = rand3((8, 2, 5), &mut r);
+        let mut g_ref = cell.zeros_like();
+        let (dxs_ref, d0_ref) = bptt(&cell, &run.caches, d_out.view(), None, &mut g_ref);
+        let mut g = cell.zeros_like();
+        let (dxs, d0) = cell.backward_seq(&run.caches, d_out.view(), None, &mut g, true);
+        let (d, name) = max_diff(&g, &g_ref);
+        assert!(d < 1e-12, "{nonlinearity:?}: {name} differs by {d:e}");
+        let dxs = dxs.unwrap();
+        assert!(dxs
+            .iter()
+            .zip(dxs_ref.iter())
+            .all(|(p, q)| (p - q).abs() < 1e-12));
+        assert!(close(&d0.h, &d0_ref.h) < 1e-12);
+    }
+}
+
+#[test]
+fn stack_backward_without_dx_keeps_every_other_gradient() {
+    let mut r = rng(5);
+    for kind in [
+        CellKind::RnnTanh,
+        CellKind::RnnRelu,
+        CellKind::Lstm,
+        CellKind::Gru,
+    ] {
+        for bidirectional in [false, true] {
+            let net = Rnn::new(
+                6,
+                4,
+                3,
+                bidirectional,
+                0.0,
+                |d, h, rng| AnyCell::new(kind, d, h, rng),
+                &mut r,
+            )
+            .unwrap();
+            let xs = one_hot((5, 2, 6), &mut r);
+            let (out, _, cache) = net.forward(xs.view(), None, None);
+            let d_out = rand3(out.dim(), &mut r);
+            let mut g1 = net.zeros_like();
+            let (_dxs, d_init1) = net.backward(&cache, d_out.view(), None, &mut g1);
+            let mut g2 = net.zeros_like();
+            let (none, d_init2) = net.backward_with(&cache, d_out.view(), None, &mut g2, false);
+            assert!(none.is_none());
+            assert_eq!(
+                max_diff(&g1, &g2).0,
+                0.0,
+                "{kind:?} bidirectional={bidirectional}"
+            );
+            assert_eq!(d_init1, d_init2, "{kind:?} bidirectional={bidirectional}");
+        }
+    }
+}
