@@ -20,6 +20,7 @@
 //! (3.9)  ∂MSE/∂p_i = 2 (p_i - t_i) / N
 //! ```
 
+use crate::activation::exp;
 use ndarray::{
     Array, Array2, Array3, ArrayView, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut1, Axis,
     Dimension, Zip,
@@ -48,7 +49,7 @@ fn log_sum_exp_parts<'a>(row: impl IntoIterator<Item = &'a f64> + Clone) -> (f64
         .into_iter()
         .enumerate()
         .filter(|&(i, _)| i != k)
-        .map(|(_, &z)| (z - m).exp())
+        .map(|(_, &z)| exp(z - m))
         .sum();
     (m, rest.ln_1p())
 }
@@ -69,7 +70,7 @@ fn exps_into(z: ArrayView1<'_, f64>, mut out: ArrayViewMut1<'_, f64>) -> (f64, f
         });
     Zip::from(&mut out)
         .and(&z)
-        .for_each(|e, &v| *e = (v - m).exp());
+        .for_each(|e, &v| *e = exp(v - m));
     let rest = out
         .iter()
         .enumerate()
@@ -109,7 +110,7 @@ pub fn softmax(logits: ArrayView2<'_, f64>) -> Array2<f64> {
     let mut p = logits.to_owned(); // (N, V)
     for mut row in p.rows_mut() {
         let m = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-        row.mapv_inplace(|z| (z - m).exp());
+        row.mapv_inplace(|z| exp(z - m));
         let s = row.sum();
         row.mapv_inplace(|e| e / s);
     }
