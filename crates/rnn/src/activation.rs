@@ -42,7 +42,7 @@ pub fn exp(x: f64) -> f64 {
     // ln 2 = LN2_HI + LN2_LO, LN2_HI with its low 32 bits zero so that k · LN2_HI is exact (|k| < 2^11)
     const LN2_HI: f64 = 6.931_471_803_691_238e-1; // bits 0x3fe62e42fee00000
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10; // bits 0x3dea39ef35793c76
-    // clamp so that k stays in [-1076, 1024]; beyond, the result is 0 or +∞ anyway (NaN passes through)
+                                                     // clamp so that k stays in [-1076, 1024]; beyond, the result is 0 or +∞ anyway (NaN passes through)
     let x = x.clamp(-746.0, 710.0);
     let k = (x * std::f64::consts::LOG2_E).round();
     let r = (x - k * LN2_HI) - k * LN2_LO;

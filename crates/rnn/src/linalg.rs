@@ -36,10 +36,8 @@ where
     if let Some(nz) = sparse_rows(x) {
         // mostly zeros (one-hot): y_bi = Σ over the non-zero x_bj of x_bj W_ij, a gather of W's columns
         let mut y = Array2::zeros((x.nrows(), w.nrows()));
-        for (mut yb, nzb) in y.rows_mut().into_iter().zip(&nz) {
-            for &(j, v) in nzb {
-                yb.scaled_add(v, &w.column(j));
-            }
+        for &(b, j, v) in &nz {
+            y.row_mut(b).scaled_add(v, &w.column(j));
         }
         y
     } else if x.nrows() == 1 {
@@ -105,10 +103,8 @@ where
     );
     if let Some(nz) = sparse_rows(b) {
         // b mostly zeros (one-hot): only the columns j of acc where some b_bj ≠ 0 change, by a_b · b_bj
-        for (ab, nzb) in a.rows().into_iter().zip(&nz) {
-            for &(j, v) in nzb {
-                acc.column_mut(j).scaled_add(v, &ab);
-            }
+        for &(b, j, v) in &nz {
+            acc.column_mut(j).scaled_add(v, &a.row(b));
         }
     } else if a.nrows() == 1 {
         // one row: an outer product, row j of acc gets a_j · b
@@ -194,28 +190,30 @@ fn dot_tail(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(p, q)| p * q).sum()
 }
 
-/// The non-zero entries `(column, value)` of each row of `x`, if at most one entry in eight is non-zero
-/// (a one-hot input); `None` for a dense `x`, which the matrix kernels handle better.
-fn sparse_rows<A: Data<Elem = f64>>(x: &ArrayBase<A, Ix2>) -> Option<Vec<Vec<(usize, f64)>>> {
+/// The non-zero entries `(row, column, value)` of `x`, row by row, if at most one entry in eight is
+/// non-zero (a one-hot input); `None` for a dense `x`, which the matrix kernels handle better.
+fn sparse_rows<A: Data<Elem = f64>>(x: &ArrayBase<A, Ix2>) -> Option<Vec<(usize, usize, f64)>> {
     let (rows, cols) = x.dim();
     let budget = rows * cols / 8;
     if cols < 16 {
         return None;
     }
-    let mut nz = Vec::with_capacity(rows);
+    // a view in another memory order is copied into row-major order first
+    let standard = x.as_standard_layout();
+    let flat = standard.as_slice().expect("standard layout is contiguous");
+    // count first, in blocks (a dense x stops within a block of budget + 1 non-zeros), then collect
     let mut count = 0;
-    for row in x.rows() {
-        let mut r = Vec::new();
-        for (j, &v) in row.iter().enumerate() {
-            if v != 0.0 {
-                count += 1;
-                if count > budget {
-                    return None;
-                }
-                r.push((j, v));
-            }
+    for block in flat.chunks(64) {
+        count += block.iter().filter(|&&v| v != 0.0).count();
+        if count > budget {
+            return None;
         }
-        nz.push(r);
+    }
+    let mut nz = Vec::with_capacity(count);
+    for (i, &v) in flat.iter().enumerate() {
+        if v != 0.0 {
+            nz.push((i / cols, i % cols, v));
+        }
     }
     Some(nz)
 }
@@ -224,6 +222,7 @@ fn sparse_rows<A: Data<Elem = f64>>(x: &ArrayBase<A, Ix2>) -> Option<Vec<Vec<(us
 mod tests {
     use super::*;
     use crate::init::{rng, uniform};
+    use ndarray::ShapeBuilder;
 
     fn rand2(r: usize, c: usize, seed: u64) -> Array2<f64> {
         uniform(&[r, c], -1.0, 1.0, &mut rng(seed))
@@ -260,6 +259,10 @@ mod tests {
             }
             let (w40, d40) = (rand2(4, 40, 6), rand2(b, 4, 7));
             assert!(sparse_rows(&onehot).is_some());
+            // the same entries from a column-major copy
+            let mut fortran = Array2::zeros((b, 40).f());
+            fortran.assign(&onehot);
+            assert_eq!(sparse_rows(&fortran), sparse_rows(&onehot));
             assert!(
                 close(&linear(&onehot, &w40), &onehot.dot(&w40.t())),
                 "sparse linear, B = {b}"

@@ -29,7 +29,7 @@
 use ndarray::{concatenate, s, Array3, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
 use rand::Rng as _;
 
-use crate::bptt::{reverse_time, unroll};
+use crate::bptt::reverse_time;
 use crate::cells::{Cell, State};
 use crate::init::Rng;
 use crate::params::{rename, Parameters};
@@ -225,17 +225,14 @@ impl<C: Cell> Rnn<C> {
         // ANCHOR: stack_forward
         for (k, layer) in self.layers.iter().enumerate() {
             // (9.1) h→_t^(k) = cell_k(input_t, h→_{t-1}^(k)), t = 0..T                     (T, B, H)
-            let fwd = unroll(&layer.forward, input.view(), &init[k * dirs]);
+            let fwd = layer.forward.forward_seq(input.view(), &init[k * dirs]);
             finals.push(fwd.last);
             let mut output = fwd.outputs; // (T, B, H)
             let mut reverse_caches = None;
             if let Some(rev_cell) = &layer.reverse {
                 // (9.2) h←_t^(k) = cell_k^rev(input_t, h←_{t+1}^(k)): unroll over the reversed sequence
-                let rev = unroll(
-                    rev_cell,
-                    reverse_time(input.view()).view(),
-                    &init[k * dirs + 1],
-                );
+                let rev =
+                    rev_cell.forward_seq(reverse_time(input.view()).view(), &init[k * dirs + 1]);
                 finals.push(rev.last);
                 reverse_caches = Some(rev.caches);
                 // (9.3) y_t^(k) = [h→_t ; h←_t]: reverse outputs back in time order, then side by side

@@ -9,6 +9,7 @@ use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD}
 
 use super::{Cell, Elman, ElmanCache, Gru, GruCache, Lstm, LstmCache, State};
 use crate::activation::Nonlinearity;
+use crate::bptt::Unrolled;
 use crate::init::Rng;
 use crate::params::Parameters;
 use crate::{Error, Result};
@@ -191,6 +192,21 @@ impl Cell for AnyCell {
                 let (s, cache) = c.forward(x, prev);
                 (s, AnyCache::Gru(cache))
             }
+        }
+    }
+
+    /// The Elman cell's faster [`Cell::forward_seq`]; the step-by-step default for the others.
+    fn forward_seq(&self, xs: ArrayView3<'_, f64>, init: &State) -> Unrolled<Self> {
+        match self {
+            AnyCell::Elman(c) => {
+                let run = c.forward_seq(xs, init);
+                Unrolled {
+                    outputs: run.outputs,
+                    last: run.last,
+                    caches: run.caches.into_iter().map(AnyCache::Elman).collect(),
+                }
+            }
+            _ => crate::bptt::unroll(self, xs, init),
         }
     }
 

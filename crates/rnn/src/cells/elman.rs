@@ -5,6 +5,7 @@ use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, Arr
 
 use super::{check_step_shapes, Cell, State};
 use crate::activation::Nonlinearity;
+use crate::bptt::Unrolled;
 use crate::init::{pytorch_default, Rng};
 use crate::params::Parameters;
 
@@ -144,6 +145,58 @@ impl Cell for Elman {
         (dx, State::from_h(dh_prev))
     }
     // ANCHOR_END: elman_step_backward
+
+    // ANCHOR: elman_forward_seq
+    fn forward_seq(&self, xs: ArrayView3<'_, f64>, init: &State) -> Unrolled<Self> {
+        let (t_len, batch, d) = xs.dim();
+        assert_eq!(
+            d,
+            self.input_size(),
+            "Elman::forward_seq: xs has shape {:?}, expected (T, B, D) with D = {}",
+            xs.dim(),
+            self.input_size()
+        );
+        let hidden = self.hidden_size();
+        assert_eq!(
+            init.h.dim(),
+            (batch, hidden),
+            "Elman::forward_seq: the initial state has shape {:?}, expected (B, H) = {:?}",
+            init.h.dim(),
+            (batch, hidden)
+        );
+        // (2.1), the half that does not depend on h: W_ih x_t + b_ih for every step at once   (T·B, H)
+        let x_rows = xs
+            .to_shape((t_len * batch, d))
+            .expect("(T, B, D) as (T·B, D)");
+        let input_part = linear(&x_rows, &self.weight_ih) + &self.bias_ih;
+        let mut outputs = Array3::zeros((t_len, batch, hidden)); // (T, B, H)
+        let mut caches = Vec::with_capacity(t_len);
+        let mut h_prev = init.h.clone();
+        for t in 0..t_len {
+            // (2.1) a_t = (W_ih x_t + b_ih) + W_hh h_{t-1} + b_hh: only this product waits for h_{t-1}  (B, H)
+            let a = input_part
+                .slice(s![t * batch..(t + 1) * batch, ..])
+                .to_owned()
+                + linear(&h_prev, &self.weight_hh)
+                + &self.bias_hh;
+            // (2.2) h_t = tanh(a_t)                                                           (B, H)
+            let h = self.nonlinearity.apply(&a);
+            outputs.index_axis_mut(Axis(0), t).assign(&h);
+            let x = xs.index_axis(Axis(0), t).to_owned();
+            caches.push(ElmanCache {
+                x,
+                h_prev,
+                h: h.clone(),
+            });
+            h_prev = h;
+        }
+        Unrolled {
+            outputs,
+            last: State::from_h(h_prev),
+            caches,
+        }
+    }
+    // ANCHOR_END: elman_forward_seq
 
     fn backward_seq(
         &self,

@@ -93,6 +93,16 @@ pub trait Cell: Parameters + Clone {
         grads: &mut Self,
     ) -> (Array2<f64>, State);
 
+    /// Runs the cell over a whole sequence `xs` `(T, B, D)` from `init`: exactly what
+    /// [`crate::bptt::unroll`] computes (and, by default, calls).
+    ///
+    /// A cell may override this with a faster schedule that gives the same numbers up to rounding (the
+    /// Elman cell computes the input half of (2.1) for every step as one matrix product before the loop);
+    /// tests compare every override with `unroll`.
+    fn forward_seq(&self, xs: ArrayView3<'_, f64>, init: &State) -> crate::bptt::Unrolled<Self> {
+        crate::bptt::unroll(self, xs, init)
+    }
+
     /// Backpropagation through a whole sequence of this cell's steps: exactly what [`crate::bptt::bptt`]
     /// computes (and, by default, calls), plus a switch for the input gradient.
     ///

@@ -1,7 +1,9 @@
-//! `Cell::backward_seq` (what the stack and the models call) against the step-by-step `bptt` of chapter 4.
+//! `Cell::forward_seq` and `Cell::backward_seq` (what the stack and the models call) against the
+//! step-by-step `unroll` and `bptt` of chapter 4.
 //!
-//! The Elman cell overrides `backward_seq` with a faster schedule (weight gradients summed over time as one
-//! matrix product after the loop, (4.10)-(4.11)); the other cells use the default, which calls `bptt`.
+//! The Elman cell overrides both with faster schedules (the input half of (2.1) for all steps as one
+//! product before the loop; weight gradients summed over time as one matrix product after it,
+//! (4.10)-(4.11)); the other cells use the defaults, which call `unroll` and `bptt`.
 //! Either way the gradients must be those of `bptt` up to rounding, for one-hot and dense inputs, batch 1
 //! and larger, with and without a gradient arriving at the final state. Skipping ∂L/∂xs must not change
 //! anything else. `Rnn::backward_with(.., false)` is compared with `Rnn::backward`.
@@ -139,6 +141,57 @@ fn backward_seq_matches_bptt_for_every_cell() {
             for with_d_last in [false, true] {
                 compare(&cell, &dense, with_d_last, 11);
                 compare(&cell, &hot, with_d_last, 12);
+            }
+        }
+    }
+}
+
+#[test]
+fn forward_seq_matches_unroll_for_every_cell() {
+    let mut r = rng(9);
+    for kind in [
+        CellKind::RnnTanh,
+        CellKind::RnnRelu,
+        CellKind::Lstm,
+        CellKind::Gru,
+    ] {
+        for (t_len, batch, d, h) in [(0, 2, 20, 4), (1, 1, 20, 5), (7, 1, 30, 8), (5, 3, 4, 6)] {
+            let cell = AnyCell::new(kind, d, h, &mut r);
+            for xs in [
+                rand3((t_len, batch, d), &mut r),
+                one_hot((t_len, batch, d), &mut r),
+            ] {
+                let init = cell.zero_state(batch);
+                let init = State {
+                    h: init.h.mapv(|_| 0.3),
+                    ..init
+                };
+                let want = unroll(&cell, xs.view(), &init);
+                let got = cell.forward_seq(xs.view(), &init);
+                let what = format!("{kind:?} T={t_len} B={batch}");
+                assert_eq!(got.outputs.dim(), want.outputs.dim(), "{what}");
+                let d_out = got
+                    .outputs
+                    .iter()
+                    .zip(want.outputs.iter())
+                    .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+                assert!(d_out < 1e-13, "{what}: outputs differ by {d_out:e}");
+                assert!(close(&got.last.h, &want.last.h) < 1e-13, "{what}: h_T");
+                assert_eq!(got.caches.len(), t_len, "{what}: one cache per step");
+                // the caches drive the same backward
+                let d = rand3((t_len, batch, h), &mut r);
+                let (mut g1, mut g2) = (cell.zeros_like(), cell.zeros_like());
+                let (dx1, _) = bptt(&cell, &got.caches, d.view(), None, &mut g1);
+                let (dx2, _) = bptt(&cell, &want.caches, d.view(), None, &mut g2);
+                let (diff, name) = max_diff(&g1, &g2);
+                assert!(
+                    diff < 1e-12,
+                    "{what}: {name} from the two caches differs by {diff:e}"
+                );
+                assert!(dx1
+                    .iter()
+                    .zip(dx2.iter())
+                    .all(|(p, q)| (p - q).abs() < 1e-12));
             }
         }
     }
