@@ -1,7 +1,7 @@
 //! `rnn`: train, sample, evaluate and look inside character-level RNN/LSTM/GRU language models.
 //!
 //! ```text
-//! rnn train                                   # a small model on a bundled corpus, in about two minutes
+//! rnn train                                   # a small model on a bundled corpus, in about a minute
 //! rnn train --data data/tinyshakespeare.txt --model lstm --hidden 256 --layers 2 --out runs/shakespeare
 //! rnn sample --checkpoint runs/shakespeare/best.safetensors --prime "ROMEO:" --len 500
 //! rnn eval   --checkpoint runs/shakespeare/best.safetensors --data data/tinyshakespeare.txt
