@@ -34,6 +34,10 @@ pub struct BenchArgs {
     /// so that a burst of other work on the machine does not decide the ratio.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
     rounds: u32,
+    /// Python interpreter with PyTorch for the LSTM reference (`bench/torch_lstm.py`); if it cannot import
+    /// torch, the LSTM lines compare with the PyTorch figures of the issue instead.
+    #[arg(long, default_value = "python3")]
+    torch_python: String,
     /// Only these benchmarks (comma-separated: minchar, lstm256, lstm512, sample).
     #[arg(long, default_value = "minchar,lstm256,lstm512,sample")]
     only: String,
@@ -78,8 +82,25 @@ fn model(cell: &str, vocab: &Vocab, hidden: usize, layers: usize) -> Result<Char
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
+    if !(a.seconds.is_finite() && a.seconds > 0.0 && a.seconds <= 3600.0) {
+        anyhow::bail!(
+            "--seconds must be a time in seconds above 0 (at most 3600), got {}",
+            a.seconds
+        );
+    }
+    let only: Vec<&str> = a.only.split(',').map(str::trim).collect();
+    const KNOWN: [&str; 4] = ["minchar", "lstm256", "lstm512", "sample"];
+    if let Some(bad) = only.iter().find(|n| !KNOWN.contains(n)) {
+        anyhow::bail!(
+            "--only: unknown benchmark {bad:?} (choose from {})",
+            KNOWN.join(", ")
+        );
+    }
     let (text, source) = match &a.data {
-        Some(p) => (crate::text::read_text(p)?, p.display().to_string()),
+        Some(p) => {
+            let name = p.display().to_string();
+            (crate::text::load(&name)?, name)
+        }
         None if std::path::Path::new(SHARED_TINYSHAKESPEARE).exists() => (
             crate::text::read_text(std::path::Path::new(SHARED_TINYSHAKESPEARE))?,
             SHARED_TINYSHAKESPEARE.to_string(),
@@ -89,9 +110,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let vocab = Vocab::from_text(&text);
     let ids = vocab.encode(&text)?;
     let budget = Duration::from_secs_f64(a.seconds);
-    let only: Vec<&str> = a.only.split(',').map(str::trim).collect();
     println!(
-        "rnn bench on {source} ({} chars, vocabulary {}), f64, {:.0} s per measurement",
+        "rnn bench on {source} ({} chars, vocabulary {}), f64, {} s per measurement",
         ids.len(),
         vocab.len(),
         a.seconds
@@ -165,10 +185,19 @@ pub fn run(a: BenchArgs) -> Result<()> {
             budget,
             2,
         )?;
-        println!(
-            "lstm {hidden}x{layers} training (B=32, T=64, Adam):          {cps:>10.0} chars/s (loss {loss:.3})   vs PyTorch f64 1 thread ≈ {reference:.0}: {:.2}x",
-            cps / reference
+        print!(
+            "lstm {hidden}x{layers} training (B=32, T=64, Adam):          {cps:>10.0} chars/s (loss {loss:.3})"
         );
+        match torch_reference(&a, &source, hidden, layers) {
+            Ok(torch) => println!(
+                "   PyTorch f64 same loop, 1 thread (bench/torch_lstm.py): {torch:.0} chars/s, ratio {:.2}x",
+                cps / torch
+            ),
+            Err(e) => println!(
+                "   vs the issue's PyTorch f64 1-thread figure ≈ {reference:.0}: {:.2}x (same-run reference unavailable: {e:#})",
+                cps / reference
+            ),
+        }
     }
     if only.contains(&"sample") {
         for cell in ["rnn", "gru", "lstm"] {
@@ -243,16 +272,19 @@ fn read_bandwidth(bytes: usize, budget: Duration) -> f64 {
     (passes * bytes) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Runs `bench/min_char_rnn.py` and returns its chars/s.
-fn numpy_reference(a: &BenchArgs, data: &str) -> Result<f64> {
-    let script = find_script()?;
-    let data_path = if let Some(name) = data.strip_prefix('@') {
+/// The text as a file the Python references can read (bundled corpora are written to a temporary file).
+fn data_file(data: &str) -> Result<PathBuf> {
+    Ok(if let Some(name) = data.strip_prefix('@') {
         let p = std::env::temp_dir().join(format!("rnn-bench-{name}.txt"));
         std::fs::write(&p, crate::text::load(data)?)?;
         p
     } else {
         PathBuf::from(data)
-    };
+    })
+}
+
+/// Runs `bench/min_char_rnn.py` (numpy) and returns its chars/s.
+fn numpy_reference(a: &BenchArgs, data: &str) -> Result<f64> {
     let venv = PathBuf::from(".venv/bin/python");
     let python = a.python.clone().unwrap_or_else(|| {
         if venv.exists() {
@@ -261,16 +293,34 @@ fn numpy_reference(a: &BenchArgs, data: &str) -> Result<f64> {
             "python3".to_string()
         }
     });
-    let out = std::process::Command::new(&python)
+    let seconds = a.seconds.to_string();
+    python_reference(&python, "min_char_rnn.py", data, &["--seconds", &seconds])
+}
+
+/// Runs `bench/torch_lstm.py` (PyTorch nn.LSTM, f64, one thread) and returns its chars/s.
+fn torch_reference(a: &BenchArgs, data: &str, hidden: usize, layers: usize) -> Result<f64> {
+    let (h, l, seconds) = (
+        hidden.to_string(),
+        layers.to_string(),
+        a.seconds.to_string(),
+    );
+    let args = ["--hidden", &h, "--layers", &l, "--seconds", &seconds];
+    python_reference(&a.torch_python, "torch_lstm.py", data, &args)
+}
+
+/// Runs `bench/<script> --data <file> <args>` with `python` on one thread and returns the number it prints
+/// on its `chars/s N` line.
+fn python_reference(python: &str, script: &str, data: &str, args: &[&str]) -> Result<f64> {
+    let script = find_script(script)?;
+    let out = std::process::Command::new(python)
         // one thread, as the Rust side
         .env("OMP_NUM_THREADS", "1")
         .env("OPENBLAS_NUM_THREADS", "1")
         .env("MKL_NUM_THREADS", "1")
         .arg(&script)
         .arg("--data")
-        .arg(&data_path)
-        .arg("--seconds")
-        .arg(a.seconds.to_string())
+        .arg(data_file(data)?)
+        .args(args)
         .output()
         .with_context(|| format!("cannot run {python}"))?;
     if !out.status.success() {
@@ -288,16 +338,18 @@ fn numpy_reference(a: &BenchArgs, data: &str) -> Result<f64> {
             l.strip_prefix("chars/s ")
                 .and_then(|v| v.trim().parse().ok())
         })
-        .context("the numpy script printed no `chars/s N` line")
+        .with_context(|| format!("{} printed no `chars/s N` line", script.display()))
 }
 
-fn find_script() -> Result<PathBuf> {
+fn find_script(name: &str) -> Result<PathBuf> {
     let candidates = [
-        PathBuf::from("bench/min_char_rnn.py"),
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/min_char_rnn.py"),
+        PathBuf::from("bench").join(name),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../bench")
+            .join(name),
     ];
     candidates
         .into_iter()
         .find(|p| p.exists())
-        .context("bench/min_char_rnn.py not found (run from the repository root)")
+        .with_context(|| format!("bench/{name} not found (run from the repository root)"))
 }

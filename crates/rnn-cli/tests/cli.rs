@@ -508,3 +508,50 @@ fn defaults_train_on_the_bundled_corpus() {
     ));
     assert!(d.join("runs/run-2/last.safetensors").exists());
 }
+
+#[test]
+fn bench_runs_on_any_text_and_says_when_a_reference_is_missing() {
+    let d = tmp("bench");
+    let data = corpus(&d);
+    let data = data.to_str().unwrap();
+    let args = [
+        "bench",
+        "--data",
+        data,
+        "--only",
+        "minchar,sample",
+        "--seconds",
+        "0.05",
+        "--rounds",
+        "2",
+        "--python",
+        "/nonexistent/python",
+    ];
+    let out = succeeds(&rnn(&d, &args));
+    assert!(out.contains("round 2: ours"), "{out}");
+    assert!(out.contains("min-char-rnn"), "{out}");
+    assert!(
+        out.contains("numpy reference unavailable: cannot run /nonexistent/python"),
+        "{out}"
+    );
+    for cell in ["rnn ", "gru ", "lstm"] {
+        assert!(out.contains(&format!("{cell} 256 sampling")), "{out}");
+    }
+    assert!(
+        !out.contains("lstm 256x1 training"),
+        "--only was not respected: {out}"
+    );
+
+    fails_with(&rnn(&d, &["bench", "--seconds", "0"]), "--seconds");
+    fails_with(&rnn(&d, &["bench", "--seconds=-3"]), "--seconds");
+    fails_with(&rnn(&d, &["bench", "--seconds", "NaN"]), "--seconds");
+    fails_with(
+        &rnn(&d, &["bench", "--only", "minchar,gpu"]),
+        "unknown benchmark \"gpu\"",
+    );
+    fails_with(
+        &rnn(&d, &["bench", "--data", "missing.txt"]),
+        "cannot read data file",
+    );
+    assert_eq!(rnn(&d, &["bench", "--rounds", "0"]).status.code(), Some(2));
+}
