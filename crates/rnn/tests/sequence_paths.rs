@@ -1,17 +1,16 @@
 //! `Cell::forward_seq` and `Cell::backward_seq` (what the stack and the models call) against the
 //! step-by-step `unroll` and `bptt` of chapter 4.
 //!
-//! The Elman cell and the LSTM override both with faster schedules (the input half of (2.1) or (7.1) for
-//! all steps as one product before the loop; weight gradients summed over time as one matrix product
-//! after it, (4.10)-(4.11) and (7.19)-(7.21)); the GRU uses the defaults, which call `unroll` and `bptt`.
-//! Either way the outputs and gradients must be those of `unroll` and `bptt` up to rounding, for one-hot
-//! and dense inputs, batch 1 and larger, T = 0 and T = 1, every LSTM variant, with and without a
-//! gradient arriving at the final state. Skipping ∂L/∂xs must not change
+//! Every cell overrides both with faster schedules: the input half of (2.1), (7.1) or of the GRU's gates
+//! for all steps as one product before the loop; weight gradients summed over time as one matrix product
+//! after it, (4.10)-(4.11), (7.19)-(7.21), (8.17)-(8.22). The outputs and gradients must be those of
+//! `unroll` and `bptt` up to rounding, for one-hot and dense inputs, batch 1 and larger, T = 0 and
+//! T = 1, every LSTM and GRU variant, with and without a gradient arriving at the final state. Skipping ∂L/∂xs must not change
 //! anything else. `Rnn::backward_with(.., false)` is compared with `Rnn::backward`.
 
 use ndarray::{Array2, Array3, Ix2, Ix3};
 use rnn::bptt::{bptt, unroll};
-use rnn::cells::{AnyCell, CellKind, LstmOptions};
+use rnn::cells::{AnyCell, CellKind, GruVariant, LstmOptions};
 use rnn::init::{rng, uniform, Rng};
 use rnn::prelude::*;
 use rnn::stack::Rnn;
@@ -356,6 +355,21 @@ fn lstm_sequence_paths_match_unroll_and_bptt_for_every_variant() {
             &format!("lstm {name}"),
             |d, h, r| Lstm::with_options(d, h, options, r),
             40 + k as u64,
+        );
+    }
+}
+
+#[test]
+fn gru_sequence_paths_match_unroll_and_bptt_for_both_variants() {
+    // the overrides themselves, on plain Gru values: reset-after (PyTorch) and reset-before (Cho et al.)
+    for (k, variant) in [GruVariant::ResetAfter, GruVariant::ResetBefore]
+        .into_iter()
+        .enumerate()
+    {
+        compare_everywhere(
+            &format!("gru {variant:?}"),
+            |d, h, r| Gru::with_variant(d, h, variant, r),
+            60 + k as u64,
         );
     }
 }

@@ -200,7 +200,7 @@ impl Cell for AnyCell {
         match self {
             AnyCell::Elman(c) => wrap_caches(c.forward_seq(xs, init), AnyCache::Elman),
             AnyCell::Lstm(c) => wrap_caches(c.forward_seq(xs, init), AnyCache::Lstm),
-            AnyCell::Gru(_) => crate::bptt::unroll(self, xs, init),
+            AnyCell::Gru(c) => wrap_caches(c.forward_seq(xs, init), AnyCache::Gru),
         }
     }
 
@@ -227,6 +227,14 @@ impl Cell for AnyCell {
             (AnyCell::Lstm(c), AnyCell::Lstm(g)) => {
                 if let Some(k) = unwrap_caches(caches, |k| match k {
                     AnyCache::Lstm(k) => Some(k),
+                    _ => None,
+                }) {
+                    return c.backward_steps(&k, d_outputs, d_last, g, want_dx);
+                }
+            }
+            (AnyCell::Gru(c), AnyCell::Gru(g)) => {
+                if let Some(k) = unwrap_caches(caches, |k| match k {
+                    AnyCache::Gru(k) => Some(k),
                     _ => None,
                 }) {
                     return c.backward_steps(&k, d_outputs, d_last, g, want_dx);

@@ -11,6 +11,7 @@ use crate::params::Parameters;
 mod any;
 mod elman;
 mod gru;
+mod gru_seq;
 mod lstm;
 mod lstm_seq;
 
