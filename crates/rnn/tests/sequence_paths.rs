@@ -1,16 +1,16 @@
 //! `Cell::forward_seq` and `Cell::backward_seq` (what the stack and the models call) against the
 //! step-by-step `unroll` and `bptt` of chapter 4.
 //!
-//! The Elman cell overrides both with faster schedules (the input half of (2.1) for all steps as one
-//! product before the loop; weight gradients summed over time as one matrix product after it,
-//! (4.10)-(4.11)); the other cells use the defaults, which call `unroll` and `bptt`.
-//! Either way the gradients must be those of `bptt` up to rounding, for one-hot and dense inputs, batch 1
-//! and larger, with and without a gradient arriving at the final state. Skipping ∂L/∂xs must not change
+//! Every cell overrides both with faster schedules: the input half of (2.1), (7.1) or of the GRU's gates
+//! for all steps as one product before the loop; weight gradients summed over time as one matrix product
+//! after it, (4.10)-(4.11), (7.19)-(7.21), (8.17)-(8.22). The outputs and gradients must be those of
+//! `unroll` and `bptt` up to rounding, for one-hot and dense inputs, batch 1 and larger, T = 0 and
+//! T = 1, every LSTM and GRU variant, with and without a gradient arriving at the final state. Skipping ∂L/∂xs must not change
 //! anything else. `Rnn::backward_with(.., false)` is compared with `Rnn::backward`.
 
 use ndarray::{Array2, Array3, Ix2, Ix3};
 use rnn::bptt::{bptt, unroll};
-use rnn::cells::{AnyCell, CellKind};
+use rnn::cells::{AnyCell, CellKind, GruVariant, LstmOptions};
 use rnn::init::{rng, uniform, Rng};
 use rnn::prelude::*;
 use rnn::stack::Rnn;
@@ -53,8 +53,38 @@ fn close(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
         .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()))
 }
 
+/// (T, B, D, H) for the overrides on plain cells: T = 0 and T = 1, batch 1 and larger, D ≥ 16 (where a
+/// one-hot input takes the sparse kernels) and D < 16.
+const SHAPES: [(usize, usize, usize, usize); 7] = [
+    (0, 2, 20, 4),
+    (1, 1, 20, 5),
+    (1, 3, 4, 6),
+    (6, 1, 30, 8),
+    (5, 3, 4, 6),
+    (9, 2, 40, 3),
+    (4, 4, 17, 7),
+];
+
+/// Both sequence paths of `make(D, H)` against `unroll` and `bptt` over [`SHAPES`], dense and one-hot
+/// inputs, with and without a gradient at the final state.
+fn compare_everywhere<C: Cell>(name: &str, make: impl Fn(usize, usize, &mut Rng) -> C, seed: u64) {
+    let mut r = rng(seed);
+    for (t_len, batch, d, h) in SHAPES {
+        let cell = make(d, h, &mut r);
+        for xs in [
+            rand3((t_len, batch, d), &mut r),
+            one_hot((t_len, batch, d), &mut r),
+        ] {
+            compare_forward(&cell, &xs, name, &mut r);
+            for with_d_last in [false, true] {
+                compare(&cell, &xs, with_d_last, seed + 1);
+            }
+        }
+    }
+}
+
 /// Runs `cell` forward, then compares `backward_seq` (with and without ∂L/∂xs) with `bptt`.
-fn compare(cell: &AnyCell, xs: &Array3<f64>, with_d_last: bool, seed: u64) {
+fn compare<C: Cell>(cell: &C, xs: &Array3<f64>, with_d_last: bool, seed: u64) {
     let mut r = rng(seed);
     let (t_len, batch, _) = xs.dim();
     let h = cell.hidden_size();
@@ -125,6 +155,51 @@ fn compare(cell: &AnyCell, xs: &Array3<f64>, with_d_last: bool, seed: u64) {
     assert_eq!(dinit2, dinit, "{what}: skipping ∂L/∂xs changed ∂L/∂init");
 }
 
+/// Compares `forward_seq` with `unroll` from a non-zero initial state: outputs, final state, and the
+/// caches (through the same step-by-step `bptt`).
+fn compare_forward<C: Cell>(cell: &C, xs: &Array3<f64>, name: &str, r: &mut Rng) {
+    let (t_len, batch, _) = xs.dim();
+    let h = cell.hidden_size();
+    let init = cell.zero_state(batch);
+    let init = State {
+        h: init.h.mapv(|_| 0.3),
+        c: init.c.map(|c| c.mapv(|_| -0.2)),
+    };
+    let want = unroll(cell, xs.view(), &init);
+    let got = cell.forward_seq(xs.view(), &init);
+    let what = format!("{name} T={t_len} B={batch} D={}", xs.dim().2);
+    assert_eq!(got.outputs.dim(), want.outputs.dim(), "{what}");
+    let d_out = got
+        .outputs
+        .iter()
+        .zip(want.outputs.iter())
+        .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+    assert!(d_out < 1e-13, "{what}: outputs differ by {d_out:e}");
+    assert!(close(&got.last.h, &want.last.h) < 1e-13, "{what}: h_T");
+    match (&got.last.c, &want.last.c) {
+        (Some(c), Some(c_ref)) => assert!(close(c, c_ref) < 1e-13, "{what}: c_T"),
+        (None, None) => {}
+        _ => panic!("{what}: only one final state has a cell state c"),
+    }
+    assert_eq!(got.caches.len(), t_len, "{what}: one cache per step");
+    // the caches drive the same backward
+    let d = rand3((t_len, batch, h), r);
+    let (mut g1, mut g2) = (cell.zeros_like(), cell.zeros_like());
+    let (dx1, _) = bptt(cell, &got.caches, d.view(), None, &mut g1);
+    let (dx2, _) = bptt(cell, &want.caches, d.view(), None, &mut g2);
+    let (diff, tensor) = max_diff(&g1, &g2);
+    assert!(
+        diff < 1e-12,
+        "{what}: {tensor} from the two caches differs by {diff:e}"
+    );
+    assert!(
+        dx1.iter()
+            .zip(dx2.iter())
+            .all(|(p, q)| (p - q).abs() < 1e-12),
+        "{what}: ∂L/∂xs from the two caches"
+    );
+}
+
 #[test]
 fn backward_seq_matches_bptt_for_every_cell() {
     let mut r = rng(7);
@@ -161,37 +236,7 @@ fn forward_seq_matches_unroll_for_every_cell() {
                 rand3((t_len, batch, d), &mut r),
                 one_hot((t_len, batch, d), &mut r),
             ] {
-                let init = cell.zero_state(batch);
-                let init = State {
-                    h: init.h.mapv(|_| 0.3),
-                    ..init
-                };
-                let want = unroll(&cell, xs.view(), &init);
-                let got = cell.forward_seq(xs.view(), &init);
-                let what = format!("{kind:?} T={t_len} B={batch}");
-                assert_eq!(got.outputs.dim(), want.outputs.dim(), "{what}");
-                let d_out = got
-                    .outputs
-                    .iter()
-                    .zip(want.outputs.iter())
-                    .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
-                assert!(d_out < 1e-13, "{what}: outputs differ by {d_out:e}");
-                assert!(close(&got.last.h, &want.last.h) < 1e-13, "{what}: h_T");
-                assert_eq!(got.caches.len(), t_len, "{what}: one cache per step");
-                // the caches drive the same backward
-                let d = rand3((t_len, batch, h), &mut r);
-                let (mut g1, mut g2) = (cell.zeros_like(), cell.zeros_like());
-                let (dx1, _) = bptt(&cell, &got.caches, d.view(), None, &mut g1);
-                let (dx2, _) = bptt(&cell, &want.caches, d.view(), None, &mut g2);
-                let (diff, name) = max_diff(&g1, &g2);
-                assert!(
-                    diff < 1e-12,
-                    "{what}: {name} from the two caches differs by {diff:e}"
-                );
-                assert!(dx1
-                    .iter()
-                    .zip(dx2.iter())
-                    .all(|(p, q)| (p - q).abs() < 1e-12));
+                compare_forward(&cell, &xs, &format!("{kind:?}"), &mut r);
             }
         }
     }
@@ -259,5 +304,72 @@ fn stack_backward_without_dx_keeps_every_other_gradient() {
             );
             assert_eq!(d_init1, d_init2, "{kind:?} bidirectional={bidirectional}");
         }
+    }
+}
+
+#[test]
+fn lstm_sequence_paths_match_unroll_and_bptt_for_every_variant() {
+    // the overrides themselves, on plain Lstm values, for every combination of the options
+    let variants = [
+        ("default", LstmOptions::default()),
+        (
+            "peephole",
+            LstmOptions {
+                peephole: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "cifg",
+            LstmOptions {
+                cifg: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "peephole+cifg",
+            LstmOptions {
+                peephole: true,
+                cifg: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "forget_bias=1",
+            LstmOptions {
+                forget_bias: 1.0,
+                ..Default::default()
+            },
+        ),
+        (
+            "peephole+cifg+forget_bias=1",
+            LstmOptions {
+                peephole: true,
+                cifg: true,
+                forget_bias: 1.0,
+            },
+        ),
+    ];
+    for (k, (name, options)) in variants.into_iter().enumerate() {
+        compare_everywhere(
+            &format!("lstm {name}"),
+            |d, h, r| Lstm::with_options(d, h, options, r),
+            40 + k as u64,
+        );
+    }
+}
+
+#[test]
+fn gru_sequence_paths_match_unroll_and_bptt_for_both_variants() {
+    // the overrides themselves, on plain Gru values: reset-after (PyTorch) and reset-before (Cho et al.)
+    for (k, variant) in [GruVariant::ResetAfter, GruVariant::ResetBefore]
+        .into_iter()
+        .enumerate()
+    {
+        compare_everywhere(
+            &format!("gru {variant:?}"),
+            |d, h, r| Gru::with_variant(d, h, variant, r),
+            60 + k as u64,
+        );
     }
 }

@@ -195,22 +195,18 @@ impl Cell for AnyCell {
         }
     }
 
-    /// The Elman cell's faster [`Cell::forward_seq`]; the step-by-step default for the others.
+    /// The held cell's [`Cell::forward_seq`], its caches wrapped.
     fn forward_seq(&self, xs: ArrayView3<'_, f64>, init: &State) -> Unrolled<Self> {
         match self {
-            AnyCell::Elman(c) => {
-                let run = c.forward_seq(xs, init);
-                Unrolled {
-                    outputs: run.outputs,
-                    last: run.last,
-                    caches: run.caches.into_iter().map(AnyCache::Elman).collect(),
-                }
-            }
-            _ => crate::bptt::unroll(self, xs, init),
+            AnyCell::Elman(c) => wrap_caches(c.forward_seq(xs, init), AnyCache::Elman),
+            AnyCell::Lstm(c) => wrap_caches(c.forward_seq(xs, init), AnyCache::Lstm),
+            AnyCell::Gru(c) => wrap_caches(c.forward_seq(xs, init), AnyCache::Gru),
         }
     }
 
-    /// The Elman cell's faster [`Elman::backward_steps`]; the step-by-step default for the others.
+    /// The held cell's [`Cell::backward_seq`] (through its `backward_steps`, which borrows the caches).
+    /// A mismatch between the cell, `grads` and the caches falls back to [`crate::bptt::bptt`], whose
+    /// [`Cell::backward`] reports it.
     fn backward_seq(
         &self,
         caches: &[AnyCache],
@@ -219,19 +215,34 @@ impl Cell for AnyCell {
         grads: &mut Self,
         want_dx: bool,
     ) -> (Option<Array3<f64>>, State) {
-        if let (AnyCell::Elman(c), AnyCell::Elman(g)) = (self, &mut *grads) {
-            let caches: Option<Vec<&ElmanCache>> = caches
-                .iter()
-                .map(|k| match k {
+        match (self, &mut *grads) {
+            (AnyCell::Elman(c), AnyCell::Elman(g)) => {
+                if let Some(k) = unwrap_caches(caches, |k| match k {
                     AnyCache::Elman(k) => Some(k),
                     _ => None,
-                })
-                .collect();
-            if let Some(caches) = caches {
-                return c.backward_steps(&caches, d_outputs, d_last, g, want_dx);
+                }) {
+                    return c.backward_steps(&k, d_outputs, d_last, g, want_dx);
+                }
             }
+            (AnyCell::Lstm(c), AnyCell::Lstm(g)) => {
+                if let Some(k) = unwrap_caches(caches, |k| match k {
+                    AnyCache::Lstm(k) => Some(k),
+                    _ => None,
+                }) {
+                    return c.backward_steps(&k, d_outputs, d_last, g, want_dx);
+                }
+            }
+            (AnyCell::Gru(c), AnyCell::Gru(g)) => {
+                if let Some(k) = unwrap_caches(caches, |k| match k {
+                    AnyCache::Gru(k) => Some(k),
+                    _ => None,
+                }) {
+                    return c.backward_steps(&k, d_outputs, d_last, g, want_dx);
+                }
+            }
+            _ => {}
         }
-        // other cells, and mismatches (which backward reports)
+        // mismatches, which backward reports
         let (dxs, d_init) = crate::bptt::bptt(self, caches, d_outputs, d_last, grads);
         (want_dx.then_some(dxs), d_init)
     }
@@ -257,4 +268,21 @@ impl Cell for AnyCell {
             ),
         }
     }
+}
+
+/// A run of a concrete cell as a run of [`AnyCell`]: each cache wrapped by `wrap`.
+fn wrap_caches<C: Cell>(run: Unrolled<C>, wrap: fn(C::Cache) -> AnyCache) -> Unrolled<AnyCell> {
+    Unrolled {
+        outputs: run.outputs,
+        last: run.last,
+        caches: run.caches.into_iter().map(wrap).collect(),
+    }
+}
+
+/// The caches inside `caches` if `pick` finds the expected kind in every one of them.
+fn unwrap_caches<'a, K>(
+    caches: &'a [AnyCache],
+    pick: impl Fn(&'a AnyCache) -> Option<&'a K>,
+) -> Option<Vec<&'a K>> {
+    caches.iter().map(pick).collect()
 }

@@ -3,7 +3,7 @@
 use crate::linalg::{add_at_b, linear, linear_back};
 use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
 
-use super::{check_step_shapes, Cell, State};
+use super::{check_step_shapes, stack_rows, Cell, State};
 use crate::activation::Nonlinearity;
 use crate::bptt::Unrolled;
 use crate::init::{pytorch_default, Rng};
@@ -268,18 +268,4 @@ impl Elman {
         (dxs, State::from_h(dh))
     }
     // ANCHOR_END: elman_backward_steps
-}
-
-/// Stacks `(B, n)` steps into `(T·B, n)`, step t in rows t·B..(t+1)·B.
-fn stack_rows<'a>(
-    steps: impl ExactSizeIterator<Item = ArrayView2<'a, f64>>,
-    batch: usize,
-    n: usize,
-) -> Array2<f64> {
-    let mut out = Array2::zeros((steps.len() * batch, n));
-    for (t, step) in steps.enumerate() {
-        out.slice_mut(s![t * batch..(t + 1) * batch, ..])
-            .assign(&step);
-    }
-    out
 }

@@ -22,10 +22,13 @@
 //! `[2H, 3H)` for n; `weight_hh`, `bias_ih` and `bias_hh` are stacked the same way.
 
 use crate::linalg::{add_at_b, linear, linear_back};
-use ndarray::{concatenate, s, Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
+use ndarray::{
+    concatenate, s, Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis,
+};
 
 use super::{check_step_shapes, Cell, State};
 use crate::activation::{dsigmoid_from_output, dtanh_from_output, sigmoid_arr, tanh_arr};
+use crate::bptt::Unrolled;
 use crate::init::{pytorch_default, Rng};
 use crate::params::Parameters;
 
@@ -179,12 +182,89 @@ impl Cell for Gru {
     // ANCHOR: gru_step
     fn forward(&self, x: ArrayView2<'_, f64>, prev: &State) -> (State, GruCache) {
         check_step_shapes("GRU", &x, prev, self.input_size(), self.hidden_size());
-        let hs = self.hidden_size();
-        let h_prev = &prev.h; // (B, H)
-        let (r_cols, z_cols, n_cols) = (s![.., ..hs], s![.., hs..2 * hs], s![.., 2 * hs..]);
-
         // The input side of all three gates in one product: gi = x W_ihᵀ + b_ih        (B, 3H)
         let gi = linear(&x, &self.weight_ih) + &self.bias_ih;
+        // (8.1)-(8.4): the hidden side, the gates and the new state (Gru::gates, below)
+        self.gates(gi.view(), x.to_owned(), &prev.h)
+    }
+    // ANCHOR_END: gru_step
+
+    // ANCHOR: gru_step_backward
+    fn backward(&self, cache: &GruCache, d_next: &State, grads: &mut Self) -> (Array2<f64>, State) {
+        let hs = self.hidden_size();
+        let GruCache { x, h_prev, r, .. } = cache;
+        // (8.5)-(8.16): the gradients of the input-side and hidden-side terms, and the part of
+        // ∂L/∂h_{t-1} that does not go through W_hh (Gru::gate_grads, below)     (B, 3H), (B, 3H), (B, H)
+        let (dgi, dgh, mut dh_prev) = self.gate_grads(cache, &d_next.h);
+        let dhn = dgh.slice(s![.., 2 * hs..]);
+
+        // (8.17) ∂L/∂W_ih += dgiᵀ x_t                                                  (3H, D)
+        add_at_b(&mut grads.weight_ih, &dgi, x);
+        // (8.18) ∂L/∂b_ih += Σ_batch dgi                                               (3H)
+        grads.bias_ih += &dgi.sum_axis(Axis(0));
+        // (8.19) ∂L/∂b_hh += Σ_batch dgh                                               (3H)
+        grads.bias_hh += &dgh.sum_axis(Axis(0));
+        // (8.20) ∂L/∂x_t = dgi W_ih                                                    (B, D)
+        let dx = linear_back(&dgi, &self.weight_ih);
+
+        match self.variant {
+            GruVariant::ResetAfter => {
+                // (8.21a) ∂L/∂W_hh += dghᵀ h_{t-1}   (one fused product, like the forward)  (3H, H)
+                add_at_b(&mut grads.weight_hh, &dgh, h_prev);
+                // (8.22a) ∂L/∂h_{t-1} += dgh W_hh                                      (B, H)
+                dh_prev += &linear_back(&dgh, &self.weight_hh);
+            }
+            GruVariant::ResetBefore => {
+                let (rz, n_rows) = (s![..2 * hs, ..], s![2 * hs.., ..]);
+                // [∂L/∂a_r | ∂L/∂a_z], the r and z columns of dgh                      (B, 2H)
+                let dgh_rz = dgh.slice(s![.., ..2 * hs]);
+                // (8.21b) ∂L/∂[W_hr; W_hz] += [∂L/∂a_r | ∂L/∂a_z]ᵀ h_{t-1}             (2H, H)
+                let mut dw_rz = grads.weight_hh.slice_mut(rz);
+                add_at_b(&mut dw_rz, &dgh_rz, h_prev);
+                // (8.22b) ∂L/∂W_hn += ∂L/∂hnᵀ (r ⊙ h_{t-1})                            (H, H)
+                let mut dw_n = grads.weight_hh.slice_mut(n_rows);
+                add_at_b(&mut dw_n, &dhn, &(r * h_prev));
+                // (8.23b) ∂L/∂h_{t-1} += [∂L/∂a_r | ∂L/∂a_z] [W_hr; W_hz]              (B, H)
+                dh_prev += &linear_back(&dgh_rz, &self.weight_hh.slice(rz));
+            }
+        }
+        (dx, State::from_h(dh_prev))
+    }
+    // ANCHOR_END: gru_step_backward
+
+    /// [`Gru::forward_steps`]: the input side of every gate for every step as one product before the loop.
+    fn forward_seq(&self, xs: ArrayView3<'_, f64>, init: &State) -> Unrolled<Self> {
+        self.forward_steps(xs, init)
+    }
+
+    /// [`Gru::backward_steps`]: the weight gradients summed over time as one product each after the loop.
+    fn backward_seq(
+        &self,
+        caches: &[GruCache],
+        d_outputs: ArrayView3<'_, f64>,
+        d_last: Option<&State>,
+        grads: &mut Self,
+        want_dx: bool,
+    ) -> (Option<Array3<f64>>, State) {
+        let caches: Vec<&GruCache> = caches.iter().collect();
+        self.backward_steps(&caches, d_outputs, d_last, grads, want_dx)
+    }
+}
+
+impl Gru {
+    // ANCHOR: gru_gates
+    /// The rest of one step after the input side `gi` = x_t W_ihᵀ + b_ih `(B, 3H)`: the hidden side,
+    /// (8.1)-(8.4), from `h_prev` `(B, H)`; `x` `(B, D)` only goes into the cache. [`Cell::forward`] and
+    /// the sequence path [`Gru::forward_steps`] compute `gi` differently and share this.
+    pub(super) fn gates(
+        &self,
+        gi: ArrayView2<'_, f64>,
+        x: Array2<f64>,
+        h_prev: &Array2<f64>,
+    ) -> (State, GruCache) {
+        let hs = self.hidden_size();
+        let (r_cols, z_cols, n_cols) = (s![.., ..hs], s![.., hs..2 * hs], s![.., 2 * hs..]);
+
         // The hidden side. Reset-after: one fused product for r, z and n               (B, 3H)
         // Reset-before: only r and z now; n's hidden product has to wait for r         (B, 2H)
         let gh = match self.variant {
@@ -222,7 +302,7 @@ impl Cell for Gru {
         let h = (1.0 - &z) * &n + &z * h_prev;
 
         let cache = GruCache {
-            x: x.to_owned(),
+            x,
             h_prev: h_prev.clone(),
             r,
             z,
@@ -231,22 +311,30 @@ impl Cell for Gru {
         };
         (State::from_h(h), cache)
     }
-    // ANCHOR_END: gru_step
+    // ANCHOR_END: gru_gates
 
-    // ANCHOR: gru_step_backward
-    fn backward(&self, cache: &GruCache, d_next: &State, grads: &mut Self) -> (Array2<f64>, State) {
+    // ANCHOR: gru_gate_grads
+    /// (8.5)-(8.16) of one backward step: from `dh` = ∂L/∂h_t `(B, H)` (everything that flows into this
+    /// step's output), returns the gradients of the input-side terms `dgi` = [∂L/∂a_r | ∂L/∂a_z | ∂L/∂a_n]
+    /// and of the hidden-side terms `dgh` = [∂L/∂a_r | ∂L/∂a_z | ∂L/∂hn] `(B, 3H)`, and the part of
+    /// ∂L/∂h_{t-1} that does not flow back through the products with `W_hh`'s gate rows (the direct path,
+    /// and with reset-before the path through r ⊙ h_{t-1}). [`Cell::backward`] and
+    /// [`Gru::backward_steps`] take the weight gradients from these, one step or every step at a time.
+    pub(super) fn gate_grads(
+        &self,
+        cache: &GruCache,
+        dh: &Array2<f64>,
+    ) -> (Array2<f64>, Array2<f64>, Array2<f64>) {
         let hs = self.hidden_size();
         let GruCache {
-            x,
             h_prev,
             r,
             z,
             n,
             hn,
+            ..
         } = cache;
         // a_r, a_z, a_n below are the pre-activations inside σ, σ and tanh.
-        // ∂L/∂h_t: everything that flows into this step's output                      (B, H)
-        let dh = &d_next.h;
 
         // (8.5) ∂L/∂n = ∂L/∂h_t ⊙ (1 - z)                                              (B, H)
         let dn = dh * &(1.0 - z);
@@ -289,37 +377,7 @@ impl Cell for Gru {
         // (8.16) ∂L/∂(hidden-side terms) = [∂L/∂a_r | ∂L/∂a_z | ∂L/∂hn]                (B, 3H)
         let dgh = concatenate(Axis(1), &[da_r.view(), da_z.view(), dhn.view()]).unwrap();
 
-        // (8.17) ∂L/∂W_ih += dgiᵀ x_t                                                  (3H, D)
-        add_at_b(&mut grads.weight_ih, &dgi, x);
-        // (8.18) ∂L/∂b_ih += Σ_batch dgi                                               (3H)
-        grads.bias_ih += &dgi.sum_axis(Axis(0));
-        // (8.19) ∂L/∂b_hh += Σ_batch dgh                                               (3H)
-        grads.bias_hh += &dgh.sum_axis(Axis(0));
-        // (8.20) ∂L/∂x_t = dgi W_ih                                                    (B, D)
-        let dx = linear_back(&dgi, &self.weight_ih);
-
-        match self.variant {
-            GruVariant::ResetAfter => {
-                // (8.21a) ∂L/∂W_hh += dghᵀ h_{t-1}   (one fused product, like the forward)  (3H, H)
-                add_at_b(&mut grads.weight_hh, &dgh, h_prev);
-                // (8.22a) ∂L/∂h_{t-1} += dgh W_hh                                      (B, H)
-                dh_prev += &linear_back(&dgh, &self.weight_hh);
-            }
-            GruVariant::ResetBefore => {
-                let (rz, n_rows) = (s![..2 * hs, ..], s![2 * hs.., ..]);
-                // [∂L/∂a_r | ∂L/∂a_z], the r and z columns of dgh                      (B, 2H)
-                let dgh_rz = dgh.slice(s![.., ..2 * hs]);
-                // (8.21b) ∂L/∂[W_hr; W_hz] += [∂L/∂a_r | ∂L/∂a_z]ᵀ h_{t-1}             (2H, H)
-                let mut dw_rz = grads.weight_hh.slice_mut(rz);
-                add_at_b(&mut dw_rz, &dgh_rz, h_prev);
-                // (8.22b) ∂L/∂W_hn += ∂L/∂hnᵀ (r ⊙ h_{t-1})                            (H, H)
-                let mut dw_n = grads.weight_hh.slice_mut(n_rows);
-                add_at_b(&mut dw_n, &dhn, &(r * h_prev));
-                // (8.23b) ∂L/∂h_{t-1} += [∂L/∂a_r | ∂L/∂a_z] [W_hr; W_hz]              (B, H)
-                dh_prev += &linear_back(&dgh_rz, &self.weight_hh.slice(rz));
-            }
-        }
-        (dx, State::from_h(dh_prev))
+        (dgi, dgh, dh_prev)
     }
-    // ANCHOR_END: gru_step_backward
+    // ANCHOR_END: gru_gate_grads
 }

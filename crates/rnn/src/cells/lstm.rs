@@ -18,10 +18,11 @@
 //! `bias_hh` are stacked the same way. With the default [`LstmOptions`] the cell *is* `torch.nn.LSTM`.
 
 use crate::linalg::{add_at_b, linear, linear_back};
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
+use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
 
 use super::{check_step_shapes, Cell, State};
 use crate::activation::{dsigmoid_from_output, dtanh_from_output, sigmoid_arr, tanh_arr};
+use crate::bptt::Unrolled;
 use crate::init::{pytorch_default, Rng};
 use crate::params::Parameters;
 
@@ -264,6 +265,77 @@ impl Cell for Lstm {
             + &self.bias_ih
             + linear(&prev.h, &self.weight_hh)
             + &self.bias_hh;
+        // (7.2)-(7.7): the gates, c_t and h_t from a_t (Lstm::gates, below)
+        self.gates(a, x.to_owned(), &prev.h, c_prev)
+    }
+    // ANCHOR_END: lstm_step
+
+    // ANCHOR: lstm_step_backward
+    fn backward(
+        &self,
+        cache: &LstmCache,
+        d_next: &State,
+        grads: &mut Self,
+    ) -> (Array2<f64>, State) {
+        let dc_next = d_next
+            .c
+            .as_ref()
+            .expect("LSTM backward: the state gradient has no cell-state part c");
+        // (7.8)-(7.18): ∂L/∂a_t of every gate, and ∂L/∂c_{t-1} (Lstm::gate_grads, below)  (B, G·H), (B, H)
+        let (da, dc_prev) = self.gate_grads(cache, &d_next.h, dc_next, grads);
+        // (7.19) ∂L/∂W_ih += ∂L/∂a_tᵀ x_t                                                      (G·H, D)
+        add_at_b(&mut grads.weight_ih, &da, &cache.x);
+        // (7.20) ∂L/∂W_hh += ∂L/∂a_tᵀ h_{t-1}                                                  (G·H, H)
+        add_at_b(&mut grads.weight_hh, &da, &cache.h_prev);
+        // (7.21) ∂L/∂b_ih += Σ_batch ∂L/∂a_t, and the same for b_hh                               (G·H)
+        let db = da.sum_axis(Axis(0));
+        grads.bias_ih += &db;
+        grads.bias_hh += &db;
+        // (7.22) ∂L/∂x_t = ∂L/∂a_t W_ih                                                          (B, D)
+        let dx = linear_back(&da, &self.weight_ih);
+        // (7.23) ∂L/∂h_{t-1} = ∂L/∂a_t W_hh                                                      (B, H)
+        let dh_prev = linear_back(&da, &self.weight_hh);
+        let d_prev = State {
+            h: dh_prev,
+            c: Some(dc_prev),
+        };
+        (dx, d_prev)
+    }
+    // ANCHOR_END: lstm_step_backward
+
+    /// [`Lstm::forward_steps`]: the input half of (7.1) for every step as one product before the loop.
+    fn forward_seq(&self, xs: ArrayView3<'_, f64>, init: &State) -> Unrolled<Self> {
+        self.forward_steps(xs, init)
+    }
+
+    /// [`Lstm::backward_steps`]: the weight gradients summed over time as one product each after the loop.
+    fn backward_seq(
+        &self,
+        caches: &[LstmCache],
+        d_outputs: ArrayView3<'_, f64>,
+        d_last: Option<&State>,
+        grads: &mut Self,
+        want_dx: bool,
+    ) -> (Option<Array3<f64>>, State) {
+        let caches: Vec<&LstmCache> = caches.iter().collect();
+        self.backward_steps(&caches, d_outputs, d_last, grads, want_dx)
+    }
+}
+
+impl Lstm {
+    // ANCHOR: lstm_gates
+    /// (7.2)-(7.7) and the peepholes (8.1)-(8.3) of one step: the gates, c_t and h_t from the
+    /// pre-activation `a` = a_t `(B, G·H)` of (7.1) and the previous state `h_prev`, `c_prev` `(B, H)`;
+    /// `x` `(B, D)` only goes into the cache. [`Cell::forward`] and the sequence path
+    /// [`Lstm::forward_steps`] compute a_t differently and share this.
+    pub(super) fn gates(
+        &self,
+        a: Array2<f64>,
+        x: Array2<f64>,
+        h_prev: &Array2<f64>,
+        c_prev: &Array2<f64>,
+    ) -> (State, LstmCache) {
+        let h = self.hidden_size();
         let fb = self.forget_block(); // gate blocks: [i,] f, g, o
         let (mut a_f, a_g, mut a_o) =
             (block(&a, fb, h), block(&a, fb + 1, h), block(&a, fb + 2, h));
@@ -299,8 +371,8 @@ impl Cell for Lstm {
         let tanh_c = tanh_arr(&c);
         let h_next = &o * &tanh_c;
         let cache = LstmCache {
-            x: x.to_owned(),
-            h_prev: prev.h.clone(),
+            x,
+            h_prev: h_prev.clone(),
             c_prev: c_prev.clone(),
             i,
             f,
@@ -315,18 +387,22 @@ impl Cell for Lstm {
         };
         (next, cache)
     }
-    // ANCHOR_END: lstm_step
+    // ANCHOR_END: lstm_gates
 
-    // ANCHOR: lstm_step_backward
-    fn backward(
+    // ANCHOR: lstm_gate_grads
+    /// (7.8)-(7.18) and the peepholes (8.4)-(8.8) of one backward step: from `dh` = ∂L/∂h_t and
+    /// `dc_next` = the gradient reaching c_t from step t+1 `(B, H)`, returns ∂L/∂a_t `(B, G·H)` (in the
+    /// weights' gate order) and ∂L/∂c_{t-1} `(B, H)`, and adds the peephole weights' gradients into
+    /// `grads`. The weight and bias gradients, ∂L/∂x_t and ∂L/∂h_{t-1} all follow from ∂L/∂a_t: one step
+    /// at a time in [`Cell::backward`], for every step at once in [`Lstm::backward_steps`].
+    pub(super) fn gate_grads(
         &self,
         cache: &LstmCache,
-        d_next: &State,
-        grads: &mut Self,
-    ) -> (Array2<f64>, State) {
+        dh: &Array2<f64>,
+        dc_next: &Array2<f64>,
+        grads: &mut Lstm,
+    ) -> (Array2<f64>, Array2<f64>) {
         let LstmCache {
-            x,
-            h_prev,
             c_prev,
             i,
             f,
@@ -334,12 +410,8 @@ impl Cell for Lstm {
             o,
             c,
             tanh_c,
+            ..
         } = cache;
-        let dh = &d_next.h; // ∂L/∂h_t                                                            (B, H)
-        let dc_next = d_next
-            .c
-            .as_ref()
-            .expect("LSTM backward: the state gradient has no cell-state part c");
         // (7.8)  ∂L/∂o_t = ∂L/∂h_t ⊙ tanh(c_t)                                                   (B, H)
         let d_o = dh * tanh_c;
         // (7.9)  ∂L/∂a_o = ∂L/∂o_t ⊙ o_t ⊙ (1 - o_t)                                             (B, H)
@@ -391,23 +463,7 @@ impl Cell for Lstm {
             .map(|d| d.view())
             .collect();
         let da = ndarray::concatenate(Axis(1), &blocks).expect("every gate block is (B, H)");
-        // (7.19) ∂L/∂W_ih += ∂L/∂a_tᵀ x_t                                                      (G·H, D)
-        add_at_b(&mut grads.weight_ih, &da, x);
-        // (7.20) ∂L/∂W_hh += ∂L/∂a_tᵀ h_{t-1}                                                  (G·H, H)
-        add_at_b(&mut grads.weight_hh, &da, h_prev);
-        // (7.21) ∂L/∂b_ih += Σ_batch ∂L/∂a_t, and the same for b_hh                               (G·H)
-        let db = da.sum_axis(Axis(0));
-        grads.bias_ih += &db;
-        grads.bias_hh += &db;
-        // (7.22) ∂L/∂x_t = ∂L/∂a_t W_ih                                                          (B, D)
-        let dx = linear_back(&da, &self.weight_ih);
-        // (7.23) ∂L/∂h_{t-1} = ∂L/∂a_t W_hh                                                      (B, H)
-        let dh_prev = linear_back(&da, &self.weight_hh);
-        let d_prev = State {
-            h: dh_prev,
-            c: Some(dc_prev),
-        };
-        (dx, d_prev)
+        (da, dc_prev)
     }
-    // ANCHOR_END: lstm_step_backward
+    // ANCHOR_END: lstm_gate_grads
 }

@@ -11,7 +11,9 @@ use crate::params::Parameters;
 mod any;
 mod elman;
 mod gru;
+mod gru_seq;
 mod lstm;
+mod lstm_seq;
 
 pub use any::{AnyCache, AnyCell, CellKind};
 pub use elman::{Elman, ElmanCache};
@@ -149,4 +151,19 @@ pub(crate) fn check_step_shapes(
         prev.h.dim(),
         (x.nrows(), hidden)
     );
+}
+
+/// Stacks `(B, n)` steps into `(T·B, n)`, step t in rows t·B..(t+1)·B: the row order in which the
+/// sequence paths ([`Cell::forward_seq`], [`Cell::backward_seq`]) keep quantities of every step.
+pub(crate) fn stack_rows<'a>(
+    steps: impl ExactSizeIterator<Item = ArrayView2<'a, f64>>,
+    batch: usize,
+    n: usize,
+) -> Array2<f64> {
+    let mut out = Array2::zeros((steps.len() * batch, n));
+    for (t, step) in steps.enumerate() {
+        out.slice_mut(ndarray::s![t * batch..(t + 1) * batch, ..])
+            .assign(&step);
+    }
+    out
 }
