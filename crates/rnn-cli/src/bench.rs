@@ -30,8 +30,9 @@ pub struct BenchArgs {
     /// else python3).
     #[arg(long)]
     python: Option<String>,
-    /// Rounds of the min-char-rnn comparison: each round times ours, then numpy; the medians are reported,
-    /// so that a burst of other work on the machine does not decide the ratio.
+    /// Rounds of each comparison with a reference (numpy, PyTorch): each round times ours, then the
+    /// reference; the medians are reported, so that a burst of other work on the machine does not decide
+    /// the ratio.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
     rounds: u32,
     /// Python interpreter with PyTorch for the LSTM reference (`bench/torch_lstm.py`); if it cannot import
@@ -45,35 +46,122 @@ pub struct BenchArgs {
 
 const SHARED_TINYSHAKESPEARE: &str = "/work/shared/data/tinyshakespeare.txt";
 
-/// Trains `model` for about `budget` (at least `min_steps` steps) and returns chars/s.
-#[allow(clippy::too_many_arguments)]
-fn train_speed(
-    model: &mut CharLm,
-    ids: &[usize],
-    batch: usize,
-    seq_len: usize,
-    opt: &mut dyn Optimizer,
-    clip: impl Fn(&mut CharLm),
+/// Timed training of one model on one text: each call of [`Speeds::train`] continues where the last one
+/// stopped (same batches, carried state, same optimiser).
+struct Speeds {
+    batches: TbpttBatches,
+    states: Vec<rnn::cells::State>,
+    step: usize,
     budget: Duration,
     min_steps: usize,
-) -> Result<(f64, f64)> {
-    let batches = TbpttBatches::new(ids, batch, seq_len)?;
-    let mut states = model.zero_states(batch);
-    let start = Instant::now();
-    let (mut steps, mut loss) = (0usize, 0.0);
-    while steps < min_steps || start.elapsed() < budget {
-        let (x, y) = batches.chunk(steps % batches.num_chunks());
-        let (l, finals, cache) = model.forward(&x, &y, Some(&states), None);
+}
+
+impl Speeds {
+    fn new(
+        ids: &[usize],
+        batch: usize,
+        seq_len: usize,
+        model: &CharLm,
+        budget: Duration,
+        min_steps: usize,
+    ) -> Result<Self> {
+        Ok(Speeds {
+            batches: TbpttBatches::new(ids, batch, seq_len)?,
+            states: model.zero_states(batch),
+            step: 0,
+            budget,
+            min_steps,
+        })
+    }
+
+    /// One training step; returns the loss.
+    fn step(
+        &mut self,
+        model: &mut CharLm,
+        opt: &mut dyn Optimizer,
+        clip: &impl Fn(&mut CharLm),
+    ) -> f64 {
+        let (x, y) = self.batches.chunk(self.step % self.batches.num_chunks());
+        let (loss, finals, cache) = model.forward(&x, &y, Some(&self.states), None);
         let mut g = model.zeros_like();
         model.backward(&cache, &mut g);
         clip(&mut g);
         opt.step(model, &g);
-        states = finals;
-        loss = l;
-        steps += 1;
+        self.states = finals;
+        self.step += 1;
+        loss
     }
-    let cps = (steps * batch * seq_len) as f64 / start.elapsed().as_secs_f64();
-    Ok((cps, loss))
+
+    /// One untimed warm-up step, then steps for about `budget` (at least `min_steps`); returns
+    /// (chars/s, last loss).
+    fn train(
+        &mut self,
+        model: &mut CharLm,
+        opt: &mut dyn Optimizer,
+        clip: impl Fn(&mut CharLm),
+    ) -> Result<(f64, f64)> {
+        self.step(model, opt, &clip);
+        let start = Instant::now();
+        let (mut n, mut loss) = (0usize, 0.0);
+        while n < self.min_steps || start.elapsed() < self.budget {
+            loss = self.step(model, opt, &clip);
+            n += 1;
+        }
+        let cps = (n * self.batches.chars_per_chunk()) as f64 / start.elapsed().as_secs_f64();
+        Ok((cps, loss))
+    }
+}
+
+/// Measures ours and a reference alternately for `rounds` rounds, prints every round and the ratio of the
+/// medians against `goal`. Without a reference, compares with `fallback` (a figure quoted by the issue) if
+/// given.
+fn compare(
+    what: &str,
+    rounds: u32,
+    mut ours: impl FnMut() -> Result<(f64, f64)>,
+    (ref_name, mut reference): (&str, impl FnMut() -> Result<f64>),
+    goal: f64,
+    fallback: Option<f64>,
+) -> Result<()> {
+    let (mut us, mut them) = (Vec::new(), Vec::new());
+    let mut missing = None;
+    println!("{what}:");
+    for round in 1..=rounds {
+        let (cps, loss) = ours()?;
+        us.push(cps);
+        let line = format!("  round {round}: ours {cps:>9.0} chars/s (loss {loss:.3})");
+        match (missing.is_none()).then(&mut reference) {
+            Some(Ok(r)) => {
+                them.push(r);
+                println!("{line}, reference {r:>9.0} chars/s, ratio {:.2}x", cps / r);
+            }
+            Some(Err(e)) => {
+                println!("{line}");
+                missing = Some(e);
+            }
+            None => println!("{line}"),
+        }
+    }
+    let us = median(&mut us);
+    match missing {
+        None => {
+            let them = median(&mut them);
+            println!(
+                "  median: ours {us:.0} chars/s, {ref_name} {them:.0} chars/s: ratio {:.2}x (goal ≥ {goal}x)",
+                us / them
+            );
+        }
+        Some(e) => {
+            println!("  median: ours {us:.0} chars/s; reference unavailable: {e:#}");
+            if let Some(f) = fallback {
+                println!(
+                    "  vs the issue's figure for PyTorch f64 on 1 thread, ≈ {f:.0} chars/s: {:.2}x",
+                    us / f
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn model(cell: &str, vocab: &Vocab, hidden: usize, layers: usize) -> Result<CharLm> {
@@ -120,52 +208,20 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if only.contains(&"minchar") {
         let mut m = model("rnn", &vocab, 100, 1)?;
         let mut opt = optim::Adagrad::new(0.1);
-        let (mut ours, mut numpy) = (Vec::new(), Vec::new());
-        let mut numpy_error = None;
-        for round in 1..=a.rounds {
-            let (cps, loss) = train_speed(
-                &mut m,
-                &ids,
-                1,
-                25,
-                &mut opt,
-                |g| optim::clip_by_value(g, 5.0),
-                budget,
-                10,
-            )?;
-            ours.push(cps);
-            let np = numpy_reference(&a, &source);
-            match &np {
-                Ok(np) => {
-                    numpy.push(*np);
-                    println!(
-                        "  round {round}: ours {cps:>8.0} chars/s (loss {loss:.3}), numpy {np:>7.0} chars/s, ratio {:.2}x",
-                        cps / np
-                    );
-                }
-                Err(_) => println!("  round {round}: ours {cps:>8.0} chars/s (loss {loss:.3})"),
-            }
-            if let Err(e) = np {
-                numpy_error = Some(e);
-            }
-        }
-        let ours = median(&mut ours);
-        println!(
-            "min-char-rnn (rnn H=100, T=25, B=1, Adagrad 0.1, clip ±5):  {ours:>10.0} chars/s (median of {})",
-            a.rounds
-        );
-        match numpy_error {
-            None => {
-                let np = median(&mut numpy);
-                println!(
-                    "  numpy reference, same loop (bench/min_char_rnn.py):     {np:>10.0} chars/s   ratio of medians {:.2}x (goal ≥ 5x)",
-                    ours / np
-                );
-            }
-            Some(e) => println!("  numpy reference unavailable: {e:#}"),
-        }
+        let clip = |g: &mut CharLm| optim::clip_by_value(g, 5.0);
+        let mut speeds = Speeds::new(&ids, 1, 25, &m, budget, 10)?;
+        compare(
+            "min-char-rnn (rnn H=100, T=25, B=1, Adagrad 0.1, clip ±5)",
+            a.rounds,
+            || speeds.train(&mut m, &mut opt, clip),
+            ("numpy, same loop (bench/min_char_rnn.py)", || {
+                numpy_reference(&a, &source)
+            }),
+            5.0,
+            None,
+        )?;
     }
-    for (name, hidden, layers, reference) in
+    for (name, hidden, layers, issue_figure) in
         [("lstm256", 256, 1, 10_000.0), ("lstm512", 512, 2, 1_100.0)]
     {
         if !only.contains(&name) {
@@ -173,31 +229,21 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         let mut m = model("lstm", &vocab, hidden, layers)?;
         let mut opt = optim::Adam::new(2e-3);
-        let (cps, loss) = train_speed(
-            &mut m,
-            &ids,
-            32,
-            64,
-            &mut opt,
-            |g| {
-                optim::clip_by_global_norm(g, 5.0);
-            },
-            budget,
-            2,
+        let clip = |g: &mut CharLm| {
+            optim::clip_by_global_norm(g, 5.0);
+        };
+        let mut speeds = Speeds::new(&ids, 32, 64, &m, budget, 2)?;
+        compare(
+            &format!("lstm {hidden}x{layers} training (B=32, T=64, Adam, clip 5)"),
+            a.rounds,
+            || speeds.train(&mut m, &mut opt, clip),
+            (
+                "PyTorch nn.LSTM f64, 1 thread (bench/torch_lstm.py)",
+                || torch_reference(&a, &source, hidden, layers),
+            ),
+            1.0,
+            Some(issue_figure),
         )?;
-        print!(
-            "lstm {hidden}x{layers} training (B=32, T=64, Adam):          {cps:>10.0} chars/s (loss {loss:.3})"
-        );
-        match torch_reference(&a, &source, hidden, layers) {
-            Ok(torch) => println!(
-                "   PyTorch f64 same loop, 1 thread (bench/torch_lstm.py): {torch:.0} chars/s, ratio {:.2}x",
-                cps / torch
-            ),
-            Err(e) => println!(
-                "   vs the issue's PyTorch f64 1-thread figure ≈ {reference:.0}: {:.2}x (same-run reference unavailable: {e:#})",
-                cps / reference
-            ),
-        }
     }
     if only.contains(&"sample") {
         for cell in ["rnn", "gru", "lstm"] {

@@ -531,7 +531,7 @@ fn bench_runs_on_any_text_and_says_when_a_reference_is_missing() {
     assert!(out.contains("round 2: ours"), "{out}");
     assert!(out.contains("min-char-rnn"), "{out}");
     assert!(
-        out.contains("numpy reference unavailable: cannot run /nonexistent/python"),
+        out.contains("reference unavailable: cannot run /nonexistent/python"),
         "{out}"
     );
     for cell in ["rnn ", "gru ", "lstm"] {
