@@ -6,6 +6,11 @@
 //! matrix-vector products and an outer product, which are much faster written as such than as a
 //! matrix-matrix product of a 1-row matrix.
 //!
+//! Between the two, a product with a few rows (2 to 64: a batch of sequences, one time step) against a large
+//! weight (2 MB or more, such as an LSTM's W_hh) reads the weight in cache-sized blocks where it lies, instead
+//! of letting the matrix kernels copy all of it on every call; [`RepeatedWeight`] does the same for `x Wᵀ`
+//! through a transposed copy made once per chunk.
+//!
 //! A mostly-zero input (a one-hot character, as in char-rnn) is detected too: then `x Wᵀ` only gathers
 //! the columns of `W` that the non-zero entries pick, and `dW += dyᵀ x` only touches those columns,
 //! which is what a one-hot input means (an embedding lookup), without the caller having to say so.
@@ -81,8 +86,95 @@ where
             }
         }
         y.insert_axis(Axis(0))
+    } else if let (true, Some(ws)) = (few_rows_large_weight(d.nrows(), w.len()), w.as_slice()) {
+        let d_std = d.as_standard_layout();
+        let mut y = Array2::zeros((d.nrows(), w.ncols()));
+        few_rows_times_weight(
+            d_std.as_slice().expect("standard layout"),
+            ws,
+            w.ncols(),
+            y.as_slice_mut().expect("new array"),
+        );
+        y
     } else {
         d.dot(w)
+    }
+}
+
+/// A weight used for many products `x Wᵀ` with the same few rows per call, such as W_hh in the time loop of
+/// a chunk: for a large W and 2 to 64 rows, a row-major copy of Wᵀ is made once, and every product reads it
+/// in place ([`linear_back`]'s blocked path) instead of letting the matrix kernels copy W on every call.
+/// Otherwise it is [`linear`].
+pub struct RepeatedWeight<'a> {
+    w: &'a Array2<f64>,
+    transposed: Option<Array2<f64>>,
+}
+
+impl<'a> RepeatedWeight<'a> {
+    /// Prepares `w (out, in)` for products with `rows` rows.
+    pub fn new(w: &'a Array2<f64>, rows: usize) -> Self {
+        let transposed =
+            few_rows_large_weight(rows, w.len()).then(|| w.t().as_standard_layout().into_owned());
+        RepeatedWeight { w, transposed }
+    }
+
+    /// `x Wᵀ`: `x (B, in)` → `(B, out)`.
+    pub fn times<A: Data<Elem = f64>>(&self, x: &ArrayBase<A, Ix2>) -> Array2<f64> {
+        match &self.transposed {
+            Some(wt) => linear_back(x, wt),
+            None => linear(x, self.w),
+        }
+    }
+}
+
+/// Whether a product of `rows` rows with a weight of `weight_len` entries should use
+/// [`few_rows_times_weight`] rather than the matrix-multiply kernels, which copy (pack) the whole weight into
+/// their own layout on every call: when the weight is large (at least 2 MB) and the rows are few.
+fn few_rows_large_weight(rows: usize, weight_len: usize) -> bool {
+    (2..=64).contains(&rows) && weight_len >= 1 << 18
+}
+
+/// `y = d W` for a row-major `d (M, N)`, `W (N, K)` and `y (M, K)`, all given as slices, reading `W` in
+/// place: blocks of 8 rows and [`COL_TILE`] columns of `W` (16 KB) stay in the first-level cache while every
+/// row of `d` uses them. Each output is summed in a fixed order, so the result does not depend on the machine.
+fn few_rows_times_weight(d: &[f64], w: &[f64], k: usize, y: &mut [f64]) {
+    let n = w.len() / k;
+    let m = d.len() / n;
+    for c0 in (0..k).step_by(COL_TILE) {
+        let c1 = (c0 + COL_TILE).min(k);
+        let mut j = 0;
+        while j + 8 <= n {
+            let rows: [&[f64]; 8] = std::array::from_fn(|r| &w[(j + r) * k + c0..(j + r) * k + c1]);
+            for b in 0..m {
+                let c: [f64; 8] = std::array::from_fn(|r| d[b * n + j + r]);
+                axpy8(&c, &rows, &mut y[b * k + c0..b * k + c1]);
+            }
+            j += 8;
+        }
+        for jj in j..n {
+            let row = &w[jj * k + c0..jj * k + c1];
+            for b in 0..m {
+                let c = d[b * n + jj];
+                for (yi, wi) in y[b * k + c0..b * k + c1].iter_mut().zip(row) {
+                    *yi += c * wi;
+                }
+            }
+        }
+    }
+}
+
+/// Columns of `W` per tile in [`few_rows_times_weight`].
+const COL_TILE: usize = 256;
+
+/// `y += Σ_r c_r · rows_r` over eight rows as long as `y`, added as a balanced tree.
+#[inline(always)]
+fn axpy8(c: &[f64; 8], rows: &[&[f64]; 8], y: &mut [f64]) {
+    let len = y.len();
+    let [w0, w1, w2, w3, w4, w5, w6, w7] = rows.map(|r| &r[..len]);
+    for i in 0..len {
+        let lo = (c[0] * w0[i] + c[1] * w1[i]) + (c[2] * w2[i] + c[3] * w3[i]);
+        let hi = (c[4] * w4[i] + c[5] * w5[i]) + (c[6] * w6[i] + c[7] * w7[i]);
+        y[i] += lo + hi;
     }
 }
 
@@ -273,5 +365,21 @@ mod tests {
             assert!(close(&acc, &want), "sparse add_at_b, B = {b}");
         }
         assert!(sparse_rows(&rand2(2, 40, 9)).is_none());
+        // few rows against a large weight: the blocked path, with a ragged last block and tile
+        let (d, w) = (rand2(5, 1030, 10), rand2(1030, 300, 11));
+        assert!(few_rows_large_weight(5, w.len()));
+        let want = d.dot(&w);
+        let got = linear_back(&d, &w);
+        assert!(got.iter().zip(&want).all(|(u, v)| (u - v).abs() < 1e-11));
+        let (x, w) = (rand2(7, 300, 12), rand2(1030, 300, 13));
+        let prepared = RepeatedWeight::new(&w, 7);
+        assert!(prepared.transposed.is_some());
+        let want = x.dot(&w.t());
+        assert!(prepared
+            .times(&x)
+            .iter()
+            .zip(&want)
+            .all(|(u, v)| (u - v).abs() < 1e-11));
+        assert!(RepeatedWeight::new(&w, 1).transposed.is_none());
     }
 }

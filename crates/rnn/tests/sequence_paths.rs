@@ -373,3 +373,19 @@ fn gru_sequence_paths_match_unroll_and_bptt_for_both_variants() {
         );
     }
 }
+
+#[test]
+fn large_recurrent_weights_take_the_blocked_products_and_agree() {
+    // W_hh of at least 2^18 entries with 2..=64 rows per step: the forward reads a transposed copy in place
+    // and the backward's ∂L/∂h_{t-1} = ∂L/∂a W_hh skips the matrix kernels (rnn::linalg). Same sums.
+    let mut r = rng(21);
+    let lstm = Lstm::new(16, 256, &mut r); // W_hh (1024, 256)
+    let elman = Elman::new(16, 512, &mut r); // W_hh (512, 512)
+    for (batch, with_d_last) in [(4, false), (3, true)] {
+        let xs = rand3((3, batch, 16), &mut r);
+        compare(&lstm, &xs, with_d_last, 22);
+        compare(&elman, &xs, with_d_last, 23);
+        compare_forward(&lstm, &xs, "lstm 256", &mut r);
+        compare_forward(&elman, &xs, "elman 512", &mut r);
+    }
+}

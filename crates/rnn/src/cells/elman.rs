@@ -1,6 +1,6 @@
 //! The Elman RNN cell (Elman, 1990), as `torch.nn.RNN`.
 
-use crate::linalg::{add_at_b, linear, linear_back};
+use crate::linalg::{add_at_b, linear, linear_back, RepeatedWeight};
 use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
 
 use super::{check_step_shapes, stack_rows, Cell, State};
@@ -171,13 +171,15 @@ impl Cell for Elman {
         let input_part = linear(&x_rows, &self.weight_ih) + &self.bias_ih;
         let mut outputs = Array3::zeros((t_len, batch, hidden)); // (T, B, H)
         let mut caches = Vec::with_capacity(t_len);
+        // W_hh is read T times with B rows each: prepared once (see linalg::RepeatedWeight)
+        let w_hh = RepeatedWeight::new(&self.weight_hh, batch);
         let mut h_prev = init.h.clone();
         for t in 0..t_len {
             // (2.1) a_t = (W_ih x_t + b_ih) + W_hh h_{t-1} + b_hh: only this product waits for h_{t-1}  (B, H)
             let a = input_part
                 .slice(s![t * batch..(t + 1) * batch, ..])
                 .to_owned()
-                + linear(&h_prev, &self.weight_hh)
+                + w_hh.times(&h_prev)
                 + &self.bias_hh;
             // (2.2) h_t = tanh(a_t)                                                           (B, H)
             let h = self.nonlinearity.apply(&a);

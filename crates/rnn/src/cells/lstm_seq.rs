@@ -12,7 +12,7 @@ use ndarray::{s, Array2, Array3, ArrayView3, Axis};
 
 use super::{stack_rows, Cell, Lstm, LstmCache, State};
 use crate::bptt::Unrolled;
-use crate::linalg::{add_at_b, linear, linear_back};
+use crate::linalg::{add_at_b, linear, linear_back, RepeatedWeight};
 
 impl Lstm {
     // ANCHOR: lstm_forward_steps
@@ -49,13 +49,15 @@ impl Lstm {
         let input_part = linear(&x_rows, &self.weight_ih) + &self.bias_ih;
         let mut outputs = Array3::zeros((t_len, batch, hidden)); // (T, B, H)
         let mut caches = Vec::with_capacity(t_len);
+        // W_hh is read T times with B rows each: prepared once (see linalg::RepeatedWeight)
+        let w_hh = RepeatedWeight::new(&self.weight_hh, batch);
         let mut state = init.clone();
         for t in 0..t_len {
             // (7.1) a_t = (W_ih x_t + b_ih) + W_hh h_{t-1} + b_hh: only this product waits  (B, G·H)
             let a = input_part
                 .slice(s![t * batch..(t + 1) * batch, ..])
                 .to_owned()
-                + linear(&state.h, &self.weight_hh)
+                + w_hh.times(&state.h)
                 + &self.bias_hh;
             let c_prev = state.c.as_ref().expect("an LSTM state has c");
             // (7.2)-(7.7): the gates, c_t and h_t, exactly as in the per-step forward          (B, H)
