@@ -1,11 +1,14 @@
 //! `rnn bench`: training and sampling speed in characters per second, on real text.
 //!
 //! 1. The min-char-rnn setup (vanilla RNN, H = 100, T = 25, B = 1, one-hot input, Adagrad lr 0.1, gradients
-//!    clipped to ±5), next to a numpy implementation of the same loop (`bench/min_char_rnn.py`) run by this
-//!    same command, and the ratio of the two.
-//! 2. LSTM 256×1 and 512×2, B = 32, T = 64, Adam, global-norm clipping (reference: PyTorch f64 on one thread
-//!    of this machine, about 10k and 1.1k chars/s).
-//! 3. Sampling with H = 256, batch 1, for the Elman, GRU and LSTM cells.
+//!    clipped to ±5), against a numpy implementation of the same loop (`bench/min_char_rnn.py`).
+//! 2. LSTM 256×1 and 512×2, B = 32, T = 64, Adam, global-norm clipping, against PyTorch's `nn.LSTM` in f64
+//!    on one thread (`bench/torch_lstm.py`, if torch is importable; else the figures, about 10k and
+//!    1.1k chars/s).
+//! 3. Sampling with H = 256, batch 1, for the Elman, GRU and LSTM cells, next to this core's read bandwidth.
+//!
+//! Each comparison alternates ours and the reference for `--rounds` rounds, each measurement after one
+//! untimed warm-up step, and reports the ratio of the medians (see `docs/performance.md`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
