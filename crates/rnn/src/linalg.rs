@@ -145,9 +145,21 @@ fn few_rows_times_weight(d: &[f64], w: &[f64], k: usize, y: &mut [f64]) {
         let mut j = 0;
         while j + 8 <= n {
             let rows: [&[f64]; 8] = std::array::from_fn(|r| &w[(j + r) * k + c0..(j + r) * k + c1]);
-            for b in 0..m {
-                let c: [f64; 8] = std::array::from_fn(|r| d[b * n + j + r]);
-                axpy8(&c, &rows, &mut y[b * k + c0..b * k + c1]);
+            let coeffs = |b: usize| -> [f64; 8] { std::array::from_fn(|r| d[b * n + j + r]) };
+            // two rows of y at a time share every load of W
+            let mut b = 0;
+            while b + 2 <= m {
+                let (first, second) = y[b * k..(b + 2) * k].split_at_mut(k);
+                axpy8x2(
+                    (&coeffs(b), &coeffs(b + 1)),
+                    &rows,
+                    &mut first[c0..c1],
+                    &mut second[c0..c1],
+                );
+                b += 2;
+            }
+            if b < m {
+                axpy8(&coeffs(b), &rows, &mut y[b * k + c0..b * k + c1]);
             }
             j += 8;
         }
@@ -165,6 +177,23 @@ fn few_rows_times_weight(d: &[f64], w: &[f64], k: usize, y: &mut [f64]) {
 
 /// Columns of `W` per tile in [`few_rows_times_weight`].
 const COL_TILE: usize = 256;
+
+/// [`axpy8`] for two outputs at once, `y` with coefficients `c.0` and `z` with `c.1` (the same sums).
+#[inline(always)]
+fn axpy8x2(c: (&[f64; 8], &[f64; 8]), rows: &[&[f64]; 8], y: &mut [f64], z: &mut [f64]) {
+    let len = y.len();
+    let z = &mut z[..len];
+    let [w0, w1, w2, w3, w4, w5, w6, w7] = rows.map(|r| &r[..len]);
+    let (c, e) = c;
+    for i in 0..len {
+        let lo = (c[0] * w0[i] + c[1] * w1[i]) + (c[2] * w2[i] + c[3] * w3[i]);
+        let hi = (c[4] * w4[i] + c[5] * w5[i]) + (c[6] * w6[i] + c[7] * w7[i]);
+        y[i] += lo + hi;
+        let lo = (e[0] * w0[i] + e[1] * w1[i]) + (e[2] * w2[i] + e[3] * w3[i]);
+        let hi = (e[4] * w4[i] + e[5] * w5[i]) + (e[6] * w6[i] + e[7] * w7[i]);
+        z[i] += lo + hi;
+    }
+}
 
 /// `y += Σ_r c_r · rows_r` over eight rows as long as `y`, added as a balanced tree.
 #[inline(always)]
