@@ -34,17 +34,7 @@ use ndarray::{
 /// losses exact: for logits `[40, 0]` and target 0 the loss is `(m - z_0) + tail = 0 + e^-40`, where
 /// `(40 + e^-40) - 40` would round to 0.
 fn log_sum_exp_parts<'a>(row: impl IntoIterator<Item = &'a f64> + Clone) -> (f64, f64) {
-    let (k, m) =
-        row.clone()
-            .into_iter()
-            .enumerate()
-            .fold((0, f64::NEG_INFINITY), |(bk, bm), (i, &z)| {
-                if z > bm {
-                    (i, z)
-                } else {
-                    (bk, bm)
-                }
-            });
+    let (k, m) = arg_max(row.clone());
     let rest: f64 = row
         .into_iter()
         .enumerate()
@@ -54,20 +44,24 @@ fn log_sum_exp_parts<'a>(row: impl IntoIterator<Item = &'a f64> + Clone) -> (f64
     (m, rest.ln_1p())
 }
 
+/// `(k, z_k)` for the first largest entry of a row (`(0, -∞)` for an empty one).
+fn arg_max<'a>(row: impl IntoIterator<Item = &'a f64>) -> (usize, f64) {
+    row.into_iter()
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |(bk, bm), (i, &z)| {
+            if z > bm {
+                (i, z)
+            } else {
+                (bk, bm)
+            }
+        })
+}
+
 /// Writes `e_u = exp(z_u - m)` into `out` for one row `z`, m = max_u z_u, and returns `(m, rest)` with
 /// `rest = Σ_{u≠k} e_u` over every entry but the largest (whose e_k is exactly 1): each exponential once, for
 /// both the loss and the softmax.
 fn exps_into(z: ArrayView1<'_, f64>, mut out: ArrayViewMut1<'_, f64>) -> (f64, f64) {
-    let (k, m) = z
-        .iter()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |(bk, bm), (i, &v)| {
-            if v > bm {
-                (i, v)
-            } else {
-                (bk, bm)
-            }
-        });
+    let (k, m) = arg_max(z);
     Zip::from(&mut out)
         .and(&z)
         .for_each(|e, &v| *e = exp(v - m));
