@@ -41,7 +41,14 @@ pub(crate) fn token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `cargo xtask open`: the book first, the rest while the reader reads.
+///
+/// 1. mdbook and mdbook-katex (built side by side) and KaTeX's CSS: then the book is built and served, and
+///    its address printed. The Python venv installs meanwhile on its own thread.
+/// 2. The evcxr kernel: then JupyterLab starts and its address is printed.
+/// 3. rustlings, for the labs. Chromium is not installed here: only the browser check needs it.
 pub(crate) fn open(args: &[String]) -> Result {
+    let t_start = Instant::now();
     let mut opts: HashMap<&str, String> = HashMap::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -56,9 +63,6 @@ pub(crate) fn open(args: &[String]) -> Result {
             other => return Err(format!("unknown option `{other}` for `open`")),
         }
     }
-    setup()?;
-    book()?;
-
     let port = |key: &str, default: u16| -> Result<u16> {
         match opts.get(key) {
             Some(v) => v.parse().map_err(|_| format!("bad port `{v}`")),
@@ -66,6 +70,22 @@ pub(crate) fn open(args: &[String]) -> Result {
         }
     };
     let book_port = port("book", 3000)?;
+    let want_lab = !opts.contains_key("no-lab");
+    let lab_port = if want_lab {
+        Some(port("lab", 8888)?)
+    } else {
+        None
+    };
+    let elapsed = || {
+        let s = t_start.elapsed().as_secs();
+        format!("{}m{:02}s", s / 60, s % 60)
+    };
+
+    // 1. The book.
+    let mut report = Report(Vec::new());
+    let venv_job = want_lab.then(|| std::thread::spawn(setup_venv));
+    setup_group(&mut report, Group::Book)?;
+    book()?;
     let mut children: Vec<(&str, Child)> = Vec::new();
     let mut serve = Command::new(tool_bin("mdbook"));
     serve
@@ -79,48 +99,59 @@ pub(crate) fn open(args: &[String]) -> Result {
     wait_for_port(book_port, &mut mdbook, Duration::from_secs(60))
         .map_err(|e| format!("mdbook serve {e}"))?;
     children.push(("mdbook serve", mdbook));
+    println!(
+        "\n  The book is ready ({} after start): http://127.0.0.1:{book_port}/",
+        elapsed()
+    );
+    if want_lab {
+        println!(
+            "  The notebooks come next: their kernel is built now (about 6 minutes the first time).\n"
+        );
+    }
 
+    // 2. The notebooks. A failure here leaves the book up.
     let mut lab_url = None;
-    if !opts.contains_key("no-lab") {
-        let lab_port = port("lab", 8888)?;
-        let tok = token();
-        let mut lab = Command::new(venv_bin("jupyter"));
-        lab.args(["lab", "--no-browser", "--ServerApp.ip=127.0.0.1"])
-            .arg(format!("--ServerApp.port={lab_port}"))
-            .arg("--ServerApp.port_retries=0")
-            .arg("--ServerApp.answer_yes=True")
-            .arg(format!(
-                "--ServerApp.root_dir={}",
-                root().join("notebooks").display()
-            ))
-            .current_dir(root().join("notebooks"))
-            .stdin(Stdio::null())
-            .env("PATH", tools_path())
-            .env("JUPYTER_PLATFORM_DIRS", "1")
-            .env("EVCXR_CONFIG_DIR", root().join("tools/evcxr/lab"));
-        if is_root() {
-            // Containers and CI machines run as root; Jupyter refuses that unless told.
-            lab.arg("--allow-root");
-        }
-        println!("$ {} --IdentityProvider.token=...", show(&lab));
-        lab.arg(format!("--IdentityProvider.token={tok}"));
-        let mut child = lab.spawn().map_err(|e| format!("jupyter lab: {e}"))?;
-        if let Err(e) = wait_for_port(lab_port, &mut child, Duration::from_secs(120)) {
-            for (_, c) in children.iter_mut() {
-                let _ = c.kill();
+    if let (Some(job), Some(lab_port)) = (venv_job, lab_port) {
+        let lab = (|| -> Result<(Child, String)> {
+            setup_group(&mut report, Group::Notebooks)?;
+            let outcome = job
+                .join()
+                .map_err(|_| "the venv step panicked".to_string())??;
+            report.add(".venv (Python packages)", outcome);
+            setup_kernel(&mut report)?;
+            start_lab(lab_port)
+        })();
+        match lab {
+            Ok((child, url)) => {
+                children.push(("jupyter lab", child));
+                println!(
+                    "\n  The notebooks are ready ({} after start): {url}\n",
+                    elapsed()
+                );
+                lab_url = Some(url);
             }
-            let _ = child.kill();
-            return Err(format!("jupyter lab {e}"));
+            Err(e) => println!("\nerror: the notebooks could not start: {e}\n  The book stays up."),
         }
-        children.push(("jupyter lab", child));
-        lab_url = Some(format!("http://127.0.0.1:{lab_port}/lab?token={tok}"));
+    }
+
+    // 3. The labs' runner.
+    if let Err(e) = setup_group(&mut report, Group::Labs) {
+        println!("\nerror: rustlings (for the labs) could not be installed: {e}");
     }
 
     println!("\n  The book:      http://127.0.0.1:{book_port}/");
     if let Some(url) = &lab_url {
         println!("  The notebooks: {url}");
     }
-    println!("\n  Edits to book/ rebuild the book live. Press Ctrl-C to stop.\n");
+    println!(
+        "  The labs:      cd labs && {}",
+        tool_bin("rustlings").display()
+    );
+    println!(
+        "\n  Everything is ready ({} after start). Edits to book/ rebuild the book live. \
+         Press Ctrl-C to stop.\n",
+        elapsed()
+    );
 
     // Ctrl-C reaches every process of the terminal's foreground group; if one server stops on its own,
     // stop the other too.
@@ -143,4 +174,38 @@ pub(crate) fn open(args: &[String]) -> Result {
         }
         sleep(Duration::from_millis(300));
     }
+}
+
+/// Starts JupyterLab on notebooks/ and returns it with its address (token included).
+fn start_lab(lab_port: u16) -> Result<(Child, String)> {
+    let tok = token();
+    let mut lab = Command::new(venv_bin("jupyter"));
+    lab.args(["lab", "--no-browser", "--ServerApp.ip=127.0.0.1"])
+        .arg(format!("--ServerApp.port={lab_port}"))
+        .arg("--ServerApp.port_retries=0")
+        .arg("--ServerApp.answer_yes=True")
+        .arg(format!(
+            "--ServerApp.root_dir={}",
+            root().join("notebooks").display()
+        ))
+        .current_dir(root().join("notebooks"))
+        .stdin(Stdio::null())
+        .env("PATH", tools_path())
+        .env("JUPYTER_PLATFORM_DIRS", "1")
+        .env("EVCXR_CONFIG_DIR", root().join("tools/evcxr/lab"));
+    if is_root() {
+        // Containers and CI machines run as root; Jupyter refuses that unless told.
+        lab.arg("--allow-root");
+    }
+    println!("$ {} --IdentityProvider.token=...", show(&lab));
+    lab.arg(format!("--IdentityProvider.token={tok}"));
+    let mut child = lab.spawn().map_err(|e| format!("jupyter lab: {e}"))?;
+    if let Err(e) = wait_for_port(lab_port, &mut child, Duration::from_secs(120)) {
+        let _ = child.kill();
+        return Err(format!("jupyter lab {e}"));
+    }
+    Ok((
+        child,
+        format!("http://127.0.0.1:{lab_port}/lab?token={tok}"),
+    ))
 }

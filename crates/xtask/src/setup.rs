@@ -7,8 +7,25 @@ pub(crate) struct CargoTool {
     krate: &'static str,
     version: &'static str,
     bin: &'static str,
-    /// Build with `opt-level = 1`: much faster to compile, no cost that a user would notice.
+    /// Build with `opt-level = 1` and without LTO: much faster to compile, no cost that a user would notice.
     opt1: bool,
+    /// Which part of the course needs it; `open` installs the book's tools first.
+    group: Group,
+    /// Roughly how long a cold build takes on 2 cores (shown while it builds).
+    minutes: u32,
+}
+
+/// The parts of the course, in the order `open` makes them ready.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Group {
+    /// mdbook, mdbook-katex, KaTeX's CSS and fonts: enough to serve the book.
+    Book,
+    /// The Python venv (JupyterLab) and the evcxr kernel.
+    Notebooks,
+    /// rustlings, for the labs.
+    Labs,
+    /// Chromium and ChromeDriver: only the browser check uses them.
+    Tests,
 }
 
 pub(crate) const CARGO_TOOLS: &[CargoTool] = &[
@@ -16,19 +33,26 @@ pub(crate) const CARGO_TOOLS: &[CargoTool] = &[
         krate: "mdbook",
         version: "0.5.4",
         bin: "mdbook",
-        opt1: false,
+        opt1: true,
+        group: Group::Book,
+        minutes: 2,
     },
     CargoTool {
         krate: "mdbook-katex",
         version: "0.10.0",
         bin: "mdbook-katex",
-        opt1: false,
+        // Its manifest asks for `lto = true` and `opt-level = "z"`: minutes of single-threaded linking.
+        opt1: true,
+        group: Group::Book,
+        minutes: 2,
     },
     CargoTool {
         krate: "evcxr_jupyter",
         version: "0.22.0",
         bin: "evcxr_jupyter",
         opt1: true,
+        group: Group::Notebooks,
+        minutes: 6,
     },
     // The labs are a rustlings (v6) community-exercise project: learners run `rustlings` in labs/, and
     // the labs stage runs `rustlings dev check`.
@@ -37,6 +61,8 @@ pub(crate) const CARGO_TOOLS: &[CargoTool] = &[
         version: "6.5.0",
         bin: "rustlings",
         opt1: true,
+        group: Group::Labs,
+        minutes: 1,
     },
 ];
 
@@ -50,10 +76,10 @@ pub(crate) const DEBIAN_PACKAGES: &[&str] = &["chromium", "chromium-driver", "fo
 // setup
 
 /// What setup did, one line per step.
-pub(crate) struct Report(Vec<(String, String)>);
+pub(crate) struct Report(pub(crate) Vec<(String, String)>);
 
 impl Report {
-    fn add(&mut self, what: &str, outcome: impl Into<String>) {
+    pub(crate) fn add(&mut self, what: &str, outcome: impl Into<String>) {
         let outcome = outcome.into();
         println!("setup: {what}: {outcome}");
         self.0.push((what.to_string(), outcome));
@@ -66,40 +92,144 @@ pub(crate) fn cargo_tool_installed(t: &CargoTool) -> bool {
     manifest.contains(&key) && tool_bin(t.bin).is_file()
 }
 
+/// `cargo xtask setup`: every group, as CI needs it.
 pub(crate) fn setup() -> Result<Report> {
     let start = Instant::now();
     let mut report = Report(Vec::new());
-    let mut apt_updated = false;
-    let root = root();
+    // The venv is mostly downloading and unpacking: it runs beside the Rust builds.
+    let venv_job = std::thread::spawn(setup_venv);
+    setup_group(&mut report, Group::Book)?;
+    setup_group(&mut report, Group::Notebooks)?;
+    let venv_outcome = venv_job
+        .join()
+        .map_err(|_| "the venv step panicked".to_string())??;
+    report.add(".venv (Python packages)", venv_outcome);
+    setup_kernel(&mut report)?;
+    setup_group(&mut report, Group::Labs)?;
+    setup_group(&mut report, Group::Tests)?;
+    println!("setup: done in {:.1?}", start.elapsed());
+    Ok(report)
+}
 
-    // 1. Rust tools, pinned, into a tools folder shared by every checkout of the course.
-    for t in CARGO_TOOLS {
+/// Installs what one group needs (the venv and the kernel registration are separate steps: see `setup`).
+pub(crate) fn setup_group(report: &mut Report, group: Group) -> Result {
+    let tools: Vec<&CargoTool> = CARGO_TOOLS.iter().filter(|t| t.group == group).collect();
+    install_cargo_tools(report, &tools)?;
+    match group {
+        Group::Book => setup_katex(report),
+        Group::Tests => setup_chromium(report),
+        Group::Notebooks | Group::Labs => Ok(()),
+    }
+}
+
+/// `cargo install --locked` of the missing tools, all at once (two builds keep two cores busier than one:
+/// each ends in a long single-threaded step). Output goes to target/setup/NAME.log; a line every 20 s says
+/// how far each build is.
+pub(crate) fn install_cargo_tools(report: &mut Report, tools: &[&CargoTool]) -> Result {
+    let logs = root().join("target/setup");
+    fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
+    let mut running: Vec<(&CargoTool, Child, PathBuf, Instant)> = Vec::new();
+    for t in tools {
         let what = format!("{} {}", t.krate, t.version);
         if cargo_tool_installed(t) {
             report.add(&what, "already installed");
             continue;
         }
-        let t0 = Instant::now();
+        let log_path = logs.join(format!("{}.log", t.krate));
+        let log =
+            fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let log2 = log.try_clone().map_err(|e| e.to_string())?;
         let mut cmd = Command::new(cargo());
         cmd.args(["install", "--locked", "--root"])
             .arg(tools_root())
             .arg(format!("{}@{}", t.krate, t.version))
-            .current_dir(env::temp_dir());
+            .current_dir(env::temp_dir())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
         if t.opt1 {
-            cmd.env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1");
+            // Environment settings override the package's own [profile.release].
+            cmd.env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+                .env("CARGO_PROFILE_RELEASE_LTO", "false")
+                .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
         }
-        run(&mut cmd)?;
-        report.add(
-            &what,
-            format!(
-                "installed into {} in {:.0?}",
-                tools_root().join("bin").display(),
-                t0.elapsed()
-            ),
+        println!(
+            "setup: building {what} (about {} min on 2 cores; log: {})",
+            t.minutes,
+            log_path.display()
         );
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("could not start `{}`: {e}", show(&cmd)))?;
+        running.push((t, child, log_path, Instant::now()));
     }
+    let mut last_note = Instant::now();
+    let mut failure = None;
+    while !running.is_empty() {
+        sleep(Duration::from_millis(250));
+        let mut i = 0;
+        while i < running.len() {
+            let (t, child, log_path, t0) = &mut running[i];
+            let what = format!("{} {}", t.krate, t.version);
+            match child.try_wait() {
+                Ok(None) => i += 1,
+                Ok(Some(status)) => {
+                    if status.success() {
+                        report.add(
+                            &what,
+                            format!(
+                                "installed into {} in {:.0?}",
+                                tools_root().join("bin").display(),
+                                t0.elapsed()
+                            ),
+                        );
+                    } else {
+                        let log = fs::read_to_string(&*log_path).unwrap_or_default();
+                        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                        let tail: Vec<&str> = tail.into_iter().rev().collect();
+                        failure.get_or_insert(format!(
+                            "`cargo install {}@{}` failed ({status}); the end of {}:\n{}",
+                            t.krate,
+                            t.version,
+                            log_path.display(),
+                            tail.join("\n")
+                        ));
+                    }
+                    running.remove(i);
+                }
+                Err(e) => {
+                    failure.get_or_insert(format!("waiting for cargo install: {e}"));
+                    running.remove(i);
+                }
+            }
+        }
+        if last_note.elapsed() >= Duration::from_secs(20) && !running.is_empty() {
+            last_note = Instant::now();
+            let notes: Vec<String> = running
+                .iter()
+                .map(|(t, _, log_path, _)| {
+                    let log = fs::read_to_string(log_path).unwrap_or_default();
+                    let n = log.matches("Compiling ").count();
+                    format!("{} {} crates compiled", t.krate, n)
+                })
+                .collect();
+            let t0 = running.iter().map(|r| r.3).min().unwrap();
+            println!(
+                "setup: still building after {:.0}s: {}",
+                t0.elapsed().as_secs_f64(),
+                notes.join(", ")
+            );
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
 
-    // 2. Chromium and its WebDriver, from Debian's packages.
+/// Chromium and its WebDriver, from Debian's packages (only the browser check uses them).
+pub(crate) fn setup_chromium(report: &mut Report) -> Result {
+    let mut apt_updated = false;
     let browser = find_chromium();
     let driver = find_chromedriver();
     if browser.is_some() && driver.is_some() {
@@ -121,53 +251,69 @@ pub(crate) fn setup() -> Result<Report> {
             ),
         );
     }
+    Ok(())
+}
 
-    // 3. Python venv with pinned Jupyter, nbclient and Selenium.
+/// The Python venv with pinned Jupyter, nbclient, Selenium and numpy. Returns what it did (it runs on its own
+/// thread beside the Rust builds, so it prints nothing but pip's errors).
+pub(crate) fn setup_venv() -> Result<String> {
+    let mut apt_updated = false;
+    let root = root();
     let req_path = root.join("tools/requirements.txt");
     let req = fs::read_to_string(&req_path).map_err(|e| format!("{}: {e}", req_path.display()))?;
     let marker = venv().join("rnn-course-requirements.txt");
     if venv_bin("python").is_file() && fs::read_to_string(&marker).ok() == Some(req.clone()) {
-        report.add(".venv (Python packages)", "up to date");
-    } else {
-        let t0 = Instant::now();
-        if !venv_bin("python").is_file() {
-            let python = env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-            let mut make_venv = Command::new(&python);
-            make_venv.args(["-m", "venv"]).arg(venv());
-            if run(&mut make_venv).is_err() {
-                // Debian's python3 needs its venv module from a separate package.
-                if !apt_usable() {
-                    return Err(format!(
-                        "`{python} -m venv` failed: install Python's venv module \
-                         (on Debian: apt-get install python3-venv) or set PYTHON"
-                    ));
-                }
-                let _ = fs::remove_dir_all(venv());
-                apt_install(&mut apt_updated, &["python3-venv"])?;
-                run(&mut make_venv)?;
-            }
-        }
-        run(Command::new(venv_bin("python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&req_path))?;
-        fs::write(&marker, &req).map_err(|e| format!("{}: {e}", marker.display()))?;
-        report.add(
-            ".venv (Python packages)",
-            format!(
-                "installed from tools/requirements.txt in {:.0?}",
-                t0.elapsed()
-            ),
-        );
+        return Ok("up to date".into());
     }
+    let t0 = Instant::now();
+    let quiet = |c: &mut Command| {
+        c.stdout(Stdio::null());
+    };
+    if !venv_bin("python").is_file() {
+        let python = env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut make_venv = Command::new(&python);
+        make_venv.args(["-m", "venv"]).arg(venv());
+        quiet(&mut make_venv);
+        if !make_venv.status().is_ok_and(|s| s.success()) {
+            // Debian's python3 needs its venv module from a separate package.
+            if !apt_usable() {
+                return Err(format!(
+                    "`{python} -m venv` failed: install Python's venv module \
+                     (on Debian: apt-get install python3-venv) or set PYTHON"
+                ));
+            }
+            let _ = fs::remove_dir_all(venv());
+            apt_install(&mut apt_updated, &["python3-venv"])?;
+            run(&mut make_venv)?;
+        }
+    }
+    let mut pip = Command::new(venv_bin("python"));
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-r",
+    ])
+    .arg(&req_path);
+    quiet(&mut pip);
+    let status = pip
+        .status()
+        .map_err(|e| format!("could not start `{}`: {e}", show(&pip)))?;
+    if !status.success() {
+        return Err(format!("`{}` failed ({status})", show(&pip)));
+    }
+    fs::write(&marker, &req).map_err(|e| format!("{}: {e}", marker.display()))?;
+    Ok(format!(
+        "installed from tools/requirements.txt in {:.0?}",
+        t0.elapsed()
+    ))
+}
 
-    // 4. The evcxr kernel, registered inside the venv (its jupyter looks in .venv/share/jupyter first).
+/// The evcxr kernel, registered inside the venv (its jupyter looks in .venv/share/jupyter first), and
+/// JupyterLab's settings.
+pub(crate) fn setup_kernel(report: &mut Report) -> Result {
     let kernel_json = format!(
         "{{\n  \"argv\": [\n    {:?},\n    \"--control_file\",\n    \"{{connection_file}}\"\n  ],\n  \
          \"display_name\": \"Rust\",\n  \"language\": \"rust\",\n  \"interrupt_mode\": \"message\"\n}}\n",
@@ -195,8 +341,12 @@ pub(crate) fn setup() -> Result<Report> {
     } else {
         report.add("JupyterLab settings", "already set");
     }
+    Ok(())
+}
 
-    // 5. KaTeX CSS and fonts, vendored from npm into the book (not committed; see .gitignore).
+/// KaTeX CSS and fonts, vendored from npm into the book (not committed; see .gitignore).
+pub(crate) fn setup_katex(report: &mut Report) -> Result {
+    let root = root();
     let katex_dir = root.join("book/src/katex");
     let katex_marker = katex_dir.join("VERSION");
     if fs::read_to_string(&katex_marker).ok().as_deref() == Some(KATEX_VERSION)
@@ -206,41 +356,39 @@ pub(crate) fn setup() -> Result<Report> {
             &format!("KaTeX {KATEX_VERSION} CSS + fonts"),
             "already vendored",
         );
-    } else {
-        let pkg = root.join("tools/katex");
-        run(Command::new("npm")
-            .args([
-                "ci",
-                "--no-audit",
-                "--no-fund",
-                "--ignore-scripts",
-                "--prefix",
-            ])
-            .arg(&pkg))?;
-        let dist = pkg.join("node_modules/katex/dist");
-        let _ = fs::remove_dir_all(&katex_dir);
-        fs::create_dir_all(katex_dir.join("fonts")).map_err(|e| e.to_string())?;
-        fs::copy(dist.join("katex.min.css"), katex_dir.join("katex.min.css"))
-            .map_err(|e| format!("copying katex.min.css: {e}"))?;
-        let mut n = 0;
-        for entry in fs::read_dir(dist.join("fonts")).map_err(|e| e.to_string())? {
-            let entry = entry.map_err(|e| e.to_string())?;
-            fs::copy(
-                entry.path(),
-                katex_dir.join("fonts").join(entry.file_name()),
-            )
-            .map_err(|e| e.to_string())?;
-            n += 1;
-        }
-        fs::write(&katex_marker, KATEX_VERSION).map_err(|e| e.to_string())?;
-        report.add(
-            &format!("KaTeX {KATEX_VERSION} CSS + fonts"),
-            format!("vendored into book/src/katex ({n} font files)"),
-        );
+        return Ok(());
     }
-
-    println!("setup: done in {:.1?}", start.elapsed());
-    Ok(report)
+    let pkg = root.join("tools/katex");
+    run(Command::new("npm")
+        .args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            "--prefix",
+        ])
+        .arg(&pkg))?;
+    let dist = pkg.join("node_modules/katex/dist");
+    let _ = fs::remove_dir_all(&katex_dir);
+    fs::create_dir_all(katex_dir.join("fonts")).map_err(|e| e.to_string())?;
+    fs::copy(dist.join("katex.min.css"), katex_dir.join("katex.min.css"))
+        .map_err(|e| format!("copying katex.min.css: {e}"))?;
+    let mut n = 0;
+    for entry in fs::read_dir(dist.join("fonts")).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        fs::copy(
+            entry.path(),
+            katex_dir.join("fonts").join(entry.file_name()),
+        )
+        .map_err(|e| e.to_string())?;
+        n += 1;
+    }
+    fs::write(&katex_marker, KATEX_VERSION).map_err(|e| e.to_string())?;
+    report.add(
+        &format!("KaTeX {KATEX_VERSION} CSS + fonts"),
+        format!("vendored into book/src/katex ({n} font files)"),
+    );
+    Ok(())
 }
 
 pub(crate) fn apt_usable() -> bool {
