@@ -10,7 +10,11 @@ A page fails if
     reported an error (`.katex-error`), or a page with math did not load the KaTeX CSS or fonts;
   - an mdBook include was left unexpanded (`{{#include ...}}`), or a code listing is empty;
   - an <img> did not load (naturalWidth 0);
-  - a link to a page of the book (a local .html, with its #fragment) points nowhere.
+  - a link to a page of the book (a local .html, with its #fragment) points nowhere;
+  - (with --notebooks) a chapter whose notebook exists does not link to it (`../../notebooks/NAME.ipynb`,
+    which resolves on the repository's web page and, through the copy `cargo xtask book` makes, in the
+    served book), or a notebook's first cell does not link its chapter (`../book/src/chNN-....md`, a file
+    that exists, whose page exists in the built book).
 A screenshot of the page with the most math is saved in --out and its path printed.
 The last line printed is `N passed, N failed` (one count per page).
 """
@@ -144,12 +148,46 @@ def check_links(page: pathlib.Path, book: pathlib.Path, base: str, links) -> lis
     return problems
 
 
+def notebook_problems(book: pathlib.Path, notebooks: pathlib.Path, chapter_links: dict[str, list[str]]) -> list[str]:
+    """Chapters link their notebooks and notebooks link their chapters (see the module doc)."""
+    import json
+
+    problems = []
+    for nb in sorted(notebooks.glob("[0-9][0-9]-*.ipynb")):
+        num = nb.name[:2]
+        pages = sorted(book.glob(f"ch{num}-*.html"))
+        if len(pages) != 1:
+            problems.append(f"{nb.name}: no single chapter page ch{num}-*.html in the built book")
+            continue
+        page = pages[0]
+        # The chapter links the notebook, and the link resolves to the copy in the served book.
+        targets = [urllib.parse.urlsplit(a).path for a in chapter_links.get(page.name, [])]
+        if not any(t.endswith(f"/notebooks/{nb.name}") for t in targets):
+            problems.append(f"{page.name}: no link to its notebook ../../notebooks/{nb.name}")
+        elif not (book / "notebooks" / nb.name).is_file():
+            problems.append(f"{page.name}: the served book has no notebooks/{nb.name} (run `cargo xtask book`)")
+        # The notebook's first cell links the chapter's source, which exists and is the page's source.
+        cells = json.loads(nb.read_text(encoding="utf-8")).get("cells", [])
+        first = cells[0] if cells else {}
+        src = first.get("source", "")
+        src = src if isinstance(src, str) else "".join(src)
+        want = f"../book/src/{page.stem}.md"
+        if first.get("cell_type") != "markdown" or f"]({want})" not in src:
+            problems.append(f"{nb.name}: its first cell does not link its chapter as []({want})")
+        elif not (notebooks / want).resolve().is_file():
+            problems.append(f"{nb.name}: links {want}, which does not exist")
+        if f"/{page.name}`" not in src and f"/{page.name})" not in src:
+            problems.append(f"{nb.name}: its first cell does not name the served page {page.name}")
+    return problems
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--book", type=pathlib.Path, required=True, help="the built book (book/book)")
     ap.add_argument("--out", type=pathlib.Path, required=True, help="where the screenshot goes")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--chromedriver", default="/usr/bin/chromedriver")
+    ap.add_argument("--notebooks", type=pathlib.Path, help="notebooks/: check chapter <-> notebook links")
     args = ap.parse_args()
 
     book = args.book.resolve()
@@ -161,6 +199,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     server, base = serve(book)
     passed = failed = 0
+    chapter_links: dict[str, list[str]] = {}
     best = (0, None)  # (math count, page) for the screenshot
     with tempfile.TemporaryDirectory(prefix="rnn-course-chromium-") as profile:
         driver = browser(args.chromium, args.chromedriver, profile)
@@ -194,6 +233,7 @@ def main() -> int:
                     for src in sorted(set(info["brokenImages"])):
                         problems.append(f"image did not load: {src}")
                     problems += check_links(page, book, base, info["links"])
+                    chapter_links[rel] = [absolute for _, absolute in info["links"]]
                     if rel != "print.html" and info["katexCount"] > best[0]:
                         best = (info["katexCount"], rel)
                 if problems:
@@ -204,6 +244,16 @@ def main() -> int:
                 else:
                     passed += 1
                     print(f"  ok     {rel} ({info['katexCount']} formulas, {len(info['links'])} links)")
+            if args.notebooks:
+                problems = notebook_problems(book, args.notebooks.resolve(), chapter_links)
+                if problems:
+                    failed += 1
+                    print("  FAILED chapter <-> notebook links")
+                    for p in problems:
+                        print(f"    {p}")
+                else:
+                    passed += 1
+                    print("  ok     chapter <-> notebook links")
             if best[1]:
                 driver.get(base + best[1])
                 info = driver.execute_async_script(PAGE_SCRIPT)

@@ -110,6 +110,7 @@ pub(crate) fn book() -> Result {
             ));
         }
     }
+    copy_notebooks_into_book()?;
     let mut cmd = Command::new(tool_bin("mdbook"));
     cmd.arg("build")
         .arg(root().join("book"))
@@ -142,6 +143,24 @@ pub(crate) fn book() -> Result {
             bad.len(),
             bad.join("\n")
         ));
+    }
+    Ok(())
+}
+
+/// Copies notebooks/*.ipynb into book/src/notebooks (not committed), so that a chapter's link to its
+/// notebook, written `../../notebooks/NAME.ipynb` (right on the repository's web page, relative to
+/// book/src), also resolves in the served book, where it lands on `/notebooks/NAME.ipynb`.
+pub(crate) fn copy_notebooks_into_book() -> Result {
+    let from = root().join("notebooks");
+    let to = root().join("book/src/notebooks");
+    let _ = fs::remove_dir_all(&to);
+    fs::create_dir_all(&to).map_err(|e| format!("{}: {e}", to.display()))?;
+    for e in fs::read_dir(&from).map_err(|e| format!("{}: {e}", from.display()))? {
+        let p = e.map_err(|e| e.to_string())?.path();
+        if p.extension().is_some_and(|x| x == "ipynb") {
+            fs::copy(&p, to.join(p.file_name().unwrap()))
+                .map_err(|e| format!("copying {}: {e}", p.display()))?;
+        }
     }
     Ok(())
 }
@@ -235,6 +254,8 @@ pub(crate) fn browser_check() -> Result {
         find_chromium().unwrap().display().to_string(),
         "--chromedriver".to_string(),
         find_chromedriver().unwrap().display().to_string(),
+        "--notebooks".to_string(),
+        root().join("notebooks").display().to_string(),
     ];
     python_tool("tools/browser_check.py", &args, &[])
 }
