@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask setup            install the pinned tools (idempotent; ~15-25 min the first time)
-//! cargo xtask open             set up, build the book, serve it and start JupyterLab on notebooks/
+//! cargo xtask open             serve the book as soon as its tools exist, then start JupyterLab on notebooks/
 //! cargo xtask test             everything CI checks, stage by stage, failing fast
 //! cargo xtask book             build the book into book/book
 //! cargo xtask figures          regenerate the book's figures (SVG) with their commands
@@ -71,7 +71,8 @@ fn print_help() {
         "cargo xtask <task>\n\n\
          setup            install the pinned tools (mdbook, mdbook-katex, evcxr_jupyter, Chromium, a Python\n\
          \x20                venv in .venv with Jupyter, KaTeX CSS and fonts); a second run only checks\n\
-         open             set up if needed, build and serve the book, start JupyterLab on notebooks/\n\
+         open             install the book's tools if needed, build and serve the book; then install the\n\
+         \x20                notebook kernel and start JupyterLab on notebooks/; then rustlings\n\
          \x20                options: --book-port N, --lab-port N, --no-lab\n\
          test [STAGE...]  fmt, clippy, test, doc, labs, book, browser-check, notebooks (or only the named\n\
          \x20                stages), in that order, stopping at the first failure\n\

@@ -15,7 +15,8 @@ pub(crate) struct CargoTool {
     minutes: u32,
 }
 
-/// The parts of the course, in the order `open` makes them ready.
+/// The parts of the course, in the order `open` makes them ready (Chromium, which only the browser check
+/// uses, is installed by `setup` alone).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Group {
     /// mdbook, mdbook-katex, KaTeX's CSS and fonts: enough to serve the book.
@@ -24,8 +25,6 @@ pub(crate) enum Group {
     Notebooks,
     /// rustlings, for the labs.
     Labs,
-    /// Chromium and ChromeDriver: only the browser check uses them.
-    Tests,
 }
 
 pub(crate) const CARGO_TOOLS: &[CargoTool] = &[
@@ -98,15 +97,15 @@ pub(crate) fn setup() -> Result<Report> {
     let mut report = Report(Vec::new());
     // The venv is mostly downloading and unpacking: it runs beside the Rust builds.
     let venv_job = std::thread::spawn(setup_venv);
-    setup_group(&mut report, Group::Book)?;
-    setup_group(&mut report, Group::Notebooks)?;
+    // Every Rust tool at once: the builds' single-threaded ends overlap.
+    install_cargo_tools(&mut report, &CARGO_TOOLS.iter().collect::<Vec<_>>())?;
+    setup_katex(&mut report)?;
     let venv_outcome = venv_job
         .join()
         .map_err(|_| "the venv step panicked".to_string())??;
     report.add(".venv (Python packages)", venv_outcome);
     setup_kernel(&mut report)?;
-    setup_group(&mut report, Group::Labs)?;
-    setup_group(&mut report, Group::Tests)?;
+    setup_chromium(&mut report)?;
     println!("setup: done in {:.1?}", start.elapsed());
     Ok(report)
 }
@@ -117,7 +116,6 @@ pub(crate) fn setup_group(report: &mut Report, group: Group) -> Result {
     install_cargo_tools(report, &tools)?;
     match group {
         Group::Book => setup_katex(report),
-        Group::Tests => setup_chromium(report),
         Group::Notebooks | Group::Labs => Ok(()),
     }
 }
