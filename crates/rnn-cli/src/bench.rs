@@ -23,7 +23,8 @@ use rnn::optim::{self, Optimizer};
 /// Flags of `rnn bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Text to train on (default: the shared tinyshakespeare copy, else the bundled Moby-Dick).
+    /// Text to train on (default: `data/tinyshakespeare.txt`, which `rnn download tinyshakespeare --to data/`
+    /// writes, if it exists in the current directory; else the bundled Moby-Dick).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Seconds to spend on each measurement.
@@ -47,7 +48,8 @@ pub struct BenchArgs {
     only: String,
 }
 
-const SHARED_TINYSHAKESPEARE: &str = "/work/shared/data/tinyshakespeare.txt";
+/// The default text when it exists: where `rnn download tinyshakespeare --to data/` puts Tiny Shakespeare.
+const DOWNLOADED_TINYSHAKESPEARE: &str = "data/tinyshakespeare.txt";
 
 /// Timed training of one model on one text: each call of [`Speeds::train`] continues where the last one
 /// stopped (same batches, carried state, same optimiser).
@@ -187,22 +189,30 @@ pub fn run(a: BenchArgs) -> Result<()> {
             KNOWN.join(", ")
         );
     }
-    let (text, source) = match &a.data {
+    // `source` names the text for the Python references (a path, or @name of a bundled corpus); `which`
+    // says, in the report, why this text was chosen
+    let (text, source, which) = match &a.data {
         Some(p) => {
             let name = p.display().to_string();
-            (crate::text::load(&name)?, name)
+            (crate::text::load(&name)?, name, "--data")
         }
-        None if std::path::Path::new(SHARED_TINYSHAKESPEARE).exists() => (
-            crate::text::read_text(std::path::Path::new(SHARED_TINYSHAKESPEARE))?,
-            SHARED_TINYSHAKESPEARE.to_string(),
+        None if std::path::Path::new(DOWNLOADED_TINYSHAKESPEARE).is_file() => (
+            crate::text::read_text(std::path::Path::new(DOWNLOADED_TINYSHAKESPEARE))?,
+            DOWNLOADED_TINYSHAKESPEARE.to_string(),
+            "the default: the downloaded Tiny Shakespeare",
         ),
-        None => (crate::text::load("@moby-dick")?, "@moby-dick".to_string()),
+        None => (
+            crate::text::load("@moby-dick")?,
+            "@moby-dick".to_string(),
+            "bundled; the default data/tinyshakespeare.txt is absent: \
+             `rnn download tinyshakespeare --to data/` fetches it",
+        ),
     };
     let vocab = Vocab::from_text(&text);
     let ids = vocab.encode(&text)?;
     let budget = Duration::from_secs_f64(a.seconds);
     println!(
-        "rnn bench on {source} ({} chars, vocabulary {}), f64, {} s per measurement",
+        "rnn bench on {source} ({which}; {} chars, vocabulary {}), f64, {} s per measurement",
         ids.len(),
         vocab.len(),
         a.seconds

@@ -187,13 +187,10 @@ fn default_out() -> PathBuf {
         .expect("some run-N is free")
 }
 
-/// Prints a line above the progress bar (or plainly, when there is no bar).
+/// Prints a line to stdout, above the progress bar (which is drawn on stderr, when that is a terminal):
+/// the report goes to stdout even when only stderr is a terminal, so `rnn train ... > log` keeps it.
 fn say(pb: &ProgressBar, line: &str) {
-    if pb.is_hidden() {
-        println!("{line}");
-    } else {
-        pb.println(line);
-    }
+    pb.suspend(|| println!("{line}"));
 }
 
 pub fn run(cli: TrainArgs) -> Result<()> {
@@ -486,12 +483,12 @@ pub fn run(cli: TrainArgs) -> Result<()> {
             say(
                 &pb,
                 &format!(
-                    "step {:>6}  train {:.4}  val {:.4} nats/char ({:.3} bits/char)  {:.1}k chars/s\n--- sample ---\n{}\n--------------",
+                    "step {:>6}  train {:.4}  val {:.4} nats/char ({:.3} bits/char)  {:.0} chars/s\n--- sample ---\n{}\n--------------",
                     m.step,
                     m.train_loss,
                     m.val_loss,
                     m.val_bits,
-                    cps / 1e3,
+                    cps,
                     sample.trim_end()
                 ),
             );
@@ -522,8 +519,9 @@ pub fn run(cli: TrainArgs) -> Result<()> {
     }
     pb.finish_and_clear();
     println!(
-        "done: {} steps, best validation loss {:.4} nats/char ({:.4} bits/char); checkpoints in {}",
+        "done: {} steps in {:.1} s, best validation loss {:.4} nats/char ({:.4} bits/char); checkpoints in {}",
         progress.step,
+        started.elapsed().as_secs_f64(),
         progress.best_val,
         progress.best_val / std::f64::consts::LN_2,
         out.display()

@@ -555,3 +555,38 @@ fn bench_runs_on_any_text_and_says_when_a_reference_is_missing() {
     );
     assert_eq!(rnn(&d, &["bench", "--rounds", "0"]).status.code(), Some(2));
 }
+
+#[test]
+fn bench_defaults_to_the_downloaded_tinyshakespeare_else_the_bundled_text_and_says_which() {
+    let d = tmp("bench-default");
+    let args = ["bench", "--only", "sample", "--seconds", "0.05"];
+    // no data/tinyshakespeare.txt in this directory: the bundled Moby-Dick, and how to get the default
+    let out = succeeds(&rnn(&d, &args));
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(
+            "rnn bench on @moby-dick (bundled; the default data/tinyshakespeare.txt is absent"
+        ),
+        "{out}"
+    );
+    assert!(
+        first.contains("rnn download tinyshakespeare --to data/"),
+        "{out}"
+    );
+    // where `rnn download tinyshakespeare --to data/` writes it: that file, whatever else the machine has
+    std::fs::create_dir_all(d.join("data")).unwrap();
+    let text = "FIRST CITIZEN:\nWe are accounted poor citizens.\n\n".repeat(40);
+    std::fs::write(d.join("data/tinyshakespeare.txt"), &text).unwrap();
+    let out = succeeds(&rnn(&d, &args));
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(
+            "rnn bench on data/tinyshakespeare.txt (the default: the downloaded Tiny Shakespeare; "
+        ),
+        "{out}"
+    );
+    assert!(
+        first.contains(&format!("{} chars", text.chars().count())),
+        "{out}"
+    );
+}

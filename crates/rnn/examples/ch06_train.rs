@@ -15,11 +15,13 @@
 //! of the book and writes `ch06-neurons-cli.svg`:
 //!
 //! ```console
-//! cargo run --release -p rnn-cli -- train --out runs/ch06        # the default run: a GRU of 128 units
-//! cargo run --release -p rnn --example ch06_train -- book/src/figures runs/ch06/best.safetensors
+//! cargo run --release -p rnn-cli -- train --force --out target/runs/ch06   # the default run: a GRU of 128 units
+//! cargo run --release -p rnn --example ch06_train -- book/src/figures target/runs/ch06/best.safetensors
 //! ```
 //!
-//! Every number in chapter 6 that concerns this model is quoted from this program's output.
+//! Every number in chapter 6 that concerns this model is quoted from this program's output, which the book
+//! includes from `book/src/outputs/` (`book/outputs.txt` lists the commands). Only the `time` column
+//! changes from run to run.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -66,6 +68,11 @@ fn main() {
         val_ids.len(),
         vocab.len()
     );
+    println!("  the whole text: {}", text_stats(&text));
+    println!(
+        "  character frequencies of the training part, scored on the validation part: {:.3} nats/char",
+        unigram_nats(train_ids, val_ids, vocab.len())
+    );
     println!(
         "model: one-hot -> Elman tanh H = {HIDDEN} -> dense, {} parameters\nB = {BATCH} streams, chunks of T = {SEQ_LEN} steps, {} chunks per pass",
         model.num_params(),
@@ -77,8 +84,8 @@ fn main() {
         (vocab.len() as f64).ln()
     );
     println!(
-        "{:>6} {:>12} {:>12} {:>12} {:>8}",
-        "step", "train", "validation", "val bits", "seconds"
+        "{:>6} {:>12} {:>12} {:>12}   time",
+        "step", "train", "validation", "val bits"
     );
 
     let started = Instant::now();
@@ -109,7 +116,7 @@ fn main() {
             let val = model.evaluate(val_ids, BATCH, SEQ_LEN).unwrap();
             let train = sum / count as f64;
             println!(
-                "{:>6} {train:>12.3} {:>12.3} {:>12.3} {:>8.0}",
+                "{:>6} {train:>12.3} {:>12.3} {:>12.3}   {:.0} s",
                 step + 1,
                 val.nats,
                 val.bits,
@@ -134,7 +141,7 @@ fn main() {
         let s = model
             .sample("The whale", 300, temperature, None, 1)
             .expect("the prime is in the vocabulary");
-        println!("\n--- temperature {temperature} ---\n{s}");
+        println!("\n--- temperature {temperature} ---\n{}", wrap(&s, 100));
     }
 
     // ---- what the hidden units track, over the held-out text
@@ -175,6 +182,65 @@ fn main() {
     draw_passage(&opening, "\"My boy,\"", &acts, &best, &figure);
 }
 
+/// Characters, lines (a line of the corpus is a paragraph or a chapter heading) with their median (the
+/// upper one of the two middle lengths for an even count) and largest length, quote marks and opening parentheses of `text`.
+fn text_stats(text: &str) -> String {
+    let mut lengths: Vec<usize> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.chars().count())
+        .collect();
+    lengths.sort_unstable();
+    format!(
+        "{} characters; {} non-empty lines, median length {}, longest {}; {} quote marks, {} opening parentheses",
+        text.chars().count(),
+        lengths.len(),
+        lengths[lengths.len() / 2],
+        lengths[lengths.len() - 1],
+        text.matches('"').count(),
+        text.matches('(').count()
+    )
+}
+
+/// The mean cross-entropy, in nats, of `score` under the character frequencies of `fit` (a model that
+/// knows how often each character occurs, and nothing else).
+fn unigram_nats(fit: &[usize], score: &[usize], vocab_size: usize) -> f64 {
+    let mut counts = vec![0usize; vocab_size];
+    for &c in fit {
+        counts[c] += 1;
+    }
+    let total = fit.len() as f64;
+    let nats: f64 = score
+        .iter()
+        .map(|&c| -(counts[c].max(1) as f64 / total).ln())
+        .sum();
+    nats / score.len() as f64
+}
+
+/// `text` with every line longer than `width` characters broken at spaces (a sample is printed on one
+/// line otherwise); each break replaces one space, so no other character is lost.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = Vec::new();
+    for line in text.split('\n') {
+        let mut current: Option<String> = None;
+        for word in line.split(' ') {
+            match current.as_mut() {
+                None => current = Some(word.to_string()),
+                Some(c) if c.chars().count() + 1 + word.chars().count() <= width => {
+                    c.push(' ');
+                    c.push_str(word);
+                }
+                Some(c) => {
+                    out.push(std::mem::take(c));
+                    c.push_str(word);
+                }
+            }
+        }
+        out.push(current.unwrap_or_default());
+    }
+    out.join("\n")
+}
+
 /// For each feature present in a text: its name, the unit most correlated with it, and the correlation.
 type BestUnits = Vec<(&'static str, (usize, f64))>;
 
@@ -191,7 +257,7 @@ fn unit_report(model: &CharLm, text: &str) -> (Vec<Vec<f64>>, BestUnits) {
                 .collect()
         })
         .collect();
-    println!("  ({} characters)", chars.len());
+    println!("  ({})", text_stats(text));
     let mut best = Vec::new();
     for (name, feature) in features(&chars) {
         let mut corr: Vec<(usize, f64)> = (0..acts.len())
