@@ -620,6 +620,18 @@ fn a_config_that_claims_another_cell_size_and_depth_is_refused() {
         &msg,
         &["GRU", "LSTM", "hidden size 8", "hidden size 4", "3 layers"],
     );
+    // Built from the file alone, the file contradicts itself: its tensors do not fit its config.
+    match Rnn::<AnyCell>::from_checkpoint(&ck) {
+        Err(e @ rnn::Error::CorruptCheckpoint { .. }) => {
+            let msg = e.to_string();
+            eprintln!("{msg}");
+            assert_mentions(&msg, &["do not fit its own config", "LSTM (4 gates)"]);
+        }
+        other => panic!(
+            "expected CorruptCheckpoint, got {:?}",
+            other.map(|m| m.config())
+        ),
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

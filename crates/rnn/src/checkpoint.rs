@@ -300,7 +300,8 @@ impl RnnConfig {
     /// (such as PyTorch's `state_dict()` of an `nn.RNN`, `nn.LSTM` or `nn.GRU`, for which `prefix` is `""`).
     ///
     /// Names give the depth and the directions; `weight_hh_l0` `(G·H, H)` gives H and the number of gate
-    /// blocks G, `weight_ih_l0` `(G·H, D)` gives D, and `weight_ci_l0`, `weight_cf_l0` reveal peepholes.
+    /// blocks G, `weight_ih_l0` `(G·H, D)` gives D, and `weight_cf_l0` reveals peepholes (with G = 3, an
+    /// LSTM with peepholes and coupled gates).
     /// What they cannot tell is filled in with PyTorch's defaults: **G = 1 is taken as tanh** (a ReLU
     /// network has the same shapes), G = 3 as a reset-after GRU (`nn.GRU`; a reset-before GRU, and an LSTM
     /// with coupled gates but no peepholes, have the same shapes), dropout as 0. Correct the result if the
@@ -328,19 +329,20 @@ impl RnnConfig {
             });
         };
         let input_size = lay.input.ok_or_else(|| missing("weight_ih_l0"))?;
-        let cell = match (gates, lay.peephole_f, lay.peephole_i) {
-            (1, _, _) => CellConfig::new(CellKind::RnnTanh),
-            (3, false, _) => CellConfig::new(CellKind::Gru),
-            (3, true, _) => CellConfig {
+        // Peepholes: `weight_cf` (and `weight_co`) in every peephole LSTM, `weight_ci` unless coupled.
+        let cell = match (gates, lay.peephole) {
+            (1, _) => CellConfig::new(CellKind::RnnTanh),
+            (3, false) => CellConfig::new(CellKind::Gru),
+            (3, true) => CellConfig {
                 peephole: true,
                 cifg: true,
                 ..CellConfig::new(CellKind::Lstm)
             },
-            (4, peephole, _) => CellConfig {
+            (4, peephole) => CellConfig {
                 peephole,
                 ..CellConfig::new(CellKind::Lstm)
             },
-            (g, _, _) => {
+            (g, _) => {
                 return Err(Error::CorruptCheckpoint {
                     path: ckpt.path.clone(),
                     reason: format!(
@@ -470,10 +472,8 @@ struct Layout {
     hidden: Option<usize>,
     /// D, from `weight_ih_l0` `(G·H, D)`.
     input: Option<usize>,
-    /// `weight_ci_l0` present (peepholes without coupling).
-    peephole_i: bool,
-    /// `weight_cf_l0` present (peepholes).
-    peephole_f: bool,
+    /// `weight_cf_l0` present (an LSTM with peepholes).
+    peephole: bool,
 }
 
 /// The layout of the stack whose names start with `stem`, if any tensor of it is there.
@@ -512,8 +512,7 @@ fn layout<'a>(tensors: impl Iterator<Item = (&'a str, &'a [usize])>, stem: &str)
             gates: None,
             hidden: None,
             input: None,
-            peephole_i: false,
-            peephole_f: false,
+            peephole: false,
         });
         l.layers = l.layers.max(k + 1);
         if reverse && (l.reverse_example.is_none() || (k == 0 && param == "weight_ih")) {
@@ -523,8 +522,7 @@ fn layout<'a>(tensors: impl Iterator<Item = (&'a str, &'a [usize])>, stem: &str)
             match param {
                 "weight_hh" => hh = Some(shape),
                 "weight_ih" => ih = Some(shape),
-                "weight_ci" => l.peephole_i = true,
-                "weight_cf" => l.peephole_f = true,
+                "weight_cf" => l.peephole = true,
                 _ => {}
             }
         }
@@ -785,11 +783,12 @@ impl Checkpoint {
             reason: reasons.join("; "),
         };
         let model_config = model.rnn_config();
-        // The file's config describes the tensors without prefix.
-        let file_config = if prefix.is_empty() {
-            self.rnn_config()?
-        } else {
-            None
+        // The file's config describes the tensors without prefix. An invalid one is an error only when
+        // there is a model config to compare it with; otherwise it merely cannot name the cell.
+        let file_config = match (prefix.is_empty(), &model_config) {
+            (false, _) => None,
+            (true, Some(_)) => self.rnn_config()?,
+            (true, None) => self.rnn_config().ok().flatten(),
         };
         if let (Some(f), Some(m)) = (&file_config, &model_config) {
             let reasons = config_differences(f, m);

@@ -508,24 +508,28 @@ fn missing_config_hint(ckpt: &Checkpoint) -> String {
             )
         }
     };
-    let (unknown, assumed) = match inferred.cell.num_gates() {
-        1 => ("whether it uses tanh or ReLU", "tanh, as nn.RNN by default"),
+    let (what, unknown, assumed) = match inferred.cell.num_gates() {
+        1 => (
+            "an Elman RNN".to_string(),
+            "not whether it uses tanh or ReLU",
+            "tanh, as nn.RNN by default",
+        ),
         3 if !inferred.cell.peephole => (
-            "whether it is a GRU with the reset gate after the matrix product (nn.GRU) or before it \
+            "a cell with 3 gate blocks".to_string(),
+            "not whether it is a GRU with the reset gate after the matrix product (nn.GRU) or before it \
              (Cho et al. 2014), or an LSTM with coupled input-forget gates",
             "a reset-after GRU, as nn.GRU",
         ),
         _ => (
-            "nothing more that changes the computation (only an LSTM has these shapes)",
+            inferred.cell.describe(),
+            "`from_checkpoint` reads only a config (here the shapes say all there is to know: only an LSTM has them)",
             "exactly what the shapes say",
         ),
     };
     format!(
-        "its tensors say {} cells (G = {} gate blocks), {}, but not {unknown}. Build it with \
+        "its tensors say {what} with {}, but {unknown}. Build it with \
          `Rnn::from_checkpoint_with(&ckpt, &config)`, where `config` is `RnnConfig::infer(&ckpt, \"\")?` \
          (which assumes {assumed}) or a corrected copy of it",
-        inferred.cell.kind,
-        inferred.cell.num_gates(),
         inferred.describe_sizes()
     )
 }

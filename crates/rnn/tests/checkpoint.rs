@@ -941,6 +941,7 @@ fn a_config_less_file_is_built_only_when_told_what_shapes_cannot_say() {
     match Rnn::<AnyCell>::from_checkpoint(&ck) {
         Err(e @ Error::MissingConfig { .. }) => {
             let msg = e.to_string();
+            eprintln!("{msg}");
             for needle in [
                 "no config",
                 "tanh",
