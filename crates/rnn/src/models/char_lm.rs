@@ -688,6 +688,29 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A checkpoint of a GRU model loaded into an LSTM model of the same sizes names both cells, through
+    /// the `rnn.` tensors (the comparison of layouts works under any name prefix).
+    #[test]
+    fn a_checkpoint_of_another_cell_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("rnn-char-lm-cells-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gru.safetensors");
+        tiny("gru", 3).save(&path).unwrap();
+        let mut lstm = tiny("lstm", 3);
+        let before = lstm.tensors();
+        let err = crate::checkpoint::Checkpoint::load(&path)
+            .unwrap()
+            .load_into(&mut lstm)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("this checkpoint holds a GRU (3 gates), the model is an LSTM (4 gates)"),
+            "{err}"
+        );
+        assert_eq!(lstm.tensors(), before);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn config_round_trips_through_json() {
         let m = tiny("rnn", 3);
