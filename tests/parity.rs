@@ -10,12 +10,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ndarray::{stack, Array3, ArrayD, ArrayViewD, Axis, Ix3};
+use ndarray::{Array3, ArrayD, ArrayViewD, Ix3};
 use rnn::activation::Nonlinearity;
-use rnn::checkpoint::{self, Checkpoint};
+use rnn::cells::{AnyCell, CellConfig, CellKind, GruVariant};
+use rnn::checkpoint::{self, Checkpoint, RnnConfig};
 use rnn::init::Rng;
 use rnn::prelude::*;
-use rnn::stack::Rnn;
+use rnn::stack::{states_from_pytorch, states_to_pytorch, Rnn};
 use serde_json::{json, Value};
 
 /// Largest absolute difference allowed between the library and PyTorch, for every tensor.
@@ -36,60 +37,26 @@ fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-/// The architecture stored in a fixture's "config" metadata.
-#[derive(Debug, Clone, PartialEq)]
-struct Arch {
-    kind: String,
-    nonlinearity: Option<String>,
-    input_size: usize,
-    hidden_size: usize,
-    num_layers: usize,
-    bidirectional: bool,
+/// The architecture stored in a fixture's "config" metadata, in the library's config format.
+fn arch_of(ck: &Checkpoint) -> RnnConfig {
+    ck.rnn_config()
+        .unwrap_or_else(|e| panic!("{}: {e}", ck.path.display()))
+        .unwrap_or_else(|| panic!("{} has no network config", ck.path.display()))
 }
 
-impl Arch {
-    /// The config as the fixtures store it (and as `tools/parity/check_export.py` reads it).
-    fn to_json(&self) -> Value {
-        json!({
-            "kind": self.kind,
-            "nonlinearity": self.nonlinearity,
-            "input_size": self.input_size,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "bidirectional": self.bidirectional,
-        })
-    }
-
-    fn dirs(&self) -> usize {
-        if self.bidirectional {
-            2
-        } else {
-            1
-        }
-    }
-}
-
-/// Reads the architecture from a checkpoint's config.
-fn arch_of(ck: &Checkpoint) -> Arch {
-    let c = ck
-        .config
-        .as_ref()
-        .unwrap_or_else(|| panic!("{} has no config", ck.path.display()));
-    Arch {
-        kind: c["kind"].as_str().expect("config.kind").to_string(),
-        nonlinearity: c["nonlinearity"].as_str().map(str::to_string),
-        input_size: c["input_size"].as_u64().expect("config.input_size") as usize,
-        hidden_size: c["hidden_size"].as_u64().expect("config.hidden_size") as usize,
-        num_layers: c["num_layers"].as_u64().expect("config.num_layers") as usize,
-        bidirectional: c["bidirectional"].as_bool().expect("config.bidirectional"),
+fn dirs(arch: &RnnConfig) -> usize {
+    if arch.bidirectional {
+        2
+    } else {
+        1
     }
 }
 
 /// Every tensor of a safetensors file, by name.
 fn tensors(path: &Path) -> BTreeMap<String, ArrayD<f64>> {
-    let ck =
-        Checkpoint::load(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    ck.tensors.into_iter().collect()
+    rnn::tensors::read(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .tensors
 }
 
 fn get<'a>(data: &'a BTreeMap<String, ArrayD<f64>>, name: &str, file: &str) -> &'a ArrayD<f64> {
@@ -103,29 +70,14 @@ fn as3(a: &ArrayD<f64>) -> Array3<f64> {
 
 /// `(L*dirs, B, H)` tensors (h, and c for an LSTM) as one [`State`] per layer and direction.
 fn to_states(h: &ArrayD<f64>, c: Option<&ArrayD<f64>>) -> Vec<State> {
-    let (h, c) = (as3(h), c.map(as3));
-    (0..h.dim().0)
-        .map(|i| State {
-            h: h.index_axis(Axis(0), i).to_owned(),
-            c: c.as_ref().map(|c| c.index_axis(Axis(0), i).to_owned()),
-        })
-        .collect()
+    let c = c.map(as3);
+    states_from_pytorch(as3(h).view(), c.as_ref().map(|c| c.view()))
 }
 
 /// One [`State`] per layer and direction, stacked back into `(L*dirs, B, H)` tensors (h, and c if present).
 fn from_states(states: &[State]) -> (ArrayD<f64>, Option<ArrayD<f64>>) {
-    let h: Vec<_> = states.iter().map(|s| s.h.view()).collect();
-    let h = stack(Axis(0), &h).unwrap().into_dyn();
-    let c = if states.iter().all(|s| s.c.is_some()) {
-        let c: Vec<_> = states
-            .iter()
-            .map(|s| s.c.as_ref().unwrap().view())
-            .collect();
-        Some(stack(Axis(0), &c).unwrap().into_dyn())
-    } else {
-        None
-    };
-    (h, c)
+    let (h, c) = states_to_pytorch(states);
+    (h.into_dyn(), c.map(|c| c.into_dyn()))
 }
 
 /// The max absolute difference of every compared tensor, by name.
@@ -186,18 +138,15 @@ impl Diffs {
     }
 }
 
-/// Loads fixture `name` into an `Rnn<C>` built with `make_cell`, runs forward and backward exactly as the
-/// fixture script ran PyTorch, and compares outputs, final states and every gradient. Returns the worst
-/// absolute difference.
+/// Loads fixture `name` into an `Rnn<C>` built with `make_cell`, and also builds an `Rnn<AnyCell>` from
+/// the fixture alone ([`Rnn::from_checkpoint`]); runs both forward and backward exactly as the fixture
+/// script ran PyTorch, and compares outputs, final states and every gradient. Returns the worst absolute
+/// difference.
 fn check_fixture<C: Cell>(name: &str, make_cell: impl FnMut(usize, usize, &mut Rng) -> C) -> f64 {
     let weights_file = format!("{name}.weights.safetensors");
-    let data_file = format!("{name}.data.safetensors");
     let ck = Checkpoint::load(&fixture(&weights_file))
         .unwrap_or_else(|e| panic!("cannot read fixture {weights_file}: {e}"));
     let arch = arch_of(&ck);
-    let data = tensors(&fixture(&data_file));
-    let get = |n: &str| get(&data, n, &data_file);
-    let is_lstm = arch.kind == "lstm";
 
     // The model: built with a seed whose weights are then replaced by PyTorch's, strictly by name.
     let mut model = Rnn::new(
@@ -211,12 +160,29 @@ fn check_fixture<C: Cell>(name: &str, make_cell: impl FnMut(usize, usize, &mut R
     )
     .unwrap();
     assert_eq!(
-        model.layers[0].forward.kind(),
-        arch.kind,
+        model.layers[0].forward.config(),
+        Some(arch.cell),
         "{name}: cell kind"
     );
     ck.load_into(&mut model)
         .unwrap_or_else(|e| panic!("{name}: PyTorch's state_dict does not load: {e}"));
+    let typed = compare_with_pytorch(name, &model, &ck);
+
+    // The same network built from the file alone.
+    let built = Rnn::<AnyCell>::from_checkpoint(&ck)
+        .unwrap_or_else(|e| panic!("{name}: Rnn::from_checkpoint: {e}"));
+    assert_eq!(built.config(), Some(arch.clone()), "{name}: built config");
+    let any = compare_with_pytorch(&format!("{name} (any)"), &built, &ck);
+    typed.max(any)
+}
+
+/// The comparison of [`check_fixture`] for one model holding the fixture's weights.
+fn compare_with_pytorch<C: Cell>(name: &str, model: &Rnn<C>, ck: &Checkpoint) -> f64 {
+    let arch = arch_of(ck);
+    let data_file = format!("{}.data.safetensors", name.split(' ').next().unwrap());
+    let data = tensors(&fixture(&data_file));
+    let get = |n: &str| get(&data, n, &data_file);
+    let is_lstm = arch.cell.kind == CellKind::Lstm;
     let ours: Vec<String> = model.params().into_iter().map(|(n, _)| n).collect();
     let theirs: Vec<String> = ck.tensors.keys().cloned().collect();
     let mut sorted = ours.clone();
@@ -245,7 +211,7 @@ fn check_fixture<C: Cell>(name: &str, make_cell: impl FnMut(usize, usize, &mut R
     let (t_len, batch, d) = x.dim();
     assert_eq!(d, arch.input_size, "{name}: x has D = {d}");
     let init = to_states(get("h0"), is_lstm.then(|| get("c0")));
-    assert_eq!(init.len(), arch.num_layers * arch.dirs());
+    assert_eq!(init.len(), arch.num_layers * dirs(&arch));
 
     let mut diffs = Diffs::default();
 
@@ -253,7 +219,7 @@ fn check_fixture<C: Cell>(name: &str, make_cell: impl FnMut(usize, usize, &mut R
     let (outputs, finals, cache) = model.forward(x.view(), Some(&init), None);
     assert_eq!(
         outputs.dim(),
-        (t_len, batch, arch.dirs() * arch.hidden_size)
+        (t_len, batch, dirs(&arch) * arch.hidden_size)
     );
     diffs.compare("output", outputs.view().into_dyn(), get("output"));
     let (h_n, c_n) = from_states(&finals);
@@ -393,10 +359,10 @@ fn parity_check_catches_small_mistakes() {
 fn save_params_round_trip_is_exact() {
     fn round_trip<C: Cell>(
         dir: &Path,
-        arch: Arch,
+        arch: RnnConfig,
         mut make_cell: impl FnMut(usize, usize, &mut Rng) -> C,
     ) {
-        let tag = format!("{}_l{}", arch.kind, arch.num_layers);
+        let tag = format!("{}_l{}", arch.cell.kind, arch.num_layers);
         let mut build = |seed| {
             Rnn::new(
                 arch.input_size,
@@ -445,18 +411,18 @@ fn save_params_round_trip_is_exact() {
     }
 
     let dir = temp_dir("roundtrip");
-    let arch = |kind: &str, nonlinearity: Option<&str>, layers, bidirectional| Arch {
-        kind: kind.into(),
-        nonlinearity: nonlinearity.map(str::to_string),
+    let arch = |kind, layers, bidirectional| RnnConfig {
+        cell: CellConfig::new(kind),
         input_size: 3,
         hidden_size: 4,
         num_layers: layers,
         bidirectional,
+        dropout: 0.0,
     };
-    round_trip(&dir, arch("rnn", Some("relu"), 1, false), elman_relu);
-    round_trip(&dir, arch("rnn", Some("tanh"), 2, true), elman);
-    round_trip(&dir, arch("lstm", None, 2, true), Lstm::new);
-    round_trip(&dir, arch("gru", None, 3, false), Gru::new);
+    round_trip(&dir, arch(CellKind::RnnRelu, 1, false), elman_relu);
+    round_trip(&dir, arch(CellKind::RnnTanh, 2, true), elman);
+    round_trip(&dir, arch(CellKind::Lstm, 2, true), Lstm::new);
+    round_trip(&dir, arch(CellKind::Gru, 3, false), Gru::new);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -478,15 +444,15 @@ fn export_lstm_for_check_export() {
         }
         None => (temp_dir("export"), false),
     };
-    let arch = Arch {
-        kind: "lstm".into(),
-        nonlinearity: None,
+    let arch = RnnConfig {
+        cell: CellConfig::new(CellKind::Lstm),
         input_size: 3,
         hidden_size: 5,
         num_layers: 2,
         bidirectional: true,
+        dropout: 0.0,
     };
-    let (t_len, batch, states) = (6, 2, arch.num_layers * arch.dirs());
+    let (t_len, batch, states) = (6, 2, arch.num_layers * dirs(&arch));
     let build = |seed| {
         Rnn::new(
             arch.input_size,
@@ -510,7 +476,7 @@ fn export_lstm_for_check_export() {
 
     let weights = dir.join("lstm.weights.safetensors");
     let data_path = dir.join("lstm.data.safetensors");
-    checkpoint::save_params(&weights, &model, Some(&arch.to_json())).unwrap();
+    model.save(&weights).unwrap(); // tensors and the config of `arch`
     let data = [
         ("x", x.view()),
         ("h0", h0.view()),
@@ -520,7 +486,8 @@ fn export_lstm_for_check_export() {
         ("c_n", c_n.view()),
     ]
     .map(|(n, t)| (n.to_string(), t));
-    checkpoint::save(&data_path, &data, Some(&arch.to_json())).unwrap();
+    let metadata = BTreeMap::from([("config".to_string(), arch.to_json().to_string())]);
+    rnn::tensors::write(&data_path, &data, &metadata).unwrap();
 
     // Rust-side check of the pair: load the weights into a differently initialised model and recompute.
     let ck = Checkpoint::load(&weights).unwrap();
@@ -547,5 +514,228 @@ fn export_lstm_for_check_export() {
         );
     } else {
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Loading into the wrong model: a clear error naming what differs, never a silent success
+// ---------------------------------------------------------------------------------------------------------
+
+/// A model with the sizes of the checkpoint (from its config, or its shapes), made of cells from
+/// `make_cell`.
+fn model_like<C: Cell>(
+    ck: &Checkpoint,
+    bidirectional: bool,
+    make_cell: impl FnMut(usize, usize, &mut Rng) -> C,
+) -> Rnn<C> {
+    let arch = match ck.config {
+        Some(_) => arch_of(ck),
+        None => RnnConfig::infer(ck, "").unwrap(),
+    };
+    Rnn::new(
+        arch.input_size,
+        arch.hidden_size,
+        arch.num_layers,
+        bidirectional,
+        0.0,
+        make_cell,
+        &mut rnn::init::rng(0),
+    )
+    .unwrap()
+}
+
+/// Loads `ck` into `model`, expects an error, checks that the model is unchanged, returns the message.
+fn refused<C: Cell>(ck: &Checkpoint, model: &mut Rnn<C>) -> String {
+    let before: Vec<_> = model
+        .params()
+        .into_iter()
+        .map(|(n, p)| (n, p.to_owned()))
+        .collect();
+    let err = match ck.load_into(model) {
+        Ok(()) => panic!(
+            "{} loaded without complaint into a model of {} cells",
+            ck.path.display(),
+            model.layers[0].forward.kind()
+        ),
+        Err(e) => e.to_string(),
+    };
+    let after: Vec<_> = model
+        .params()
+        .into_iter()
+        .map(|(n, p)| (n, p.to_owned()))
+        .collect();
+    assert_eq!(before, after, "a refused load changed the model ({err})");
+    eprintln!("{err}");
+    err
+}
+
+fn assert_mentions(msg: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(msg.contains(n), "the message lacks {n:?}: {msg}");
+    }
+}
+
+/// The fixture's tensors in a new file, with `config` (or none) instead of the fixture's own.
+fn rewritten(dir: &Path, fixture_name: &str, config: Option<&Value>) -> Checkpoint {
+    let ck = Checkpoint::load(&fixture(&format!("{fixture_name}.weights.safetensors"))).unwrap();
+    let views: Vec<(String, ArrayViewD<'_, f64>)> = ck
+        .tensors
+        .iter()
+        .map(|(n, t)| (n.clone(), t.view()))
+        .collect();
+    let path = dir.join(format!("{fixture_name}.safetensors"));
+    checkpoint::save(&path, &views, config).unwrap();
+    Checkpoint::load(&path).unwrap()
+}
+
+#[test]
+fn tanh_and_relu_checkpoints_refuse_the_other_nonlinearity() {
+    let tanh = Checkpoint::load(&fixture("rnn_tanh_l1.weights.safetensors")).unwrap();
+    let msg = refused(&tanh, &mut model_like(&tanh, false, elman_relu));
+    assert_mentions(&msg, &["tanh", "ReLU"]);
+    let relu = Checkpoint::load(&fixture("rnn_relu_l2.weights.safetensors")).unwrap();
+    let msg = refused(&relu, &mut model_like(&relu, false, elman));
+    assert_mentions(&msg, &["tanh", "ReLU"]);
+}
+
+#[test]
+fn pytorch_gru_refuses_the_reset_before_variant() {
+    let ck = Checkpoint::load(&fixture("gru_l2.weights.safetensors")).unwrap();
+    let reset_before = |d, h, rng: &mut Rng| Gru::with_variant(d, h, GruVariant::ResetBefore, rng);
+    let msg = refused(&ck, &mut model_like(&ck, false, reset_before));
+    assert_mentions(&msg, &["reset-before", "reset-after"]);
+}
+
+#[test]
+fn a_config_that_claims_another_cell_size_and_depth_is_refused() {
+    let dir = temp_dir("claims");
+    // The tensors of a 1-layer LSTM (D = 3, H = 4) under a config that says: a 3-layer GRU with H = 8.
+    let claim = json!({
+        "cell": "gru", "input_size": 3, "hidden_size": 8, "num_layers": 3, "bidirectional": false,
+    });
+    let ck = rewritten(&dir, "lstm_l1", Some(&claim));
+    let mut model = Rnn::new(3, 4, 1, false, 0.0, Lstm::new, &mut rnn::init::rng(0)).unwrap();
+    let msg = refused(&ck, &mut model);
+    assert_mentions(
+        &msg,
+        &["GRU", "LSTM", "hidden size 8", "hidden size 4", "3 layers"],
+    );
+    // Built from the file alone, the file contradicts itself: its tensors do not fit its config.
+    match Rnn::<AnyCell>::from_checkpoint(&ck) {
+        Err(e @ rnn::Error::CorruptCheckpoint { .. }) => {
+            let msg = e.to_string();
+            eprintln!("{msg}");
+            assert_mentions(&msg, &["do not fit its own config", "LSTM (4 gates)"]);
+        }
+        other => panic!(
+            "expected CorruptCheckpoint, got {:?}",
+            other.map(|m| m.config())
+        ),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_wrong_cell_type_is_named_with_its_gate_count_with_or_without_config() {
+    let dir = temp_dir("gates");
+    let gru = Checkpoint::load(&fixture("gru_l1.weights.safetensors")).unwrap();
+    let bare_gru = rewritten(&dir, "gru_l1", None);
+    let lstm = Checkpoint::load(&fixture("lstm_l1.weights.safetensors")).unwrap();
+    let bare_lstm = rewritten(&dir, "lstm_l1", None);
+    let bare_rnn = rewritten(&dir, "rnn_tanh_l1", None);
+    for ck in [&gru, &bare_gru] {
+        let msg = refused(ck, &mut model_like(ck, false, Lstm::new));
+        assert_mentions(
+            &msg,
+            &["holds a GRU (3 gates)", "the model is an LSTM (4 gates)"],
+        );
+    }
+    for ck in [&lstm, &bare_lstm] {
+        let msg = refused(ck, &mut model_like(ck, false, Gru::new));
+        assert_mentions(
+            &msg,
+            &["holds an LSTM (4 gates)", "the model is a GRU (3 gates)"],
+        );
+    }
+    let msg = refused(&bare_rnn, &mut model_like(&bare_rnn, false, Gru::new));
+    assert_mentions(
+        &msg,
+        &["holds an Elman RNN", "the model is a GRU (3 gates)"],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bidirectional_checkpoint_names_reverse_and_the_other_way_round() {
+    let dir = temp_dir("reverse");
+    for (ck, file_bi) in [
+        (
+            Checkpoint::load(&fixture("lstm_l2_bi.weights.safetensors")).unwrap(),
+            true,
+        ),
+        (rewritten(&dir, "lstm_l2_bi", None), true),
+        (
+            Checkpoint::load(&fixture("lstm_l2.weights.safetensors")).unwrap(),
+            false,
+        ),
+        (rewritten(&dir, "lstm_l2", None), false),
+    ] {
+        let msg = refused(&ck, &mut model_like(&ck, !file_bi, Lstm::new));
+        assert_mentions(&msg, &["_reverse", "bidirectional", "unidirectional"]);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn config_less_pytorch_files_still_load_into_a_model_that_fits() {
+    let dir = temp_dir("bare");
+    type MakeCell = fn(usize, usize, &mut Rng) -> AnyCell;
+    let cases: [(&str, MakeCell); 4] = [
+        ("rnn_tanh_l1", |d, h, r| Elman::new(d, h, r).into()),
+        ("rnn_relu_l2", |d, h, r| elman_relu(d, h, r).into()),
+        ("lstm_l2_bi", |d, h, r| Lstm::new(d, h, r).into()),
+        ("gru_l2", |d, h, r| Gru::new(d, h, r).into()),
+    ];
+    for (name, make) in cases {
+        let with_config =
+            Checkpoint::load(&fixture(&format!("{name}.weights.safetensors"))).unwrap();
+        let bare = rewritten(&dir, name, None);
+        assert_eq!(bare.config, None);
+        let bi = arch_of(&with_config).bidirectional;
+        let mut model = model_like(&with_config, bi, make);
+        bare.load_into(&mut model)
+            .unwrap_or_else(|e| panic!("{name} without config: {e}"));
+        for (n, p) in model.params() {
+            assert_eq!(p, bare.get(&n).unwrap().view(), "{name}: `{n}`");
+        }
+    }
+    // Shapes cannot tell tanh from ReLU: a config-less tanh file loads into a ReLU model (documented).
+    let bare = rewritten(&dir, "rnn_tanh_l1", None);
+    let with_config = Checkpoint::load(&fixture("rnn_tanh_l1.weights.safetensors")).unwrap();
+    bare.load_into(&mut model_like(&with_config, false, elman_relu))
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn fixture_configs_use_the_one_config_format() {
+    for entry in std::fs::read_dir(fixture("")).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+        let config: Value =
+            serde_json::from_str(header["__metadata__"]["config"].as_str().unwrap()).unwrap();
+        let cell = config["cell"].as_str();
+        assert!(
+            matches!(cell, Some("rnn_tanh" | "rnn_relu" | "lstm" | "gru")),
+            "{}: config {config} has no canonical `cell`",
+            path.display()
+        );
+        assert!(
+            config.get("kind").is_none() && config.get("nonlinearity").is_none(),
+            "{}: config {config} still uses the old `kind` + `nonlinearity` keys",
+            path.display()
+        );
     }
 }

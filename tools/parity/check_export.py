@@ -4,9 +4,10 @@
     python tools/parity/check_export.py WEIGHTS DATA
 
 WEIGHTS is a safetensors file written by `rnn::checkpoint` (float64 tensors with PyTorch names such as
-`weight_ih_l0_reverse`, and a "config" metadata entry: JSON with kind "rnn" | "lstm" | "gru",
-nonlinearity, input_size, hidden_size, num_layers, bidirectional; "cell" with a value such as "rnn_relu"
-is accepted in place of kind, and num_layers and bidirectional default to 1 and false).
+`weight_ih_l0_reverse`, and a "config" metadata entry in the format of `rnn::checkpoint`: JSON with
+cell "rnn_tanh" | "rnn_relu" | "lstm" | "gru", input_size, hidden_size, num_layers and bidirectional
+(defaults 1 and false); the older spellings "cell": "rnn" and "kind" + "nonlinearity" are read too, and
+the library's variants that PyTorch lacks (gru_variant "reset_before", peephole, cifg) are refused).
 
 DATA is a safetensors file with the input `x` (T, B, D), optionally the initial state `h0` (and `c0` for an
 LSTM; zeros when absent), and the reference results `output`, `h_n` (and `c_n`) to compare against (any of
@@ -45,8 +46,11 @@ def build(config):
         num_layers=int(config.get("num_layers", 1)),
         bidirectional=bool(config.get("bidirectional", False)),
     )
-    # "kind" is the fixtures' key; "cell" with values such as "rnn_relu" (rnn::cells::CellKind) is accepted too.
-    kind = str(config.get("kind", config.get("cell", ""))).lower()
+    # "cell" (rnn::cells::CellKind names) is the format's key; "kind" + "nonlinearity" is the old spelling.
+    for key, default in (("gru_variant", "reset_after"), ("peephole", False), ("cifg", False)):
+        if config.get(key, default) not in (default, None):
+            sys.exit(f"config has {key} = {config[key]!r}: PyTorch has no such cell")
+    kind = str(config.get("cell", config.get("kind", ""))).lower()
     nonlinearity = config.get("nonlinearity") or "tanh"
     if kind in ("rnn_tanh", "rnn_relu", "elman"):
         kind, nonlinearity = "rnn", ("relu" if kind == "rnn_relu" else "tanh")
@@ -56,7 +60,7 @@ def build(config):
         return torch.nn.LSTM(**common)
     if kind == "gru":
         return torch.nn.GRU(**common)
-    sys.exit(f"unknown kind {kind!r} in config (expected rnn, lstm or gru)")
+    sys.exit(f"unknown cell {kind!r} in config (expected rnn_tanh, rnn_relu, lstm or gru)")
 
 
 def main():

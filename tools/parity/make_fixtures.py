@@ -69,9 +69,9 @@ def make_one(name, spec, out_dir, gen):
             if pname.startswith("bias"):
                 p.add_(BIAS_PERTURBATION * torch.randn(p.shape, generator=gen))
 
+    # The library's config format (rnn::checkpoint): `cell` is PyTorch's mode in lower case.
     config = {
-        "kind": kind,
-        "nonlinearity": nonlinearity if kind == "rnn" else None,
+        "cell": f"rnn_{nonlinearity}" if kind == "rnn" else kind,
         "input_size": d,
         "hidden_size": h,
         "num_layers": layers,

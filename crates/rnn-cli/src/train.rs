@@ -25,7 +25,7 @@ pub struct TrainArgs {
     /// Training text: a UTF-8 file, or @moby-dick, @dinosaurs, @first-names for a bundled corpus.
     #[arg(long, default_value = "@moby-dick")]
     pub data: String,
-    /// Recurrent cell: rnn (Elman, tanh), rnn_relu, lstm or gru.
+    /// Recurrent cell: rnn_tanh (Elman with tanh; `rnn` works too), rnn_relu, lstm or gru.
     #[arg(long, default_value = "gru")]
     pub model: String,
     /// Hidden units per layer.

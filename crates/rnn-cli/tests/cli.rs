@@ -463,7 +463,7 @@ fn bad_prime_and_bad_checkpoints() {
     std::fs::write(d.join("mixed.safetensors"), mixed).unwrap();
     fails_with(
         &rnn(&d, &["sample", "--checkpoint", "mixed.safetensors"]),
-        "has shape",
+        "does not fit the model: this checkpoint has hidden size 7, the model hidden size 12",
     );
     // a text with characters the model never saw
     std::fs::write(d.join("other.txt"), "xyz QQQ").unwrap();
@@ -589,4 +589,84 @@ fn bench_defaults_to_the_downloaded_tinyshakespeare_else_the_bundled_text_and_sa
         first.contains(&format!("{} chars", text.chars().count())),
         "{out}"
     );
+}
+
+/// The `model.cell` a checkpoint's config names.
+fn stored_cell(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&meta.metadata().as_ref().unwrap()["config"]).unwrap();
+    config["model"]["cell"].as_str().unwrap().to_string()
+}
+
+/// `tests/fixtures/v1-rnn-run.last.safetensors` is the `last.safetensors` of a run made by the `rnn` binary
+/// before the config format was unified (commit 372f239), with
+/// `rnn train --data text.txt --model rnn --hidden 8 --batch 4 --seq-len 10 --eval-every 5 --sample-len 20
+/// --max-steps 5 --out run` on the `corpus` text. Its config spells the tanh cell the old way, `"rnn"`.
+/// Such run directories must still sample exactly as before, evaluate, and resume; checkpoints written from
+/// now on use the canonical name `rnn_tanh`.
+#[test]
+fn a_run_directory_from_before_the_config_format_was_unified_still_loads_and_resumes() {
+    let d = tmp("v1-run");
+    corpus(&d);
+    std::fs::create_dir_all(d.join("run")).unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1-rnn-run.last.safetensors");
+    std::fs::copy(&fixture, d.join("run/last.safetensors")).unwrap();
+    assert_eq!(stored_cell(&d.join("run/last.safetensors")), "rnn");
+
+    // What the binary of commit 372f239 printed for this command.
+    let sample = succeeds(&rnn(
+        &d,
+        &[
+            "sample",
+            "--checkpoint",
+            "run/last.safetensors",
+            "--prime",
+            "the ",
+            "--len",
+            "40",
+        ],
+    ));
+    assert_eq!(
+        sample.trim_end(),
+        "the idi oensn\"ome.mh\"chonmemsttdii.ac s\"gc\nc"
+    );
+    let eval = succeeds(&rnn(
+        &d,
+        &[
+            "eval",
+            "--checkpoint",
+            "run/last.safetensors",
+            "--data",
+            "text.txt",
+        ],
+    ));
+    assert!(eval.contains("2.9097 nats/char"), "{eval}");
+
+    let resumed = succeeds(&rnn(
+        &d,
+        &["train", "--resume", "--out", "run", "--max-steps", "10"],
+    ));
+    assert!(resumed.contains("done: 10 steps"), "{resumed}");
+    assert_eq!(stored_cell(&d.join("run/last.safetensors")), "rnn_tanh");
+
+    // New runs store the canonical name too, whichever spelling --model was given.
+    for (flag, canonical) in [
+        ("rnn", "rnn_tanh"),
+        ("RNN_TANH", "rnn_tanh"),
+        ("rnn_relu", "rnn_relu"),
+    ] {
+        let out = format!("new-{flag}");
+        succeeds(&train(
+            &d,
+            &["--max-steps", "1", "--model", flag, "--out", &out],
+        ));
+        assert_eq!(
+            stored_cell(&d.join(&out).join("last.safetensors")),
+            canonical,
+            "--model {flag}"
+        );
+    }
 }

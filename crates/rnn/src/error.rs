@@ -28,6 +28,33 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A file is not valid safetensors (see [`crate::tensors::read`]).
+    #[error("{path} is not a valid safetensors file: {reason}")]
+    CorruptTensors {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A checkpoint holds a different network from the model it is loaded into: another cell type or
+    /// variant, another size or depth, or the other number of directions. The reason says what differs,
+    /// for example "this checkpoint holds a GRU (3 gates), the model is an LSTM (4 gates)".
+    #[error("checkpoint {path} does not fit the model: {reason}")]
+    WrongModel {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What differs, in plain words.
+        reason: String,
+    },
+    /// A network was to be built from a checkpoint alone, but the checkpoint has no config saying which
+    /// network it holds (a file written by PyTorch's `safetensors.torch.save_file(model.state_dict())`).
+    #[error("checkpoint {path} has no config saying which network it holds: {hint}")]
+    MissingConfig {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What its tensors do say, and how to build the network anyway.
+        hint: String,
+    },
     /// A checkpoint lacks a tensor the model needs.
     #[error("checkpoint {path} has no tensor `{name}` (it has: {available})")]
     MissingTensor {

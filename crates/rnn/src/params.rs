@@ -7,6 +7,8 @@
 
 use ndarray::{ArrayViewD, ArrayViewMutD};
 
+use crate::checkpoint::RnnConfig;
+
 /// A value that owns named `f64` tensors, listed in a fixed order.
 ///
 /// Names follow PyTorch (`weight_ih`, `bias_hh`, ...); containers such as [`crate::stack::Rnn`] add suffixes
@@ -25,6 +27,14 @@ pub trait Parameters {
 
     /// Every parameter tensor, mutable, in the same order as [`Parameters::params`].
     fn params_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, f64>)>;
+
+    /// The recurrent network this value is, as a checkpoint config describes it, if it is one:
+    /// [`crate::stack::Rnn`] returns its [`RnnConfig`] (when its cells report [`crate::cells::Cell::config`]).
+    /// [`crate::checkpoint::Checkpoint::load_into`] compares it with the checkpoint's config and refuses a
+    /// checkpoint of another network. The default, `None`, means only tensor names and shapes are checked.
+    fn rnn_config(&self) -> Option<RnnConfig> {
+        None
+    }
 
     /// Total number of scalars.
     fn num_params(&self) -> usize {

@@ -26,11 +26,14 @@
 //! assert_eq!(h_n.len(), 4); // layers * directions
 //! ```
 
-use ndarray::{concatenate, s, Array3, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
+use std::path::Path;
+
+use ndarray::{concatenate, s, stack, Array3, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
 use rand::Rng as _;
 
 use crate::bptt::reverse_time;
-use crate::cells::{Cell, State};
+use crate::cells::{AnyCell, Cell, State};
+use crate::checkpoint::{Checkpoint, RnnConfig};
 use crate::init::Rng;
 use crate::params::{rename, Parameters};
 use crate::{Error, Result};
@@ -150,6 +153,33 @@ impl<C: Cell> Rnn<C> {
         self.layers.len()
     }
 
+    /// The network as a checkpoint config describes it ([`crate::checkpoint`]), or `None` if its cells do
+    /// not report their [`Cell::config`] or are not all of one kind and variant.
+    pub fn config(&self) -> Option<RnnConfig> {
+        let cell = self.layers[0].forward.config()?;
+        if self.cells().any(|c| c.config() != Some(cell)) {
+            return None;
+        }
+        Some(RnnConfig {
+            cell,
+            input_size: self.input_size(),
+            hidden_size: self.hidden_size(),
+            num_layers: self.num_layers(),
+            bidirectional: self.num_directions() == 2,
+            dropout: self.dropout,
+        })
+    }
+
+    /// Saves the network as a checkpoint ([`crate::checkpoint`]): its tensors under PyTorch's names and
+    /// [`Rnn::config`] as the config (none if the cells do not report theirs), atomically.
+    /// [`Rnn::from_checkpoint`] rebuilds it from the file; in Python,
+    /// `model.load_state_dict(safetensors.torch.load_file(path))` loads it into the `nn.RNN`, `nn.LSTM` or
+    /// `nn.GRU` the config describes.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let config = self.config().map(|c| c.to_json());
+        crate::checkpoint::save_params(path, self, config.as_ref())
+    }
+
     /// 2 if the network is bidirectional, else 1.
     pub fn num_directions(&self) -> usize {
         if self.layers[0].reverse.is_some() {
@@ -188,6 +218,12 @@ impl<C: Cell> Rnn<C> {
     /// each layer's output but the last is multiplied by a fresh mask drawn from `rng`; with `None`, no
     /// dropout (evaluation). Returns the top layer's outputs `(T, B, num_directions * H)`, the final states
     /// in `h_n` order, and the cache for [`Rnn::backward`].
+    ///
+    /// An empty sequence (T = 0) is zero steps of the recurrence, not an error (`torch.nn.RNN`, `LSTM`
+    /// and `GRU` raise on it): the outputs are `(0, B, num_directions * H)` and the final states are the
+    /// initial states (zeros for `None`); [`Rnn::backward`] then returns an empty ∂L/∂xs, passes `d_last`
+    /// through unchanged as ∂L/∂init and adds no parameter gradient. So a loop over chunks of a sequence
+    /// needs no special case for an empty last chunk.
     pub fn forward(
         &self,
         xs: ArrayView3<'_, f64>,
@@ -365,6 +401,213 @@ impl<C: Cell> Rnn<C> {
     }
 }
 
+impl Rnn<AnyCell> {
+    /// A freshly initialised network (PyTorch's default initialisation) of the architecture `config`
+    /// describes. [`Error::Config`] for an invalid config.
+    pub fn from_config(config: &RnnConfig, rng: &mut Rng) -> Result<Self> {
+        config.validate()?;
+        let cell = config.cell;
+        Rnn::new(
+            config.input_size,
+            config.hidden_size,
+            config.num_layers,
+            config.bidirectional,
+            config.dropout,
+            |d, h, rng| AnyCell::from_config(&cell, d, h, rng),
+            rng,
+        )
+    }
+
+    /// A network of the architecture `config` describes with every parameter zero, built without drawing
+    /// random numbers: the container [`Rnn::from_checkpoint`] loads weights into. [`Error::Config`] for an
+    /// invalid config.
+    pub fn zeros(config: &RnnConfig) -> Result<Self> {
+        config.validate()?;
+        let cell = config.cell;
+        // `make_cell` ignores the generator: nothing is drawn from it.
+        Rnn::new(
+            config.input_size,
+            config.hidden_size,
+            config.num_layers,
+            config.bidirectional,
+            config.dropout,
+            |d, h, _| AnyCell::zeros(&cell, d, h),
+            &mut crate::init::rng(0),
+        )
+    }
+
+    /// The network stored in a checkpoint, built from the checkpoint's own config
+    /// ([`crate::checkpoint`]) and loaded with its tensors, with no random initialisation.
+    ///
+    /// Errors: [`Error::MissingConfig`] if the file has no network config (say, PyTorch's `state_dict()`
+    /// saved with `safetensors.torch.save_file`: its shapes cannot tell tanh from ReLU, so the caller must
+    /// say which, with [`crate::checkpoint::RnnConfig::infer`] and [`Rnn::from_checkpoint_with`]);
+    /// [`Error::CorruptCheckpoint`] if the config is invalid or the tensors do not fit it.
+    ///
+    /// ```
+    /// use rnn::cells::AnyCell;
+    /// use rnn::checkpoint::Checkpoint;
+    /// use rnn::stack::Rnn;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("rnn-doc-from-checkpoint-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("gru.safetensors");
+    /// let model = Rnn::new(3, 4, 2, true, 0.0, rnn::cells::Gru::new, &mut rnn::init::rng(0)).unwrap();
+    /// model.save(&path).unwrap();
+    /// let back = Rnn::<AnyCell>::from_checkpoint(&Checkpoint::load(&path).unwrap()).unwrap();
+    /// assert_eq!(back.config(), model.config());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn from_checkpoint(ckpt: &Checkpoint) -> Result<Self> {
+        let Some(config) = ckpt.rnn_config()? else {
+            return Err(Error::MissingConfig {
+                path: ckpt.path.clone(),
+                hint: missing_config_hint(ckpt),
+            });
+        };
+        Self::from_checkpoint_with(ckpt, &config).map_err(|e| match e {
+            Error::WrongModel { reason, .. } => Error::CorruptCheckpoint {
+                path: ckpt.path.clone(),
+                reason: format!("its tensors do not fit its own config: {reason}"),
+            },
+            other => other,
+        })
+    }
+
+    /// The network `config` describes, with its tensors loaded from `ckpt` (checked as
+    /// [`Checkpoint::load_into`] checks them, so a checkpoint whose own config says otherwise is refused).
+    /// For a file without a config, start from [`crate::checkpoint::RnnConfig::infer`]:
+    ///
+    /// ```no_run
+    /// # fn main() -> rnn::Result<()> {
+    /// use rnn::cells::{AnyCell, CellKind};
+    /// use rnn::checkpoint::{Checkpoint, RnnConfig};
+    /// use rnn::stack::Rnn;
+    ///
+    /// // written in Python by safetensors.torch.save_file(nn.RNN(3, 4, nonlinearity="relu").state_dict(), ...)
+    /// let ckpt = Checkpoint::load(std::path::Path::new("relu_rnn.safetensors"))?;
+    /// let mut config = RnnConfig::infer(&ckpt, "")?; // sizes, depth, directions; tanh assumed
+    /// config.cell.kind = CellKind::RnnRelu; // what the shapes cannot say
+    /// let model = Rnn::<AnyCell>::from_checkpoint_with(&ckpt, &config)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_checkpoint_with(ckpt: &Checkpoint, config: &RnnConfig) -> Result<Self> {
+        let mut model = Self::zeros(config)?;
+        ckpt.load_into(&mut model)?;
+        Ok(model)
+    }
+}
+
+/// What [`Error::MissingConfig`] says for `ckpt`: what its shapes tell, what they do not, and what to do.
+fn missing_config_hint(ckpt: &Checkpoint) -> String {
+    let inferred = match RnnConfig::infer(ckpt, "") {
+        Ok(c) => c,
+        Err(e) => {
+            return format!(
+                "and its tensors are not those of a PyTorch nn.RNN, nn.LSTM or nn.GRU either ({e})"
+            )
+        }
+    };
+    let (what, unknown, assumed) = match inferred.cell.num_gates() {
+        1 => (
+            "an Elman RNN".to_string(),
+            "not whether it uses tanh or ReLU",
+            "tanh, as nn.RNN by default",
+        ),
+        3 if !inferred.cell.peephole => (
+            "a cell with 3 gate blocks".to_string(),
+            "not whether it is a GRU with the reset gate after the matrix product (nn.GRU) or before it \
+             (Cho et al. 2014), or an LSTM with coupled input-forget gates",
+            "a reset-after GRU, as nn.GRU",
+        ),
+        _ => (
+            inferred.cell.describe(),
+            "`from_checkpoint` reads only a config (here the shapes say all there is to know: only an LSTM has them)",
+            "exactly what the shapes say",
+        ),
+    };
+    format!(
+        "its tensors say {what} with {}, but {unknown}. Build it with \
+         `Rnn::from_checkpoint_with(&ckpt, &config)`, where `config` is `RnnConfig::infer(&ckpt, \"\")?` \
+         (which assumes {assumed}) or a corrected copy of it",
+        inferred.describe_sizes()
+    )
+}
+
+/// PyTorch's state tensors as the library's states: `h` is `h_0` or `h_n`, `(L·dirs, B, H)`, and `c` (LSTM
+/// only) is `c_0` or `c_n` of the same shape. Entry `i = layer · num_directions + direction` (direction 0
+/// reads forwards, 1 backwards) becomes state `i`, with `h = h[i]` `(B, H)` and `c = c[i]`: the order in
+/// which [`Rnn::forward`] takes initial states and returns final ones.
+///
+/// Panics if `c` does not have the shape of `h`.
+///
+/// ```
+/// use ndarray::Array3;
+/// use rnn::stack::{states_from_pytorch, states_to_pytorch};
+/// let h_n = Array3::<f64>::zeros((4, 2, 5)); // 2 layers × 2 directions, B = 2, H = 5
+/// let states = states_from_pytorch(h_n.view(), None);
+/// assert_eq!((states.len(), states[0].h.dim()), (4, (2, 5)));
+/// assert_eq!(states_to_pytorch(&states), (h_n, None));
+/// ```
+pub fn states_from_pytorch(h: ArrayView3<'_, f64>, c: Option<ArrayView3<'_, f64>>) -> Vec<State> {
+    if let Some(c) = &c {
+        assert_eq!(
+            c.dim(),
+            h.dim(),
+            "states_from_pytorch: c has shape {:?} but h has shape {:?}; both must be (L·dirs, B, H)",
+            c.dim(),
+            h.dim()
+        );
+    }
+    (0..h.dim().0)
+        .map(|i| State {
+            h: h.index_axis(Axis(0), i).to_owned(),
+            c: c.as_ref().map(|c| c.index_axis(Axis(0), i).to_owned()),
+        })
+        .collect()
+}
+
+/// The library's states (one per layer and direction, in `h_n` order, as [`Rnn::forward`] returns them)
+/// as PyTorch's `h_n` `(L·dirs, B, H)` and, if the states carry a cell state, `c_n`: the inverse of
+/// [`states_from_pytorch`].
+///
+/// Panics if `states` is empty, if the states differ in shape, or if some have a cell state and others not.
+pub fn states_to_pytorch(states: &[State]) -> (Array3<f64>, Option<Array3<f64>>) {
+    assert!(
+        !states.is_empty(),
+        "states_to_pytorch: no states (a network has at least one layer)"
+    );
+    let h: Vec<_> = states.iter().map(|s| s.h.view()).collect();
+    let h = stack(Axis(0), &h).unwrap_or_else(|_| {
+        panic!(
+            "states_to_pytorch: the states' h have different shapes: {:?}",
+            states.iter().map(|s| s.h.dim()).collect::<Vec<_>>()
+        )
+    });
+    let with_c = states.iter().filter(|s| s.c.is_some()).count();
+    if with_c == 0 {
+        return (h, None);
+    }
+    assert_eq!(
+        with_c,
+        states.len(),
+        "states_to_pytorch: {with_c} of {} states have a cell state c; all or none must",
+        states.len()
+    );
+    let c: Vec<_> = states
+        .iter()
+        .filter_map(|s| s.c.as_ref().map(|c| c.view()))
+        .collect();
+    let c = stack(Axis(0), &c)
+        .unwrap_or_else(|_| panic!("states_to_pytorch: the states' c have different shapes"));
+    assert_eq!(
+        c.dim(),
+        h.dim(),
+        "states_to_pytorch: c and h differ in shape"
+    );
+    (h, Some(c))
+}
+
 const GRADS_SHAPE: &str =
     "Rnn::backward: grads must have the network's layers and directions (make it with model.zeros_like())";
 
@@ -386,7 +629,13 @@ fn suffix(k: usize, reverse: bool) -> String {
     }
 }
 
-impl<C: Parameters> Parameters for Rnn<C> {
+impl<C: Cell> Parameters for Rnn<C> {
+    /// [`Rnn::config`]: checkpoints of another network are refused by
+    /// [`crate::checkpoint::Checkpoint::load_into`].
+    fn rnn_config(&self) -> Option<RnnConfig> {
+        self.config()
+    }
+
     /// Every cell's parameters with PyTorch's suffixes, in `state_dict()` order:
     /// `weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, weight_ih_l0_reverse, ..., weight_ih_l1, ...`.
     fn params(&self) -> Vec<(String, ArrayViewD<'_, f64>)> {

@@ -687,3 +687,310 @@ fn resuming_from_a_checkpoint_with_optimiser_state_is_bit_identical() {
     }
     assert_eq!(bits(&resumed), bits(&straight));
 }
+
+// ------------------------------------------------------------------------------- Plain tensor files
+
+#[test]
+fn tensor_files_round_trip_with_metadata_and_are_written_atomically() {
+    use std::collections::BTreeMap;
+    let dir = Scratch::new("tensors");
+    let path = dir.path("data.safetensors");
+    let x = ArrayD::from_shape_fn(IxDyn(&[2, 3, 4]), |i| {
+        (i[0] * 12 + i[1] * 4 + i[2]) as f64 / 7.0
+    });
+    let h0 = ndarray::array![[1.0, -2.0], [0.5, 1e-300]].into_dyn();
+    let meta = BTreeMap::from([("note".to_string(), "made by a test".to_string())]);
+    rnn::tensors::write(&path, &[("x", x.view()), ("h0", h0.t().into_dyn())], &meta).unwrap();
+    let file = rnn::tensors::read(&path).unwrap();
+    assert_eq!(file.tensors.len(), 2);
+    assert_eq!(file.tensors["x"], x);
+    assert_eq!(file.tensors["h0"], h0.t().to_owned().into_dyn());
+    assert_eq!(file.metadata, meta);
+    // No metadata: none in the file.
+    rnn::tensors::write(&path, &[("x".to_string(), x.view())], &BTreeMap::new()).unwrap();
+    assert!(rnn::tensors::read(&path).unwrap().metadata.is_empty());
+    let before = fs::read(&path).unwrap();
+    // Refused names write nothing; a failed write leaves the old file and no temporary file.
+    let dup = [("x", x.view()), ("x", x.view())];
+    assert!(matches!(
+        rnn::tensors::write(&path, &dup, &BTreeMap::new()),
+        Err(Error::InvalidTensorName { .. })
+    ));
+    assert!(rnn::tensors::write(&dir.0, &[("x", x.view())], &BTreeMap::new()).is_err());
+    assert_eq!(fs::read(&path).unwrap(), before);
+    assert_eq!(dir.temp_files(), Vec::<PathBuf>::new());
+    // A file that is not safetensors: a plain error, which does not call it a checkpoint.
+    let junk = dir.path("junk.safetensors");
+    fs::write(&junk, b"not tensors").unwrap();
+    match rnn::tensors::read(&junk) {
+        Err(e @ Error::CorruptTensors { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("is not a valid safetensors file"), "{msg}");
+            assert!(!msg.contains("valid checkpoint"), "{msg}");
+        }
+        other => panic!("expected CorruptTensors, got {other:?}"),
+    }
+    // ... while the checkpoint reader still says checkpoint.
+    assert!(matches!(
+        Checkpoint::load(&junk),
+        Err(Error::CorruptCheckpoint { .. })
+    ));
+}
+
+// -------------------------------------------------------------------------- The one config format
+
+#[test]
+fn rnn_config_is_written_canonically_and_old_spellings_are_read() {
+    use rnn::cells::{CellConfig, CellKind, GruVariant};
+    use rnn::checkpoint::RnnConfig;
+    let lstm = RnnConfig {
+        cell: CellConfig::new(CellKind::Lstm),
+        input_size: 3,
+        hidden_size: 5,
+        num_layers: 2,
+        bidirectional: true,
+        dropout: 0.25,
+    };
+    assert_eq!(
+        lstm.to_json(),
+        json!({"cell": "lstm", "input_size": 3, "hidden_size": 5, "num_layers": 2,
+               "bidirectional": true, "dropout": 0.25})
+    );
+    assert_eq!(RnnConfig::from_json(&lstm.to_json()).unwrap(), lstm);
+    let mut gru = RnnConfig {
+        cell: CellConfig::new(CellKind::Gru),
+        ..lstm.clone()
+    };
+    gru.cell.gru_variant = GruVariant::ResetBefore;
+    assert_eq!(gru.to_json()["gru_variant"], "reset_before");
+    assert_eq!(RnnConfig::from_json(&gru.to_json()).unwrap(), gru);
+
+    let tanh =
+        RnnConfig::from_json(&json!({"cell": "rnn_tanh", "input_size": 3, "hidden_size": 4}))
+            .unwrap();
+    assert_eq!(
+        (
+            tanh.cell.kind,
+            tanh.num_layers,
+            tanh.bidirectional,
+            tanh.dropout
+        ),
+        (CellKind::RnnTanh, 1, false, 0.0)
+    );
+    // Old spellings: `"cell": "rnn"` (CharLm and `rnn train` before), `kind` + `nonlinearity` (the parity
+    // fixtures before).
+    for (old, kind) in [
+        (
+            json!({"cell": "rnn", "input_size": 3, "hidden_size": 4}),
+            CellKind::RnnTanh,
+        ),
+        (
+            json!({"kind": "rnn", "nonlinearity": "tanh", "input_size": 3, "hidden_size": 4}),
+            CellKind::RnnTanh,
+        ),
+        (
+            json!({"kind": "rnn", "nonlinearity": "relu", "input_size": 3, "hidden_size": 4}),
+            CellKind::RnnRelu,
+        ),
+        (
+            json!({"kind": "gru", "nonlinearity": null, "input_size": 3, "hidden_size": 4}),
+            CellKind::Gru,
+        ),
+    ] {
+        let c = RnnConfig::from_json(&old).unwrap_or_else(|e| panic!("{old}: {e}"));
+        assert_eq!(c.cell.kind, kind, "{old}");
+        assert_eq!(
+            c.to_json()["cell"],
+            kind.to_string(),
+            "{old}: rewritten canonically"
+        );
+        assert!(c.to_json().get("kind").is_none());
+    }
+    // Configs that make no sense are refused, naming the problem.
+    for (bad, needle) in [
+        (
+            json!({"cell": "transformer", "input_size": 3, "hidden_size": 4}),
+            "unknown cell kind",
+        ),
+        (json!({"cell": "lstm", "input_size": 3}), "hidden_size"),
+        (
+            json!({"cell": "lstm", "input_size": 3, "hidden_size": 0}),
+            "hidden size",
+        ),
+        (
+            json!({"cell": "lstm", "input_size": 3, "hidden_size": 4, "gru_variant": "reset_before"}),
+            "gru_variant",
+        ),
+        (
+            json!({"cell": "gru", "input_size": 3, "hidden_size": 4, "peephole": true}),
+            "peephole",
+        ),
+        (
+            json!({"kind": "lstm", "nonlinearity": "relu", "input_size": 3, "hidden_size": 4}),
+            "nonlinearity",
+        ),
+        (json!([1, 2]), "object"),
+    ] {
+        match RnnConfig::from_json(&bad) {
+            Err(e @ Error::Config(_)) => assert!(e.to_string().contains(needle), "{bad}: {e}"),
+            other => panic!("{bad}: expected a config error, got {other:?}"),
+        }
+    }
+}
+
+// ----------------------------------------------------------------- Building a network from a file
+
+/// Every cell variant, deep and bidirectional: `Rnn::save` writes the config, `Rnn::from_checkpoint`
+/// rebuilds the network from the file alone, with the same parameters and the same outputs.
+#[test]
+fn rnn_from_checkpoint_rebuilds_every_cell_variant() {
+    use rnn::cells::{AnyCell, CellKind, GruVariant, LstmOptions};
+    use rnn::stack::Rnn;
+    let dir = Scratch::new("from-checkpoint");
+    type MakeCell = fn(usize, usize, &mut rnn::init::Rng) -> AnyCell;
+    let makers: Vec<(&str, MakeCell)> = vec![
+        ("rnn_tanh", |d, h, r| {
+            AnyCell::new(CellKind::RnnTanh, d, h, r)
+        }),
+        ("rnn_relu", |d, h, r| {
+            AnyCell::new(CellKind::RnnRelu, d, h, r)
+        }),
+        ("lstm", |d, h, r| AnyCell::new(CellKind::Lstm, d, h, r)),
+        ("lstm_peephole", |d, h, r| {
+            Lstm::with_options(
+                d,
+                h,
+                LstmOptions {
+                    peephole: true,
+                    ..Default::default()
+                },
+                r,
+            )
+            .into()
+        }),
+        ("lstm_cifg_peephole", |d, h, r| {
+            Lstm::with_options(
+                d,
+                h,
+                LstmOptions {
+                    peephole: true,
+                    cifg: true,
+                    forget_bias: 1.0,
+                },
+                r,
+            )
+            .into()
+        }),
+        ("lstm_cifg", |d, h, r| {
+            Lstm::with_options(
+                d,
+                h,
+                LstmOptions {
+                    cifg: true,
+                    ..Default::default()
+                },
+                r,
+            )
+            .into()
+        }),
+        ("gru", |d, h, r| AnyCell::new(CellKind::Gru, d, h, r)),
+        ("gru_reset_before", |d, h, r| {
+            Gru::with_variant(d, h, GruVariant::ResetBefore, r).into()
+        }),
+    ];
+    let xs = rnn::init::uniform(&[4, 2, 3], -1.0, 1.0, &mut rnn::init::rng(5))
+        .into_dimensionality::<ndarray::Ix3>()
+        .unwrap();
+    for (name, make) in makers {
+        for (layers, bi) in [(1, false), (2, true)] {
+            let model = Rnn::new(3, 5, layers, bi, 0.1, make, &mut rnn::init::rng(9)).unwrap();
+            let path = dir.path(&format!("{name}-{layers}.safetensors"));
+            model.save(&path).unwrap();
+            let ck = Checkpoint::load(&path).unwrap();
+            let back =
+                Rnn::<AnyCell>::from_checkpoint(&ck).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(back.config(), model.config(), "{name}");
+            assert_eq!(back.dropout, 0.1, "{name}");
+            assert_eq!(bits(&back), bits(&model), "{name}");
+            let (a, _, _) = model.forward(xs.view(), None, None);
+            let (b, _, _) = back.forward(xs.view(), None, None);
+            assert_eq!(a, b, "{name}");
+        }
+    }
+}
+
+#[test]
+fn a_config_less_file_is_built_only_when_told_what_shapes_cannot_say() {
+    use rnn::cells::{AnyCell, CellKind};
+    use rnn::checkpoint::RnnConfig;
+    use rnn::stack::Rnn;
+    let dir = Scratch::new("config-less");
+    let relu = Rnn::new(
+        3,
+        4,
+        2,
+        true,
+        0.0,
+        |d, h, r| AnyCell::new(CellKind::RnnRelu, d, h, r),
+        &mut rnn::init::rng(3),
+    )
+    .unwrap();
+    let path = dir.path("bare.safetensors");
+    checkpoint::save_params(&path, &relu, None).unwrap(); // as safetensors.torch.save_file(state_dict)
+    let ck = Checkpoint::load(&path).unwrap();
+    match Rnn::<AnyCell>::from_checkpoint(&ck) {
+        Err(e @ Error::MissingConfig { .. }) => {
+            let msg = e.to_string();
+            eprintln!("{msg}");
+            for needle in [
+                "no config",
+                "tanh",
+                "ReLU",
+                "RnnConfig::infer",
+                "from_checkpoint_with",
+            ] {
+                assert!(msg.contains(needle), "{msg} lacks {needle:?}");
+            }
+        }
+        other => panic!(
+            "expected MissingConfig, got {:?}",
+            other.map(|m| m.config())
+        ),
+    }
+    // What shapes say: everything but the nonlinearity, for which infer assumes nn.RNN's default, tanh.
+    let mut config = RnnConfig::infer(&ck, "").unwrap();
+    assert_eq!(
+        (
+            config.cell.kind,
+            config.input_size,
+            config.hidden_size,
+            config.num_layers,
+            config.bidirectional
+        ),
+        (CellKind::RnnTanh, 3, 4, 2, true)
+    );
+    config.cell.kind = CellKind::RnnRelu;
+    let back = Rnn::<AnyCell>::from_checkpoint_with(&ck, &config).unwrap();
+    assert_eq!(bits(&back), bits(&relu));
+    assert_eq!(back.config(), relu.config());
+}
+
+// ------------------------------------------------------------------------ PyTorch's state tensors
+
+#[test]
+fn pytorch_state_tensors_convert_both_ways_in_h_n_order() {
+    use rnn::stack::{states_from_pytorch, states_to_pytorch};
+    // (L·dirs, B, H) = (4, 2, 3): entry [i, b, j] = 100 i + 10 b + j.
+    let h = ndarray::Array3::from_shape_fn((4, 2, 3), |(i, b, j)| (100 * i + 10 * b + j) as f64);
+    let c = h.mapv(|v| -v);
+    let states = states_from_pytorch(h.view(), Some(c.view()));
+    assert_eq!(states.len(), 4);
+    assert_eq!(states[2].h[[1, 0]], 210.0); // layer 1, forward direction (index layer·2 + 0), batch 1
+    assert_eq!(states[3].c.as_ref().unwrap()[[0, 2]], -302.0);
+    let (h2, c2) = states_to_pytorch(&states);
+    assert_eq!(h2, h);
+    assert_eq!(c2.unwrap(), c);
+    let no_c = states_from_pytorch(h.view(), None);
+    assert!(no_c.iter().all(|s| s.c.is_none()));
+    assert_eq!(states_to_pytorch(&no_c), (h, None));
+}

@@ -7,44 +7,76 @@ use std::str::FromStr;
 
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD};
 
-use super::{Cell, Elman, ElmanCache, Gru, GruCache, Lstm, LstmCache, State};
+use ndarray::{Array1, Array2 as Matrix};
+
+use super::{
+    Cell, Elman, ElmanCache, Gru, GruCache, GruVariant, Lstm, LstmCache, LstmOptions, State,
+};
 use crate::activation::Nonlinearity;
 use crate::bptt::Unrolled;
 use crate::init::Rng;
 use crate::params::Parameters;
 use crate::{Error, Result};
 
-/// The kinds of cell [`AnyCell::new`] can build, named after PyTorch's RNN modes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The kinds of cell [`AnyCell::new`] can build: PyTorch's RNN modes.
+///
+/// Written (by [`fmt::Display`], in checkpoint configs, by the CLI) as `rnn_tanh`, `rnn_relu`, `lstm` and
+/// `gru`: the `mode` strings of `torch.nn.RNNBase` (`RNN_TANH`, `RNN_RELU`, `LSTM`, `GRU`) in lower case.
+/// This is the one naming of cell kinds in the library; see [`crate::checkpoint`] for the config format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CellKind {
-    /// Elman cell with tanh (`nn.RNN`, nonlinearity `"tanh"`).
+    /// Elman cell with tanh (`nn.RNN`, nonlinearity `"tanh"`, the default): `rnn_tanh`.
     RnnTanh,
-    /// Elman cell with ReLU (`nn.RNN`, nonlinearity `"relu"`).
+    /// Elman cell with ReLU (`nn.RNN`, nonlinearity `"relu"`): `rnn_relu`.
     RnnRelu,
-    /// LSTM cell (`nn.LSTM`).
+    /// LSTM cell (`nn.LSTM`): `lstm`.
     Lstm,
-    /// GRU cell (`nn.GRU`).
+    /// GRU cell (`nn.GRU`): `gru`.
     Gru,
+}
+
+impl CellKind {
+    /// Every kind, in the order above.
+    pub const ALL: [CellKind; 4] = [
+        CellKind::RnnTanh,
+        CellKind::RnnRelu,
+        CellKind::Lstm,
+        CellKind::Gru,
+    ];
+
+    /// The canonical name: `rnn_tanh`, `rnn_relu`, `lstm` or `gru`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CellKind::RnnTanh => "rnn_tanh",
+            CellKind::RnnRelu => "rnn_relu",
+            CellKind::Lstm => "lstm",
+            CellKind::Gru => "gru",
+        }
+    }
 }
 
 impl FromStr for CellKind {
     type Err = Error;
 
-    /// Parses `rnn` (or `elman`, `rnn_tanh`), `rnn_relu`, `lstm` or `gru`, ignoring case.
+    /// Parses `rnn_tanh`, `rnn_relu`, `lstm` or `gru`, ignoring case. The older spellings `rnn` and
+    /// `elman` (used for the tanh cell by earlier versions, and by `nn.RNN`'s default) are read as
+    /// `rnn_tanh`.
     ///
     /// ```
     /// use rnn::cells::CellKind;
     /// assert_eq!("LSTM".parse::<CellKind>().unwrap(), CellKind::Lstm);
+    /// assert_eq!("rnn".parse::<CellKind>().unwrap(), CellKind::RnnTanh);
+    /// assert_eq!(CellKind::RnnTanh.to_string(), "rnn_tanh");
     /// assert!("transformer".parse::<CellKind>().is_err());
     /// ```
     fn from_str(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().as_str() {
-            "rnn" | "elman" | "rnn_tanh" => Ok(CellKind::RnnTanh),
+            "rnn_tanh" | "rnn" | "elman" => Ok(CellKind::RnnTanh),
             "rnn_relu" => Ok(CellKind::RnnRelu),
             "lstm" => Ok(CellKind::Lstm),
             "gru" => Ok(CellKind::Gru),
             _ => Err(Error::Config(format!(
-                "unknown cell kind `{s}`: expected one of rnn, rnn_relu, lstm, gru"
+                "unknown cell kind `{s}`: expected one of rnn_tanh (or rnn), rnn_relu, lstm, gru"
             ))),
         }
     }
@@ -52,12 +84,99 @@ impl FromStr for CellKind {
 
 impl fmt::Display for CellKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CellKind::RnnTanh => "rnn",
-            CellKind::RnnRelu => "rnn_relu",
-            CellKind::Lstm => "lstm",
-            CellKind::Gru => "gru",
-        })
+        f.write_str(self.name())
+    }
+}
+
+/// A cell kind with its variant: everything about a cell that a checkpoint config records and that
+/// shapes alone cannot always tell (tanh or ReLU, where a GRU applies its reset gate, LSTM peepholes and
+/// coupled gates). [`Cell::config`] returns it for the library's cells.
+///
+/// ```
+/// use rnn::cells::{CellConfig, CellKind, GruVariant};
+/// let c = CellConfig { gru_variant: GruVariant::ResetBefore, ..CellConfig::new(CellKind::Gru) };
+/// assert_eq!(c.describe(), "a reset-before GRU (3 gates)");
+/// assert_eq!(CellConfig::new(CellKind::Lstm).num_gates(), 4);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellConfig {
+    /// The kind (PyTorch's mode).
+    pub kind: CellKind,
+    /// GRU only: where the reset gate acts (reset-after, PyTorch's, by default).
+    pub gru_variant: GruVariant,
+    /// LSTM only: peephole connections ([`LstmOptions::peephole`]).
+    pub peephole: bool,
+    /// LSTM only: coupled input-forget gate ([`LstmOptions::cifg`]).
+    pub cifg: bool,
+}
+
+impl CellConfig {
+    /// The plain PyTorch cell of this kind (reset-after GRU, LSTM without peepholes or coupling).
+    pub fn new(kind: CellKind) -> Self {
+        CellConfig {
+            kind,
+            gru_variant: GruVariant::ResetAfter,
+            peephole: false,
+            cifg: false,
+        }
+    }
+
+    /// The number of blocks of H rows stacked in `weight_ih` and `weight_hh`: 1 (Elman), 3 (GRU; LSTM with
+    /// coupled gates), 4 (LSTM).
+    pub fn num_gates(&self) -> usize {
+        match self.kind {
+            CellKind::RnnTanh | CellKind::RnnRelu => 1,
+            CellKind::Gru => 3,
+            CellKind::Lstm if self.cifg => 3,
+            CellKind::Lstm => 4,
+        }
+    }
+
+    /// [`Error::Config`] for a variant option on the wrong kind (a GRU variant on an LSTM, peepholes on
+    /// a GRU, ...).
+    pub fn validate(&self) -> Result<()> {
+        if self.kind != CellKind::Gru && self.gru_variant != GruVariant::ResetAfter {
+            return Err(Error::Config(format!(
+                "gru_variant applies to GRU cells only, but the cell is {}",
+                self.kind
+            )));
+        }
+        if self.kind != CellKind::Lstm && (self.peephole || self.cifg) {
+            let option = if self.peephole { "peephole" } else { "cifg" };
+            return Err(Error::Config(format!(
+                "{option} applies to LSTM cells only, but the cell is {}",
+                self.kind
+            )));
+        }
+        Ok(())
+    }
+
+    /// The cell in words, for messages: "an Elman RNN with tanh (no gates)", "an LSTM (4 gates)",
+    /// "a reset-before GRU (3 gates)", ...
+    pub fn describe(&self) -> String {
+        match self.kind {
+            CellKind::RnnTanh => "an Elman RNN with tanh (no gates)".into(),
+            CellKind::RnnRelu => "an Elman RNN with ReLU (no gates)".into(),
+            CellKind::Gru => match self.gru_variant {
+                GruVariant::ResetAfter => "a GRU (3 gates)".into(),
+                GruVariant::ResetBefore => "a reset-before GRU (3 gates)".into(),
+            },
+            CellKind::Lstm => {
+                let with = match (self.peephole, self.cifg) {
+                    (false, false) => "",
+                    (true, false) => " with peepholes",
+                    (false, true) => " with coupled input-forget gates",
+                    (true, true) => " with peepholes and coupled input-forget gates",
+                };
+                format!("an LSTM{with} ({} gates)", self.num_gates())
+            }
+        }
+    }
+}
+
+impl From<CellKind> for CellConfig {
+    fn from(kind: CellKind) -> Self {
+        CellConfig::new(kind)
     }
 }
 
@@ -107,6 +226,62 @@ impl AnyCell {
             )),
             CellKind::Lstm => AnyCell::Lstm(Lstm::new(input_size, hidden_size, rng)),
             CellKind::Gru => AnyCell::Gru(Gru::new(input_size, hidden_size, rng)),
+        }
+    }
+
+    /// A new cell of the given kind and variant with PyTorch's default initialisation (LSTM forget bias 0).
+    pub fn from_config(
+        config: &CellConfig,
+        input_size: usize,
+        hidden_size: usize,
+        rng: &mut Rng,
+    ) -> Self {
+        let (d, h) = (input_size, hidden_size);
+        match config.kind {
+            CellKind::RnnTanh | CellKind::RnnRelu => AnyCell::new(config.kind, d, h, rng),
+            CellKind::Gru => AnyCell::Gru(Gru::with_variant(d, h, config.gru_variant, rng)),
+            CellKind::Lstm => AnyCell::Lstm(Lstm::with_options(d, h, lstm_options(config), rng)),
+        }
+    }
+
+    /// A cell of the given kind and variant with every parameter zero, without drawing random numbers:
+    /// a container for weights about to be loaded (see [`crate::stack::Rnn::from_checkpoint`]).
+    pub fn zeros(config: &CellConfig, input_size: usize, hidden_size: usize) -> Self {
+        let (d, h, gh) = (input_size, hidden_size, config.num_gates() * hidden_size);
+        let (w_ih, w_hh) = (Matrix::zeros((gh, d)), Matrix::zeros((gh, h)));
+        let (b_ih, b_hh) = (Array1::zeros(gh), Array1::zeros(gh));
+        match config.kind {
+            CellKind::RnnTanh | CellKind::RnnRelu => AnyCell::Elman(Elman {
+                weight_ih: w_ih,
+                weight_hh: w_hh,
+                bias_ih: b_ih,
+                bias_hh: b_hh,
+                nonlinearity: if config.kind == CellKind::RnnRelu {
+                    Nonlinearity::Relu
+                } else {
+                    Nonlinearity::Tanh
+                },
+            }),
+            CellKind::Gru => AnyCell::Gru(Gru {
+                weight_ih: w_ih,
+                weight_hh: w_hh,
+                bias_ih: b_ih,
+                bias_hh: b_hh,
+                variant: config.gru_variant,
+            }),
+            CellKind::Lstm => {
+                let peep = |present: bool| present.then(|| Array1::zeros(h));
+                AnyCell::Lstm(Lstm {
+                    weight_ih: w_ih,
+                    weight_hh: w_hh,
+                    bias_ih: b_ih,
+                    bias_hh: b_hh,
+                    weight_ci: peep(config.peephole && !config.cifg),
+                    weight_cf: peep(config.peephole),
+                    weight_co: peep(config.peephole),
+                    options: lstm_options(config),
+                })
+            }
         }
     }
 
@@ -172,6 +347,10 @@ impl Cell for AnyCell {
 
     fn kind(&self) -> &'static str {
         delegate!(self, c => c.kind())
+    }
+
+    fn config(&self) -> Option<CellConfig> {
+        delegate!(self, c => c.config())
     }
 
     fn zero_state(&self, batch: usize) -> State {
@@ -285,4 +464,13 @@ fn unwrap_caches<'a, K>(
     pick: impl Fn(&'a AnyCache) -> Option<&'a K>,
 ) -> Option<Vec<&'a K>> {
     caches.iter().map(pick).collect()
+}
+
+/// The LSTM options of a cell config (forget bias 0: it only matters at initialisation).
+fn lstm_options(config: &CellConfig) -> LstmOptions {
+    LstmOptions {
+        peephole: config.peephole,
+        cifg: config.cifg,
+        forget_bias: 0.0,
+    }
 }

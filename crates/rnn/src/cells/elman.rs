@@ -98,6 +98,13 @@ impl Cell for Elman {
         "rnn"
     }
 
+    fn config(&self) -> Option<super::CellConfig> {
+        Some(super::CellConfig::new(match self.nonlinearity {
+            Nonlinearity::Tanh => super::CellKind::RnnTanh,
+            Nonlinearity::Relu => super::CellKind::RnnRelu,
+        }))
+    }
+
     fn zero_state(&self, batch: usize) -> State {
         State::from_h(Array2::zeros((batch, self.hidden_size())))
     }

@@ -175,6 +175,13 @@ impl Cell for Gru {
         "gru"
     }
 
+    fn config(&self) -> Option<super::CellConfig> {
+        Some(super::CellConfig {
+            gru_variant: self.variant,
+            ..super::CellConfig::new(super::CellKind::Gru)
+        })
+    }
+
     fn zero_state(&self, batch: usize) -> State {
         State::from_h(Array2::zeros((batch, self.hidden_size())))
     }

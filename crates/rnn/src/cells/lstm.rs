@@ -237,6 +237,14 @@ impl Cell for Lstm {
         "lstm"
     }
 
+    fn config(&self) -> Option<super::CellConfig> {
+        Some(super::CellConfig {
+            peephole: self.options.peephole,
+            cifg: self.options.cifg,
+            ..super::CellConfig::new(super::CellKind::Lstm)
+        })
+    }
+
     fn zero_state(&self, batch: usize) -> State {
         let zeros = Array2::zeros((batch, self.hidden_size()));
         State {

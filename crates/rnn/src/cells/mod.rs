@@ -15,7 +15,7 @@ mod gru_seq;
 mod lstm;
 mod lstm_seq;
 
-pub use any::{AnyCache, AnyCell, CellKind};
+pub use any::{AnyCache, AnyCell, CellConfig, CellKind};
 pub use elman::{Elman, ElmanCache};
 pub use gru::{Gru, GruCache, GruVariant};
 pub use lstm::{Lstm, LstmCache, LstmOptions};
@@ -77,8 +77,16 @@ pub trait Cell: Parameters + Clone {
     /// Hidden size H.
     fn hidden_size(&self) -> usize;
 
-    /// A short name for messages and checkpoints: "rnn", "lstm" or "gru".
+    /// A short name of the cell's family for messages: "rnn", "lstm" or "gru". (Checkpoint configs name
+    /// the cell exactly, variant included: see [`Cell::config`].)
     fn kind(&self) -> &'static str;
+
+    /// The cell's kind and variant as a checkpoint config records them, so that loading a checkpoint can
+    /// refuse one written for another cell (a tanh file into a ReLU model, ...). The library's cells return
+    /// `Some`; the default, `None`, means "not recorded" (only tensor names and shapes are then checked).
+    fn config(&self) -> Option<CellConfig> {
+        None
+    }
 
     /// The all-zeros initial state for a batch of `batch` sequences.
     fn zero_state(&self, batch: usize) -> State;

@@ -52,7 +52,10 @@ use crate::{Error, Result};
 /// Everything needed to rebuild a [`CharLm`]: stored as JSON in the checkpoint's metadata.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CharLmConfig {
-    /// Cell kind: `"rnn"`, `"rnn_relu"`, `"lstm"` or `"gru"` (see [`CellKind`]).
+    /// Cell kind, named as everywhere in the library ([`CellKind`], [`crate::checkpoint`]): `"rnn_tanh"`,
+    /// `"rnn_relu"`, `"lstm"` or `"gru"`. [`CharLmConfig::new`] and [`CharLm::new`] store the canonical
+    /// name for any spelling [`CellKind`] parses (so `"rnn"`, the name of earlier versions, becomes
+    /// `"rnn_tanh"`); checkpoints with the old spelling still load.
     pub cell: String,
     /// The characters the model knows, in id order.
     pub vocab: Vocab,
@@ -67,7 +70,8 @@ pub struct CharLmConfig {
 }
 
 impl CharLmConfig {
-    /// A configuration (not yet checked: [`CharLm::new`] validates it).
+    /// A configuration (not yet checked: [`CharLm::new`] validates it). A cell name [`CellKind`] parses
+    /// is stored in its canonical spelling (`"rnn"` → `"rnn_tanh"`, `"LSTM"` → `"lstm"`).
     pub fn new(
         cell: &str,
         vocab: Vocab,
@@ -77,7 +81,7 @@ impl CharLmConfig {
         dropout: f64,
     ) -> Self {
         CharLmConfig {
-            cell: cell.to_string(),
+            cell: canonical_cell(cell),
             vocab,
             embedding_dim,
             hidden_size,
@@ -123,6 +127,13 @@ impl CharLmConfig {
         }
         Ok(())
     }
+}
+
+/// The canonical spelling of a cell name, or the name unchanged if it is not one (validation reports it).
+fn canonical_cell(cell: &str) -> String {
+    cell.parse::<CellKind>()
+        .map(|k| k.to_string())
+        .unwrap_or_else(|_| cell.to_string())
 }
 
 /// A character-level language model: encoder (embedding or one-hot) → [`Rnn`] of [`AnyCell`] → decoder.
@@ -177,9 +188,10 @@ impl Evaluation {
 impl CharLm {
     /// A freshly initialised model: embedding N(0, 1) (as `nn.Embedding`), recurrent weights as PyTorch,
     /// decoder U(-1/√H, 1/√H) (as `nn.Linear`). Returns [`Error::Config`] for an invalid configuration.
-    pub fn new(config: CharLmConfig, rng: &mut Rng) -> Result<Self> {
+    pub fn new(mut config: CharLmConfig, rng: &mut Rng) -> Result<Self> {
         config.validate()?;
         let kind = config.cell_kind()?;
+        config.cell = kind.to_string();
         let (v, h) = (config.vocab.len(), config.hidden_size);
         let encoder =
             (config.embedding_dim > 0).then(|| Embedding::new(v, config.embedding_dim, rng));
@@ -473,8 +485,9 @@ impl CharLm {
     }
 
     /// Loads a model saved by [`CharLm::save`] or by `rnn train` (whose optimiser state `optim.*` and
-    /// carried states `state.*` are skipped). Errors name the file and what is wrong: not a checkpoint, no
-    /// model configuration, a missing tensor, a shape that does not fit the configuration, an extra tensor.
+    /// carried states `state.*` are skipped), including those of earlier versions, which spell the tanh
+    /// cell `"rnn"`. Errors name the file and what is wrong: not a checkpoint, no model configuration, a
+    /// missing tensor, tensors of another network than the configuration describes, an extra tensor.
     pub fn load(path: &Path) -> Result<CharLm> {
         let mut ckpt = crate::checkpoint::Checkpoint::load(path)?;
         let value = ckpt
@@ -638,10 +651,63 @@ mod tests {
         let mut ckpt = crate::checkpoint::Checkpoint::load(&path).unwrap();
         ckpt.tensors = other.tensors().into_iter().collect();
         ckpt.save(&path).unwrap();
-        assert!(matches!(
-            CharLm::load(&path),
-            Err(Error::ShapeMismatch { .. })
-        ));
+        match CharLm::load(&path) {
+            Err(e @ Error::WrongModel { .. }) => {
+                assert!(
+                    e.to_string()
+                        .contains("hidden size 6, the model hidden size 5"),
+                    "{e}"
+                )
+            }
+            other => panic!("expected WrongModel, got {:?}", other.map(|m| m.config)),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// One naming of cells: a configuration is stored with the canonical name of [`CellKind`]
+    /// (`rnn_tanh`, not the old `rnn`), and checkpoints that use the old spelling still load.
+    #[test]
+    fn cell_names_are_stored_canonically_and_old_spellings_still_load() {
+        let m = tiny("rnn", 0);
+        assert_eq!(m.config.cell, "rnn_tanh");
+        assert_eq!(m.config_json()["cell"], "rnn_tanh");
+        assert_eq!(tiny("GRU", 0).config.cell, "gru");
+
+        let dir = std::env::temp_dir().join(format!("rnn-char-lm-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.safetensors");
+        // A checkpoint as `CharLm::save` wrote it before: `"cell": "rnn"`.
+        let mut old = m.config_json();
+        old["cell"] = "rnn".into();
+        crate::checkpoint::save_params(&path, &m, Some(&serde_json::json!({ "model": old })))
+            .unwrap();
+        let back = CharLm::load(&path).unwrap();
+        assert_eq!(back.config.cell, "rnn_tanh");
+        assert_eq!(back.config.cell_kind().unwrap(), CellKind::RnnTanh);
+        assert_eq!(back.tensors(), m.tensors());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A checkpoint of a GRU model loaded into an LSTM model of the same sizes names both cells, through
+    /// the `rnn.` tensors (the comparison of layouts works under any name prefix).
+    #[test]
+    fn a_checkpoint_of_another_cell_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("rnn-char-lm-cells-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gru.safetensors");
+        tiny("gru", 3).save(&path).unwrap();
+        let mut lstm = tiny("lstm", 3);
+        let before = lstm.tensors();
+        let err = crate::checkpoint::Checkpoint::load(&path)
+            .unwrap()
+            .load_into(&mut lstm)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("this checkpoint holds a GRU (3 gates), the model is an LSTM (4 gates)"),
+            "{err}"
+        );
+        assert_eq!(lstm.tensors(), before);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
