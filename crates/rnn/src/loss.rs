@@ -14,10 +14,10 @@
 //! (3.3)  ℓ_n       = -log p_n[y_n]                                            (one position)
 //! (3.4)  L         = Σ_n m_n ℓ_n / Σ_n m_n                                    (masked mean)
 //! (3.5)  ∂L/∂z_n   = m_n (p_n - onehot(y_n)) / Σ_n m_n
-//! (3.8)  PPL       = exp(L)
-//! (3.9)  BPC       = L / ln 2
 //! (3.6)  MSE       = Σ_i (p_i - t_i)² / N
 //! (3.7)  ∂MSE/∂p_i = 2 (p_i - t_i) / N
+//! (3.8)  PPL       = exp(L)
+//! (3.9)  BPC       = L / ln 2
 //! ```
 
 use crate::activation::exp;
@@ -345,8 +345,9 @@ pub fn mse<D: Dimension>(
         pred.shape()
     );
     let n = pred.len() as f64;
-    let diff = &pred - &target; // p - t, same shape as pred
-                                // (3.6) L = Σ (p - t)² / N
+    // p - t, same shape as pred
+    let diff = &pred - &target;
+    // (3.6) L = Σ (p - t)² / N
     let loss = diff.iter().map(|d| d * d).sum::<f64>() / n;
     // (3.7) ∂L/∂p = 2 (p - t) / N
     let grad = diff.mapv(|d| 2.0 * d / n);
