@@ -131,10 +131,8 @@ fn find_labels(text: &str) -> Vec<Found> {
             let prev_end = prev.at + prev.label.to_string().len();
             let between = text.get(prev_end..start)?;
             let sep = between.trim();
-            (prev_end <= start
-                && ["-", "–", "—", "--", "to"].contains(&sep)
-                && !between.contains('\n'))
-            .then_some(prev.label)
+            // the separator may wrap onto the next line of a paragraph
+            (prev_end <= start && ["-", "–", "—", "--", "to"].contains(&sep)).then_some(prev.label)
         });
         found.push(Found {
             at: start,
