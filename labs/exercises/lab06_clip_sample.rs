@@ -10,7 +10,7 @@
 // Clipping by value (PyTorch's clip_grad_value_) clamps each element on its own to [-clip, clip]. It can
 // change the direction. They are different tools: don't mix them up.
 //
-// Sampling with temperature τ: p = softmax(z / τ)  (3.12). τ < 1 sharpens, τ > 1 flattens. Then draw an
+// Sampling with temperature τ: p = softmax(z / τ)  (3.10). τ < 1 sharpens, τ > 1 flattens. Then draw an
 // index from p with one uniform number u in [0, 1): the first i with u < p_0 + ... + p_i (inverse CDF).
 //
 // The tests compare with PyTorch's formulas and `rnn::sample`.

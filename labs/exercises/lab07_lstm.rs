@@ -1,23 +1,25 @@
 // Lab 7 · The LSTM step, forward and backward (book chapter 7).
 //
 // PyTorch stacks the four gates in the rows of weight_ih (4H, D) and weight_hh (4H, H) in the order
-// i, f, g, o. With a = x·W_ihᵀ + b_ih + h_prev·W_hhᵀ + b_hh, shape (B, 4H), split into four (B, H) blocks:
+// i, f, g, o. With a = x·W_ihᵀ + b_ih + h_prev·W_hhᵀ + b_hh (7.1), shape (B, 4H), split into four (B, H)
+// blocks:
 //
-//     i = σ(a[:, 0..H])      input gate                                             (7.1)
-//     f = σ(a[:, H..2H])     forget gate                                            (7.2)
-//     g = tanh(a[:, 2H..3H]) candidate                                              (7.3)
-//     o = σ(a[:, 3H..4H])    output gate                                            (7.4)
-//     c = f ⊙ c_prev + i ⊙ g                                                        (7.5)
-//     h = o ⊙ tanh(c)                                                               (7.6)
+//     i = σ(a[:, 0..H])      input gate                                             (7.2)
+//     f = σ(a[:, H..2H])     forget gate                                            (7.3)
+//     g = tanh(a[:, 2H..3H]) candidate                                              (7.4)
+//     o = σ(a[:, 3H..4H])    output gate                                            (7.5)
+//     c = f ⊙ c_prev + i ⊙ g                                                        (7.6)
+//     h = o ⊙ tanh(c)                                                               (7.7)
 //
 // Backward, given dh = ∂L/∂h and dc = ∂L/∂c (from the next step's c_prev):
 //
-//     dc_total = dc + dh ⊙ o ⊙ (1 - tanh²(c))      h reads c too                  (7.7)
-//     da_o = dh ⊙ tanh(c) ⊙ o(1 - o)                                               (7.8)
-//     da_i = dc_total ⊙ g ⊙ i(1 - i),  da_f = dc_total ⊙ c_prev ⊙ f(1 - f)          (7.9)
-//     da_g = dc_total ⊙ i ⊙ (1 - g²),  dc_prev = dc_total ⊙ f                       (7.10)
+//     dc_total = dc + dh ⊙ o ⊙ (1 - tanh²(c))      h reads c too                         (7.10)
+//     da_o = dh ⊙ tanh(c) ⊙ o(1 - o)                                                (7.8), (7.9)
+//     da_i = dc_total ⊙ g ⊙ i(1 - i),  da_f = dc_total ⊙ c_prev ⊙ f(1 - f)   (7.11), (7.13), (7.14), (7.17)
+//     da_g = dc_total ⊙ i ⊙ (1 - g²),  dc_prev = dc_total ⊙ f                (7.12), (7.15), (7.16)
 //
-// then, with da = [da_i | da_f | da_g | da_o] (B, 4H), the same matmul gradients as the Elman cell.
+// then, with da = [da_i | da_f | da_g | da_o] (B, 4H) (7.18), the same matmul gradients as the Elman cell,
+// (7.19)-(7.23).
 //
 // ndarray tips: `a.slice(s![.., 0..h]).to_owned()` takes a block of columns;
 // `ndarray::concatenate(Axis(1), &[x.view(), y.view()]).unwrap()` glues blocks side by side.
@@ -80,8 +82,8 @@ fn lstm_step_backward(
         o,
         tanh_c,
     } = cache;
-    // TODO: dc_total, then da_o, da_i, da_f, da_g and dc_prev, following (7.7)-(7.10).
-    // TODO: da = [da_i | da_f | da_g | da_o] (B, 4H); add daᵀ·x, daᵀ·h_prev and the column sums of da
+    // TODO: dc_total, then da_o, da_i, da_f, da_g and dc_prev, following (7.8)-(7.17).
+    // TODO: da = [da_i | da_f | da_g | da_o] (B, 4H) (7.18); add daᵀ·x, daᵀ·h_prev and the column sums of da
     //       into grads (+=); return (da·W_ih, da·W_hh, dc_prev).
     todo!()
 }

@@ -4,10 +4,10 @@
 // (3H, H). Keep the input and hidden parts apart, because the reset gate multiplies only the hidden part of n:
 //
 //     gi = x·W_ihᵀ + b_ih,  gh = h_prev·W_hhᵀ + b_hh          (B, 3H) each, blocks r | z | n
-//     r = σ(gi_r + gh_r)                 reset gate                                    (8.1)
-//     z = σ(gi_z + gh_z)                 update gate                                   (8.2)
-//     n = tanh(gi_n + r ⊙ gh_n)          candidate                                     (8.3)
-//     h = (1 - z) ⊙ n + z ⊙ h_prev       z = how much of the OLD state to keep          (8.4)
+//     r = σ(gi_r + gh_r)                 reset gate                                    (8.9)
+//     z = σ(gi_z + gh_z)                 update gate                                   (8.10)
+//     n = tanh(gi_n + r ⊙ gh_n)          candidate                                     (8.11a)
+//     h = (1 - z) ⊙ n + z ⊙ h_prev       z = how much of the OLD state to keep          (8.12)
 //
 // Backward, given dh:
 //
@@ -47,7 +47,7 @@ fn gru_step(
     b_hh: &Array1<f64>,
 ) -> (Array2<f64>, GruCache) {
     let h = h_prev.ncols();
-    // TODO: gi and gh, then r, z, n from their column blocks (r | z | n), following (8.1)-(8.3).
+    // TODO: gi and gh, then r, z, n from their column blocks (r | z | n), following (8.9)-(8.11a).
     // TODO: h = (1 - z) ⊙ n + z ⊙ h_prev; fill the cache; return (h, cache).
     todo!()
 }

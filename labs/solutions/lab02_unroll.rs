@@ -3,7 +3,7 @@
 // A sequence is time-major: xs has shape (T, B, D), T time steps of a (B, D) batch. The same cell, with
 // the same weights, runs at every step, each time reading the state the previous step produced:
 //
-//     h_0 = h0,   h_{t+1} = elman_step(xs[t], h_t)                               (2.3)
+//     h_0 = h0,   h_{t+1} = elman_step(xs[t], h_t)                               (2.4)
 //
 // Return every hidden state, stacked into hs of shape (T, B, H), where hs[t] is the state *after* reading
 // xs[t]. `elman_step` is lab 1's answer, already filled in.
@@ -42,7 +42,7 @@ fn unroll(
     let mut hs = Array3::zeros((t_len, batch, hidden));
     let mut h = h0.clone();
     for t in 0..t_len {
-        // (2.3) h_t = cell(x_t, h_{t-1}): the same weights at every step
+        // (2.4) h_t = cell(x_t, h_{t-1}): the same weights at every step
         let x = xs.index_axis(Axis(0), t).to_owned();
         h = elman_step(&x, &h, w_ih, w_hh, b_ih, b_hh);
         hs.index_axis_mut(Axis(0), t).assign(&h);

@@ -10,7 +10,7 @@
 // Clipping by value (PyTorch's clip_grad_value_) clamps each element on its own to [-clip, clip]. It can
 // change the direction. They are different tools: don't mix them up.
 //
-// Sampling with temperature τ: p = softmax(z / τ)  (3.12). τ < 1 sharpens, τ > 1 flattens. Then draw an
+// Sampling with temperature τ: p = softmax(z / τ)  (3.10). τ < 1 sharpens, τ > 1 flattens. Then draw an
 // index from p with one uniform number u in [0, 1): the first i with u < p_0 + ... + p_i (inverse CDF).
 //
 // The tests compare with PyTorch's formulas and `rnn::sample`.
@@ -46,7 +46,7 @@ fn clip_by_value(grads: &mut [ArrayD<f64>], clip: f64) {
 fn temperature_probs(logits: &[f64], temperature: f64) -> Vec<f64> {
     let scaled: Vec<f64> = logits.iter().map(|z| z / temperature).collect();
     let m = scaled.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    // (3.12) p_i ∝ exp(z_i / τ - max)
+    // (3.10) p_i ∝ exp(z_i / τ - max)
     let e: Vec<f64> = scaled.iter().map(|s| (s - m).exp()).collect();
     let sum: f64 = e.iter().sum();
     e.iter().map(|v| v / sum).collect()

@@ -1,23 +1,25 @@
 // Lab 7 · The LSTM step, forward and backward (book chapter 7).
 //
 // PyTorch stacks the four gates in the rows of weight_ih (4H, D) and weight_hh (4H, H) in the order
-// i, f, g, o. With a = x·W_ihᵀ + b_ih + h_prev·W_hhᵀ + b_hh, shape (B, 4H), split into four (B, H) blocks:
+// i, f, g, o. With a = x·W_ihᵀ + b_ih + h_prev·W_hhᵀ + b_hh (7.1), shape (B, 4H), split into four (B, H)
+// blocks:
 //
-//     i = σ(a[:, 0..H])      input gate                                             (7.1)
-//     f = σ(a[:, H..2H])     forget gate                                            (7.2)
-//     g = tanh(a[:, 2H..3H]) candidate                                              (7.3)
-//     o = σ(a[:, 3H..4H])    output gate                                            (7.4)
-//     c = f ⊙ c_prev + i ⊙ g                                                        (7.5)
-//     h = o ⊙ tanh(c)                                                               (7.6)
+//     i = σ(a[:, 0..H])      input gate                                             (7.2)
+//     f = σ(a[:, H..2H])     forget gate                                            (7.3)
+//     g = tanh(a[:, 2H..3H]) candidate                                              (7.4)
+//     o = σ(a[:, 3H..4H])    output gate                                            (7.5)
+//     c = f ⊙ c_prev + i ⊙ g                                                        (7.6)
+//     h = o ⊙ tanh(c)                                                               (7.7)
 //
 // Backward, given dh = ∂L/∂h and dc = ∂L/∂c (from the next step's c_prev):
 //
-//     dc_total = dc + dh ⊙ o ⊙ (1 - tanh²(c))      h reads c too                  (7.7)
-//     da_o = dh ⊙ tanh(c) ⊙ o(1 - o)                                               (7.8)
-//     da_i = dc_total ⊙ g ⊙ i(1 - i),  da_f = dc_total ⊙ c_prev ⊙ f(1 - f)          (7.9)
-//     da_g = dc_total ⊙ i ⊙ (1 - g²),  dc_prev = dc_total ⊙ f                       (7.10)
+//     dc_total = dc + dh ⊙ o ⊙ (1 - tanh²(c))      h reads c too                         (7.10)
+//     da_o = dh ⊙ tanh(c) ⊙ o(1 - o)                                                (7.8), (7.9)
+//     da_i = dc_total ⊙ g ⊙ i(1 - i),  da_f = dc_total ⊙ c_prev ⊙ f(1 - f)   (7.11), (7.13), (7.14), (7.17)
+//     da_g = dc_total ⊙ i ⊙ (1 - g²),  dc_prev = dc_total ⊙ f                (7.12), (7.15), (7.16)
 //
-// then, with da = [da_i | da_f | da_g | da_o] (B, 4H), the same matmul gradients as the Elman cell.
+// then, with da = [da_i | da_f | da_g | da_o] (B, 4H) (7.18), the same matmul gradients as the Elman cell,
+// (7.19)-(7.23).
 //
 // ndarray tips: `a.slice(s![.., 0..h]).to_owned()` takes a block of columns;
 // `ndarray::concatenate(Axis(1), &[x.view(), y.view()]).unwrap()` glues blocks side by side.
@@ -53,16 +55,16 @@ fn lstm_step(
     b_hh: &Array1<f64>,
 ) -> (Array2<f64>, Array2<f64>, LstmCache) {
     let h = h_prev.ncols();
-    // gate pre-activations, blocks i | f | g | o                     (B, 4H)
+    // (7.1) gate pre-activations, blocks i | f | g | o               (B, 4H)
     let a = x.dot(&w_ih.t()) + b_ih + h_prev.dot(&w_hh.t()) + b_hh;
-    // (7.1)-(7.4)                                                     (B, H) each
+    // (7.2)-(7.5)                                                     (B, H) each
     let i = a.slice(s![.., 0..h]).mapv(sigmoid);
     let f = a.slice(s![.., h..2 * h]).mapv(sigmoid);
     let g = a.slice(s![.., 2 * h..3 * h]).mapv(f64::tanh);
     let o = a.slice(s![.., 3 * h..4 * h]).mapv(sigmoid);
-    // (7.5) c = f ⊙ c_prev + i ⊙ g                                    (B, H)
+    // (7.6) c = f ⊙ c_prev + i ⊙ g                                    (B, H)
     let c = &f * c_prev + &i * &g;
-    // (7.6) h = o ⊙ tanh(c)                                           (B, H)
+    // (7.7) h = o ⊙ tanh(c)                                           (B, H)
     let tanh_c = c.mapv(f64::tanh);
     let h_new = &o * &tanh_c;
     let cache = LstmCache {
@@ -97,17 +99,17 @@ fn lstm_step_backward(
         o,
         tanh_c,
     } = cache;
-    // (7.7) dc_total = dc + dh ⊙ o ⊙ (1 - tanh²(c))                   (B, H)
+    // (7.10) dc_total = dc + dh ⊙ o ⊙ (1 - tanh²(c))                  (B, H)
     let dc_total = dc + &(dh * o * &tanh_c.mapv(|t| 1.0 - t * t));
-    // (7.8) output gate                                               (B, H)
+    // (7.8), (7.9) output gate                                        (B, H)
     let da_o = dh * tanh_c * &o.mapv(|v| v * (1.0 - v));
-    // (7.9) input and forget gates                                    (B, H)
+    // (7.11), (7.17), (7.13), (7.14) input and forget gates           (B, H)
     let da_i = &dc_total * g * &i.mapv(|v| v * (1.0 - v));
     let da_f = &dc_total * c_prev * &f.mapv(|v| v * (1.0 - v));
-    // (7.10) candidate, and the gradient into c_prev                  (B, H)
+    // (7.12), (7.15) candidate; (7.16) the gradient into c_prev        (B, H)
     let da_g = &dc_total * i * &g.mapv(|v| 1.0 - v * v);
     let dc_prev = &dc_total * f;
-    // da = [da_i | da_f | da_g | da_o]                                (B, 4H)
+    // (7.18) da = [da_i | da_f | da_g | da_o]                         (B, 4H)
     let da = ndarray::concatenate(
         Axis(1),
         &[da_i.view(), da_f.view(), da_g.view(), da_o.view()],

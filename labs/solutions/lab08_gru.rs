@@ -4,10 +4,10 @@
 // (3H, H). Keep the input and hidden parts apart, because the reset gate multiplies only the hidden part of n:
 //
 //     gi = x·W_ihᵀ + b_ih,  gh = h_prev·W_hhᵀ + b_hh          (B, 3H) each, blocks r | z | n
-//     r = σ(gi_r + gh_r)                 reset gate                                    (8.1)
-//     z = σ(gi_z + gh_z)                 update gate                                   (8.2)
-//     n = tanh(gi_n + r ⊙ gh_n)          candidate                                     (8.3)
-//     h = (1 - z) ⊙ n + z ⊙ h_prev       z = how much of the OLD state to keep          (8.4)
+//     r = σ(gi_r + gh_r)                 reset gate                                    (8.9)
+//     z = σ(gi_z + gh_z)                 update gate                                   (8.10)
+//     n = tanh(gi_n + r ⊙ gh_n)          candidate                                     (8.11a)
+//     h = (1 - z) ⊙ n + z ⊙ h_prev       z = how much of the OLD state to keep          (8.12)
 //
 // Backward, given dh:
 //
@@ -49,14 +49,14 @@ fn gru_step(
     let gi = x.dot(&w_ih.t()) + b_ih;
     let gh = h_prev.dot(&w_hh.t()) + b_hh;
     let block = |a: &Array2<f64>, k: usize| a.slice(s![.., k * h..(k + 1) * h]).to_owned();
-    // (8.1) r = σ(gi_r + gh_r)                                        (B, H)
+    // (8.9) r = σ(gi_r + gh_r)                                        (B, H)
     let r = (block(&gi, 0) + block(&gh, 0)).mapv(sigmoid);
-    // (8.2) z = σ(gi_z + gh_z)                                        (B, H)
+    // (8.10) z = σ(gi_z + gh_z)                                        (B, H)
     let z = (block(&gi, 1) + block(&gh, 1)).mapv(sigmoid);
-    // (8.3) n = tanh(gi_n + r ⊙ gh_n)                                 (B, H)
+    // (8.11a) n = tanh(gi_n + r ⊙ gh_n)                                 (B, H)
     let gh_n = block(&gh, 2);
     let n = (block(&gi, 2) + &r * &gh_n).mapv(f64::tanh);
-    // (8.4) h = (1 - z) ⊙ n + z ⊙ h_prev                              (B, H)
+    // (8.12) h = (1 - z) ⊙ n + z ⊙ h_prev                              (B, H)
     let h_new = (1.0 - &z) * &n + &z * h_prev;
     let cache = GruCache {
         x: x.clone(),
@@ -85,10 +85,10 @@ fn gru_step_backward(
         n,
         gh_n,
     } = cache;
-    // through (8.4)                                                   (B, H)
+    // through (8.12)                                                   (B, H)
     let dn = dh * &(1.0 - z);
     let dz = dh * &(h_prev - n);
-    // through (8.3), (8.2), (8.1)                                     (B, H)
+    // through (8.11a), (8.10), (8.9)                                     (B, H)
     let da_n = &dn * &n.mapv(|v| 1.0 - v * v);
     let da_r = &da_n * gh_n * &r.mapv(|v| v * (1.0 - v));
     let da_z = &dz * &z.mapv(|v| v * (1.0 - v));

@@ -41,7 +41,7 @@ pub fn unroll<C: Cell>(cell: &C, xs: ArrayView3<'_, f64>, init: &State) -> Unrol
     let mut caches = Vec::with_capacity(t_len);
     let mut state = init.clone();
     for t in 0..t_len {
-        // (2.3) state_t = cell(x_t, state_{t-1}): the same weights at every step
+        // (2.4) state_t = cell(x_t, state_{t-1}): the same weights at every step
         let (next, cache) = cell.forward(xs.index_axis(Axis(0), t), &state);
         outputs.index_axis_mut(Axis(0), t).assign(&next.h);
         caches.push(cache);

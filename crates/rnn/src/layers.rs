@@ -78,7 +78,7 @@ impl Dense {
     /// If `x` does not have `in_features` columns.
     pub fn forward(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
         self.check_input("forward", &x);
-        // (2.4) y = x Wᵀ + b                                              (N, out)
+        // (2.3) y = x Wᵀ + b                                              (N, out)
         linear(&x, &self.weight) + &self.bias
     }
     // ANCHOR_END: dense_forward
@@ -110,11 +110,11 @@ impl Dense {
             grads.weight.dim(),
             self.weight.dim()
         );
-        // (4.8) ∂L/∂W += dyᵀ x  (sums over the N rows)                    (out, in)
+        // (6.5) ∂L/∂W += dyᵀ x  (sums over the N rows)                    (out, in)
         add_at_b(&mut grads.weight, &dy, &x);
-        // (4.9) ∂L/∂b += Σ_rows dy                                         (out)
+        // (6.5) ∂L/∂b += Σ_rows dy                                         (out)
         grads.bias += &dy.sum_axis(Axis(0));
-        // (4.10) ∂L/∂x = dy W                                              (N, in)
+        // (6.5) ∂L/∂x = dy W                                              (N, in)
         linear_back(&dy, &self.weight)
     }
     // ANCHOR_END: dense_backward
@@ -247,7 +247,7 @@ impl Embedding {
     /// If an id is `≥ V`.
     pub fn forward(&self, ids: &[usize]) -> Array2<f64> {
         self.check_ids("forward", ids);
-        // (3.10) x_n = E[id_n] = onehot(id_n)ᵀ E                           (N, D)
+        // (6.1) x_n = E[id_n] = onehot(id_n)ᵀ E                           (N, D)
         self.weight.select(Axis(0), ids)
     }
     // ANCHOR_END: embedding_forward
@@ -274,7 +274,7 @@ impl Embedding {
             grads.weight.dim(),
             self.weight.dim()
         );
-        // (3.11) ∂L/∂E[v] += Σ_{n : id_n = v} ∂L/∂x_n   (scatter-add)       (V, D)
+        // (6.7) ∂L/∂E[v] += Σ_{n : id_n = v} ∂L/∂x_n   (scatter-add)       (V, D)
         for (&id, row) in ids.iter().zip(dy.rows()) {
             let mut g = grads.weight.row_mut(id);
             g += &row;

@@ -14,10 +14,10 @@
 //! (3.3)  ℓ_n       = -log p_n[y_n]                                            (one position)
 //! (3.4)  L         = Σ_n m_n ℓ_n / Σ_n m_n                                    (masked mean)
 //! (3.5)  ∂L/∂z_n   = m_n (p_n - onehot(y_n)) / Σ_n m_n
-//! (3.6)  PPL       = exp(L)
-//! (3.7)  BPC       = L / ln 2
-//! (3.8)  MSE       = Σ_i (p_i - t_i)² / N
-//! (3.9)  ∂MSE/∂p_i = 2 (p_i - t_i) / N
+//! (3.6)  MSE       = Σ_i (p_i - t_i)² / N
+//! (3.7)  ∂MSE/∂p_i = 2 (p_i - t_i) / N
+//! (3.8)  PPL       = exp(L)
+//! (3.9)  BPC       = L / ln 2
 //! ```
 
 use crate::activation::exp;
@@ -315,8 +315,8 @@ pub fn sequence_cross_entropy(
 // ANCHOR: mse
 /// Mean squared error between a prediction and a target of the same shape, and its gradient.
 ///
-/// (3.8) `L = Σ_i (p_i - t_i)² / N` over all N elements (PyTorch's `mse_loss` with `reduction="mean"`), and
-/// (3.9) `∂L/∂p_i = 2 (p_i - t_i) / N`. Works for any dimensionality (`(B, 1)` regression targets, `(T, B, D)`
+/// (3.6) `L = Σ_i (p_i - t_i)² / N` over all N elements (PyTorch's `mse_loss` with `reduction="mean"`), and
+/// (3.7) `∂L/∂p_i = 2 (p_i - t_i) / N`. Works for any dimensionality (`(B, 1)` regression targets, `(T, B, D)`
 /// sequences, ...); the gradient has the prediction's shape.
 ///
 /// ```
@@ -345,16 +345,17 @@ pub fn mse<D: Dimension>(
         pred.shape()
     );
     let n = pred.len() as f64;
-    let diff = &pred - &target; // p - t, same shape as pred
-                                // (3.8) L = Σ (p - t)² / N
+    // p - t, same shape as pred
+    let diff = &pred - &target;
+    // (3.6) L = Σ (p - t)² / N
     let loss = diff.iter().map(|d| d * d).sum::<f64>() / n;
-    // (3.9) ∂L/∂p = 2 (p - t) / N
+    // (3.7) ∂L/∂p = 2 (p - t) / N
     let grad = diff.mapv(|d| 2.0 * d / n);
     (loss, grad)
 }
 // ANCHOR_END: mse
 
-/// Perplexity from a cross-entropy in nats per token: (3.6) `PPL = exp(L)`.
+/// Perplexity from a cross-entropy in nats per token: (3.8) `PPL = exp(L)`.
 ///
 /// Perplexity is the effective number of equally likely choices the model is hesitating between at each
 /// step: a model that spreads its probability uniformly over V symbols has loss ln V and perplexity V; a
@@ -369,7 +370,7 @@ pub fn perplexity(nats_per_token: f64) -> f64 {
     nats_per_token.exp()
 }
 
-/// Bits per character from a cross-entropy in nats per character: (3.7) `BPC = L / ln 2`.
+/// Bits per character from a cross-entropy in nats per character: (3.9) `BPC = L / ln 2`.
 ///
 /// The same quantity as the loss, measured with base-2 logarithms: the average number of bits an ideal
 /// compressor driven by the model would spend per character. Character-level language-modelling papers

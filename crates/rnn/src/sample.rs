@@ -1,6 +1,6 @@
 //! Choosing the next token from a model's scores: greedy, temperature, top-k.
 //!
-//! Temperature τ rescales the logits before the softmax, `p_i ∝ exp(z_i / τ)` (3.12): τ < 1 sharpens the
+//! Temperature τ rescales the logits before the softmax, `p_i ∝ exp(z_i / τ)` (3.10): τ < 1 sharpens the
 //! distribution (more conservative text), τ > 1 flattens it (more surprising text), τ → 0 is greedy.
 //! Top-k keeps only the k highest-scoring tokens before sampling.
 //!
@@ -50,7 +50,7 @@ pub fn probabilities(logits: &[f64], temperature: f64, top_k: Option<usize>) -> 
         None => f64::NEG_INFINITY,
     };
     let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    // (3.12) p_i ∝ exp((z_i - max z) / τ), zero outside the top k
+    // (3.10) p_i ∝ exp((z_i - max z) / τ), zero outside the top k
     let mut p: Vec<f64> = logits
         .iter()
         .map(|&z| {

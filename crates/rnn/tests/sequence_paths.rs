@@ -3,7 +3,7 @@
 //!
 //! Every cell overrides both with faster schedules: the input half of (2.1), (7.1) or of the GRU's gates
 //! for all steps as one product before the loop; weight gradients summed over time as one matrix product
-//! after it, (4.10)-(4.11), (7.19)-(7.21), (8.17)-(8.22). The outputs and gradients must be those of
+//! after it, (4.10)-(4.11), (7.19)-(7.21), (8.25)-(8.31b). The outputs and gradients must be those of
 //! `unroll` and `bptt` up to rounding, for one-hot and dense inputs, batch 1 and larger, T = 0 and
 //! T = 1, every LSTM and GRU variant, with and without a gradient arriving at the final state. Skipping ∂L/∂xs must not change
 //! anything else. `Rnn::backward_with(.., false)` is compared with `Rnn::backward`.

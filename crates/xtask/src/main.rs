@@ -6,6 +6,7 @@
 //! cargo xtask test             everything CI checks, stage by stage, failing fast
 //! cargo xtask book             build the book into book/book
 //! cargo xtask figures          regenerate the book's figures (SVG) with their commands
+//! cargo xtask labels           check that every equation label matches the book's \tag numbering
 //! cargo xtask browser-check    build the book and check every page in headless Chromium
 //! cargo xtask notebooks [NAME] run notebooks/*.ipynb (or the named ones) with the real evcxr kernel
 //! cargo xtask strip-notebooks  remove outputs and execution counts from notebooks/*.ipynb
@@ -25,11 +26,13 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 mod book;
+mod labels;
 mod open;
 mod setup;
 mod test;
 
 use book::*;
+use labels::*;
 use open::*;
 use setup::*;
 use test::*;
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         "test" => return test(rest),
         "book" => book(),
         "figures" => figures(),
+        "labels" => labels(),
         "browser-check" => book().and_then(|_| browser_check()),
         "notebooks" => notebooks(rest),
         "strip-notebooks" => python_tool("tools/nb/run_notebooks.py", &["--strip".into()], &[]),
@@ -74,10 +78,12 @@ fn print_help() {
          open             install the book's tools if needed, build and serve the book; then install the\n\
          \x20                notebook kernel and start JupyterLab on notebooks/; then rustlings\n\
          \x20                options: --book-port N, --lab-port N, --no-lab\n\
-         test [STAGE...]  fmt, clippy, test, doc, labs, book, browser-check, notebooks (or only the named\n\
-         \x20                stages), in that order, stopping at the first failure\n\
+         test [STAGE...]  fmt, clippy, labels, test, doc, labs, book, browser-check, notebooks (or only the\n\
+         \x20                named stages), in that order, stopping at the first failure\n\
          book             build the book into book/book (running the figure commands if a figure is missing)\n\
          figures          run every figure command (examples that write into book/src/figures)\n\
+         labels           check that code, labs and notebooks use the book's equation labels, and that\n\
+         \x20                the book numbers its equations (N.1), (N.2), ... per chapter\n\
          browser-check    build the book and check every page in headless Chromium\n\
          notebooks [NAME] run notebooks/*.ipynb (or those whose file name contains NAME) headless\n\
          strip-notebooks  remove outputs and execution counts from notebooks/*.ipynb\n\n\

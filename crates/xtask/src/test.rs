@@ -48,6 +48,7 @@ pub(crate) fn test(only: &[String]) -> ExitCode {
                 &[],
             ),
         ),
+        ("labels", Box::new(labels)),
         ("test", cargo_stage(&["test", "--workspace"], &[])),
         (
             "doc",

@@ -191,7 +191,7 @@ impl Cell for Gru {
         check_step_shapes("GRU", &x, prev, self.input_size(), self.hidden_size());
         // The input side of all three gates in one product: gi = x W_ihᵀ + b_ih        (B, 3H)
         let gi = linear(&x, &self.weight_ih) + &self.bias_ih;
-        // (8.1)-(8.4): the hidden side, the gates and the new state (Gru::gates, below)
+        // (8.9)-(8.12): the hidden side, the gates and the new state (Gru::gates, below)
         self.gates(gi.view(), x.to_owned(), &prev.h)
     }
     // ANCHOR_END: gru_step
@@ -200,38 +200,38 @@ impl Cell for Gru {
     fn backward(&self, cache: &GruCache, d_next: &State, grads: &mut Self) -> (Array2<f64>, State) {
         let hs = self.hidden_size();
         let GruCache { x, h_prev, r, .. } = cache;
-        // (8.5)-(8.16): the gradients of the input-side and hidden-side terms, and the part of
+        // (8.13)-(8.24): the gradients of the input-side and hidden-side terms, and the part of
         // ∂L/∂h_{t-1} that does not go through W_hh (Gru::gate_grads, below)     (B, 3H), (B, 3H), (B, H)
         let (dgi, dgh, mut dh_prev) = self.gate_grads(cache, &d_next.h);
         let dhn = dgh.slice(s![.., 2 * hs..]);
 
-        // (8.17) ∂L/∂W_ih += dgiᵀ x_t                                                  (3H, D)
+        // (8.25) ∂L/∂W_ih += dgiᵀ x_t                                                  (3H, D)
         add_at_b(&mut grads.weight_ih, &dgi, x);
-        // (8.18) ∂L/∂b_ih += Σ_batch dgi                                               (3H)
+        // (8.26) ∂L/∂b_ih += Σ_batch dgi                                               (3H)
         grads.bias_ih += &dgi.sum_axis(Axis(0));
-        // (8.19) ∂L/∂b_hh += Σ_batch dgh                                               (3H)
+        // (8.27) ∂L/∂b_hh += Σ_batch dgh                                               (3H)
         grads.bias_hh += &dgh.sum_axis(Axis(0));
-        // (8.20) ∂L/∂x_t = dgi W_ih                                                    (B, D)
+        // (8.28) ∂L/∂x_t = dgi W_ih                                                    (B, D)
         let dx = linear_back(&dgi, &self.weight_ih);
 
         match self.variant {
             GruVariant::ResetAfter => {
-                // (8.21a) ∂L/∂W_hh += dghᵀ h_{t-1}   (one fused product, like the forward)  (3H, H)
+                // (8.29a) ∂L/∂W_hh += dghᵀ h_{t-1}   (one fused product, like the forward)  (3H, H)
                 add_at_b(&mut grads.weight_hh, &dgh, h_prev);
-                // (8.22a) ∂L/∂h_{t-1} += dgh W_hh                                      (B, H)
+                // (8.30a) ∂L/∂h_{t-1} += dgh W_hh                                      (B, H)
                 dh_prev += &linear_back(&dgh, &self.weight_hh);
             }
             GruVariant::ResetBefore => {
                 let (rz, n_rows) = (s![..2 * hs, ..], s![2 * hs.., ..]);
                 // [∂L/∂a_r | ∂L/∂a_z], the r and z columns of dgh                      (B, 2H)
                 let dgh_rz = dgh.slice(s![.., ..2 * hs]);
-                // (8.21b) ∂L/∂[W_hr; W_hz] += [∂L/∂a_r | ∂L/∂a_z]ᵀ h_{t-1}             (2H, H)
+                // (8.29b) ∂L/∂[W_hr; W_hz] += [∂L/∂a_r | ∂L/∂a_z]ᵀ h_{t-1}             (2H, H)
                 let mut dw_rz = grads.weight_hh.slice_mut(rz);
                 add_at_b(&mut dw_rz, &dgh_rz, h_prev);
-                // (8.22b) ∂L/∂W_hn += ∂L/∂hnᵀ (r ⊙ h_{t-1})                            (H, H)
+                // (8.30b) ∂L/∂W_hn += ∂L/∂hnᵀ (r ⊙ h_{t-1})                            (H, H)
                 let mut dw_n = grads.weight_hh.slice_mut(n_rows);
                 add_at_b(&mut dw_n, &dhn, &(r * h_prev));
-                // (8.23b) ∂L/∂h_{t-1} += [∂L/∂a_r | ∂L/∂a_z] [W_hr; W_hz]              (B, H)
+                // (8.31b) ∂L/∂h_{t-1} += [∂L/∂a_r | ∂L/∂a_z] [W_hr; W_hz]              (B, H)
                 dh_prev += &linear_back(&dgh_rz, &self.weight_hh.slice(rz));
             }
         }
@@ -261,7 +261,7 @@ impl Cell for Gru {
 impl Gru {
     // ANCHOR: gru_gates
     /// The rest of one step after the input side `gi` = x_t W_ihᵀ + b_ih `(B, 3H)`: the hidden side,
-    /// (8.1)-(8.4), from `h_prev` `(B, H)`; `x` `(B, D)` only goes into the cache. [`Cell::forward`] and
+    /// (8.9)-(8.12), from `h_prev` `(B, H)`; `x` `(B, D)` only goes into the cache. [`Cell::forward`] and
     /// the sequence path [`Gru::forward_steps`] compute `gi` differently and share this.
     pub(super) fn gates(
         &self,
@@ -282,16 +282,16 @@ impl Gru {
             }
         };
 
-        // (8.1) r = σ(W_ir x + b_ir + W_hr h + b_hr)                                   (B, H)
+        // (8.9) r = σ(W_ir x + b_ir + W_hr h + b_hr)                                   (B, H)
         let r = sigmoid_arr(&(&gi.slice(r_cols) + &gh.slice(r_cols)));
-        // (8.2) z = σ(W_iz x + b_iz + W_hz h + b_hz)                                   (B, H)
+        // (8.10) z = σ(W_iz x + b_iz + W_hz h + b_hz)                                   (B, H)
         let z = sigmoid_arr(&(&gi.slice(z_cols) + &gh.slice(z_cols)));
 
         let (hn, n) = match self.variant {
             GruVariant::ResetAfter => {
                 // hn = W_hn h + b_hn, already computed by the fused product            (B, H)
                 let hn = gh.slice(n_cols).to_owned();
-                // (8.3a) n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))                 (B, H)
+                // (8.11a) n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))                 (B, H)
                 let n = tanh_arr(&(&gi.slice(n_cols) + &(&r * &hn)));
                 (hn, n)
             }
@@ -299,13 +299,13 @@ impl Gru {
                 // hn = W_hn (r ⊙ h) + b_hn, a second product that depends on r         (B, H)
                 let hn = linear(&(&r * h_prev), &self.weight_hh.slice(s![2 * hs.., ..]))
                     + self.bias_hh.slice(s![2 * hs..]);
-                // (8.3b) n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)                 (B, H)
+                // (8.11b) n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)                 (B, H)
                 let n = tanh_arr(&(&gi.slice(n_cols) + &hn));
                 (hn, n)
             }
         };
 
-        // (8.4) h' = (1 - z) ⊙ n + z ⊙ h                                               (B, H)
+        // (8.12) h' = (1 - z) ⊙ n + z ⊙ h                                               (B, H)
         let h = (1.0 - &z) * &n + &z * h_prev;
 
         let cache = GruCache {
@@ -321,7 +321,7 @@ impl Gru {
     // ANCHOR_END: gru_gates
 
     // ANCHOR: gru_gate_grads
-    /// (8.5)-(8.16) of one backward step: from `dh` = ∂L/∂h_t `(B, H)` (everything that flows into this
+    /// (8.13)-(8.24) of one backward step: from `dh` = ∂L/∂h_t `(B, H)` (everything that flows into this
     /// step's output), returns the gradients of the input-side terms `dgi` = [∂L/∂a_r | ∂L/∂a_z | ∂L/∂a_n]
     /// and of the hidden-side terms `dgh` = [∂L/∂a_r | ∂L/∂a_z | ∂L/∂hn] `(B, 3H)`, and the part of
     /// ∂L/∂h_{t-1} that does not flow back through the products with `W_hh`'s gate rows (the direct path,
@@ -343,45 +343,45 @@ impl Gru {
         } = cache;
         // a_r, a_z, a_n below are the pre-activations inside σ, σ and tanh.
 
-        // (8.5) ∂L/∂n = ∂L/∂h_t ⊙ (1 - z)                                              (B, H)
+        // (8.13) ∂L/∂n = ∂L/∂h_t ⊙ (1 - z)                                              (B, H)
         let dn = dh * &(1.0 - z);
-        // (8.6) ∂L/∂z = ∂L/∂h_t ⊙ (h_{t-1} - n)                                        (B, H)
+        // (8.14) ∂L/∂z = ∂L/∂h_t ⊙ (h_{t-1} - n)                                        (B, H)
         let dz = dh * &(h_prev - n);
-        // (8.7) ∂L/∂h_{t-1} = ∂L/∂h_t ⊙ z   (the direct path; gate paths are added below)  (B, H)
+        // (8.15) ∂L/∂h_{t-1} = ∂L/∂h_t ⊙ z   (the direct path; gate paths are added below)  (B, H)
         let mut dh_prev = dh * z;
-        // (8.8) ∂L/∂a_n = ∂L/∂n ⊙ (1 - n²)                                             (B, H)
+        // (8.16) ∂L/∂a_n = ∂L/∂n ⊙ (1 - n²)                                             (B, H)
         let da_n = &dn * &dtanh_from_output(n);
-        // (8.9) ∂L/∂a_z = ∂L/∂z ⊙ z ⊙ (1 - z)                                          (B, H)
+        // (8.17) ∂L/∂a_z = ∂L/∂z ⊙ z ⊙ (1 - z)                                          (B, H)
         let da_z = &dz * &dsigmoid_from_output(z);
 
         // Where the reset gate sits decides how ∂L/∂a_n splits between r and the hidden term hn.
         let (dr, dhn) = match self.variant {
             GruVariant::ResetAfter => {
-                // (8.10a) ∂L/∂hn = ∂L/∂a_n ⊙ r,  hn = W_hn h_{t-1} + b_hn              (B, H)
+                // (8.18a) ∂L/∂hn = ∂L/∂a_n ⊙ r,  hn = W_hn h_{t-1} + b_hn              (B, H)
                 let dhn = &da_n * r;
-                // (8.11a) ∂L/∂r = ∂L/∂a_n ⊙ hn                                         (B, H)
+                // (8.19a) ∂L/∂r = ∂L/∂a_n ⊙ hn                                         (B, H)
                 let dr = &da_n * hn;
                 (dr, dhn)
             }
             GruVariant::ResetBefore => {
-                // (8.10b) ∂L/∂hn = ∂L/∂a_n,  hn = W_hn (r ⊙ h_{t-1}) + b_hn            (B, H)
+                // (8.18b) ∂L/∂hn = ∂L/∂a_n,  hn = W_hn (r ⊙ h_{t-1}) + b_hn            (B, H)
                 let dhn = da_n.clone();
-                // (8.11b) ∂L/∂(r ⊙ h_{t-1}) = ∂L/∂hn W_hn                              (B, H)
+                // (8.19b) ∂L/∂(r ⊙ h_{t-1}) = ∂L/∂hn W_hn                              (B, H)
                 let d_rh = linear_back(&dhn, &self.weight_hh.slice(s![2 * hs.., ..]));
-                // (8.12b) ∂L/∂r = ∂L/∂(r ⊙ h_{t-1}) ⊙ h_{t-1}                          (B, H)
+                // (8.20b) ∂L/∂r = ∂L/∂(r ⊙ h_{t-1}) ⊙ h_{t-1}                          (B, H)
                 let dr = &d_rh * h_prev;
-                // (8.13b) ∂L/∂h_{t-1} += ∂L/∂(r ⊙ h_{t-1}) ⊙ r                         (B, H)
+                // (8.21b) ∂L/∂h_{t-1} += ∂L/∂(r ⊙ h_{t-1}) ⊙ r                         (B, H)
                 dh_prev += &(&d_rh * r);
                 (dr, dhn)
             }
         };
-        // (8.14) ∂L/∂a_r = ∂L/∂r ⊙ r ⊙ (1 - r)                                         (B, H)
+        // (8.22) ∂L/∂a_r = ∂L/∂r ⊙ r ⊙ (1 - r)                                         (B, H)
         let da_r = &dr * &dsigmoid_from_output(r);
 
         // Stack per gate in PyTorch's order r, z, n.
-        // (8.15) ∂L/∂(x W_ihᵀ + b_ih) = [∂L/∂a_r | ∂L/∂a_z | ∂L/∂a_n]                  (B, 3H)
+        // (8.23) ∂L/∂(x W_ihᵀ + b_ih) = [∂L/∂a_r | ∂L/∂a_z | ∂L/∂a_n]                  (B, 3H)
         let dgi = concatenate(Axis(1), &[da_r.view(), da_z.view(), da_n.view()]).unwrap();
-        // (8.16) ∂L/∂(hidden-side terms) = [∂L/∂a_r | ∂L/∂a_z | ∂L/∂hn]                (B, 3H)
+        // (8.24) ∂L/∂(hidden-side terms) = [∂L/∂a_r | ∂L/∂a_z | ∂L/∂hn]                (B, 3H)
         let dgh = concatenate(Axis(1), &[da_r.view(), da_z.view(), dhn.view()]).unwrap();
 
         (dgi, dgh, dh_prev)

@@ -53,7 +53,7 @@ impl Gru {
         for t in 0..t_len {
             // step t's rows of GI                                                            (B, 3H)
             let gi_t = gi.slice(s![t * batch..(t + 1) * batch, ..]);
-            // (8.1)-(8.4): the hidden side, the gates and h_t, exactly as in the per-step forward (B, H)
+            // (8.9)-(8.12): the hidden side, the gates and h_t, exactly as in the per-step forward (B, H)
             let x = xs.index_axis(Axis(0), t).to_owned();
             let (next, cache) = self.gates(gi_t, x, &h_prev);
             outputs.index_axis_mut(Axis(0), t).assign(&next.h);
@@ -102,12 +102,12 @@ impl Gru {
         for t in (0..t_len).rev() {
             // (4.7) ∂L/∂h_t = ∂L_t/∂h_t + dh_next                                             (B, H)
             dh += &d_outputs.index_axis(Axis(0), t);
-            // (8.5)-(8.16), as in the per-step backward                    (B, 3H), (B, 3H), (B, H)
+            // (8.13)-(8.24), as in the per-step backward                    (B, 3H), (B, 3H), (B, H)
             let (dgi, dgh, mut dh_prev) = self.gate_grads(caches[t], &dh);
             match self.variant {
-                // (8.22a) ∂L/∂h_{t-1} += dgh W_hh                                             (B, H)
+                // (8.30a) ∂L/∂h_{t-1} += dgh W_hh                                             (B, H)
                 GruVariant::ResetAfter => dh_prev += &linear_back(&dgh, &self.weight_hh),
-                // (8.23b) ∂L/∂h_{t-1} += [∂L/∂a_r | ∂L/∂a_z] [W_hr; W_hz]                     (B, H)
+                // (8.31b) ∂L/∂h_{t-1} += [∂L/∂a_r | ∂L/∂a_z] [W_hr; W_hz]                     (B, H)
                 GruVariant::ResetBefore => {
                     dh_prev +=
                         &linear_back(&dgh.slice(s![.., ..2 * hs]), &self.weight_hh.slice(rz_rows))
@@ -121,29 +121,29 @@ impl Gru {
         // every step's input and previous state, in the row order of dgis   (T·B, D), (T·B, H)
         let xs = stack_rows(caches.iter().map(|c| c.x.view()), batch, self.input_size());
         let h_prevs = stack_rows(caches.iter().map(|c| c.h_prev.view()), batch, hidden);
-        // (8.17) summed over time: ∂L/∂W_ih += Σ_t dgi_tᵀ x_t = DGIᵀ X                      (3H, D)
+        // (8.25) summed over time: ∂L/∂W_ih += Σ_t dgi_tᵀ x_t = DGIᵀ X                      (3H, D)
         add_at_b(&mut grads.weight_ih, &dgis, &xs);
-        // (8.18) summed over time: ∂L/∂b_ih += Σ_t Σ_batch dgi_t                               (3H)
+        // (8.26) summed over time: ∂L/∂b_ih += Σ_t Σ_batch dgi_t                               (3H)
         grads.bias_ih += &dgis.sum_axis(Axis(0));
-        // (8.19) summed over time: ∂L/∂b_hh += Σ_t Σ_batch dgh_t                               (3H)
+        // (8.27) summed over time: ∂L/∂b_hh += Σ_t Σ_batch dgh_t                               (3H)
         grads.bias_hh += &dghs.sum_axis(Axis(0));
         match self.variant {
             GruVariant::ResetAfter => {
-                // (8.21a) summed over time: ∂L/∂W_hh += Σ_t dgh_tᵀ h_{t-1} = DGHᵀ H_prev    (3H, H)
+                // (8.29a) summed over time: ∂L/∂W_hh += Σ_t dgh_tᵀ h_{t-1} = DGHᵀ H_prev    (3H, H)
                 add_at_b(&mut grads.weight_hh, &dghs, &h_prevs);
             }
             GruVariant::ResetBefore => {
-                // (8.21b) summed over time: ∂L/∂[W_hr; W_hz] += DGH_rzᵀ H_prev               (2H, H)
+                // (8.29b) summed over time: ∂L/∂[W_hr; W_hz] += DGH_rzᵀ H_prev               (2H, H)
                 let mut dw_rz = grads.weight_hh.slice_mut(rz_rows);
                 add_at_b(&mut dw_rz, &dghs.slice(s![.., ..2 * hs]), &h_prevs);
                 // every step's r ⊙ h_{t-1}, in the same row order                             (T·B, H)
                 let rh = stack_rows(caches.iter().map(|c| c.r.view()), batch, hidden) * &h_prevs;
-                // (8.22b) summed over time: ∂L/∂W_hn += Σ_t ∂L/∂hn_tᵀ (r ⊙ h_{t-1})           (H, H)
+                // (8.30b) summed over time: ∂L/∂W_hn += Σ_t ∂L/∂hn_tᵀ (r ⊙ h_{t-1})           (H, H)
                 let mut dw_n = grads.weight_hh.slice_mut(n_rows);
                 add_at_b(&mut dw_n, &dghs.slice(s![.., 2 * hs..]), &rh);
             }
         }
-        // (8.20) for every step at once: ∂L/∂X = DGI W_ih                                   (T·B, D)
+        // (8.28) for every step at once: ∂L/∂X = DGI W_ih                                   (T·B, D)
         let dxs = want_dx.then(|| {
             linear_back(&dgis, &self.weight_ih)
                 .into_shape_with_order((t_len, batch, self.input_size()))

@@ -351,7 +351,7 @@ impl Lstm {
         if let Some(w_cf) = &self.weight_cf {
             a_f += &(c_prev * w_cf);
         }
-        // (7.2) f_t = σ(a_f)                                                                     (B, H)
+        // (7.3) f_t = σ(a_f)                                                                     (B, H)
         let f = sigmoid_arr(&a_f);
         let i = if self.options.cifg {
             // (8.3) CIFG: i_t = 1 - f_t                                                          (B, H)
@@ -362,18 +362,18 @@ impl Lstm {
             if let Some(w_ci) = &self.weight_ci {
                 a_i += &(c_prev * w_ci);
             }
-            // (7.3) i_t = σ(a_i)                                                                 (B, H)
+            // (7.2) i_t = σ(a_i)                                                                 (B, H)
             sigmoid_arr(&a_i)
         };
         // (7.4) g_t = tanh(a_g)                                                                  (B, H)
         let g = tanh_arr(&a_g);
-        // (7.5) c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t                                                  (B, H)
+        // (7.6) c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t                                                  (B, H)
         let c = &f * c_prev + &i * &g;
         // (8.2) peephole: a_o += w_co ⊙ c_t (the output gate sees the *new* cell state)          (B, H)
         if let Some(w_co) = &self.weight_co {
             a_o += &(&c * w_co);
         }
-        // (7.6) o_t = σ(a_o)                                                                     (B, H)
+        // (7.5) o_t = σ(a_o)                                                                     (B, H)
         let o = sigmoid_arr(&a_o);
         // (7.7) h_t = o_t ⊙ tanh(c_t)                                                            (B, H)
         let tanh_c = tanh_arr(&c);

@@ -235,7 +235,7 @@ impl CharLm {
                 Some(e) => xs
                     .slice_mut(ndarray::s![t, b, ..])
                     .assign(&e.weight.row(id)),
-                // (6.1') x_t = one_hot(c_t)                                                  (V)
+                // (6.2) x_t = one_hot(c_t)                                                  (V)
                 None => xs[[t, b, id]] = 1.0,
             }
         }
@@ -244,7 +244,7 @@ impl CharLm {
 
     /// Logits `(N, V)` for top-layer outputs `(N, H)`: `h·W_decᵀ + b_dec`.
     fn decode(&self, top: &Array2<f64>) -> Array2<f64> {
-        // (6.2) z_t = W_dec h_t + b_dec                                                    (N, V)
+        // (6.3) z_t = W_dec h_t + b_dec                                                    (N, V)
         self.decoder.forward(top.view())
     }
 
@@ -290,10 +290,11 @@ impl CharLm {
             }
             _ => None,
         };
-        let logits = self.decode(&top); // (T*B, V)
-                                        // (T*B), row-major like logits
+        // (6.3) the logits of every position                                                  (T*B, V)
+        let logits = self.decode(&top);
+        // the targets, row-major like the logits                                               (T*B)
         let flat_targets: Vec<usize> = targets.iter().copied().collect();
-        // (6.3) L = mean over the T*B positions of -ln p(target)                             scalar
+        // (6.4) L = mean over the T*B positions of -ln p(target)                             scalar
         let (loss, dlogits) = softmax_cross_entropy(logits.view(), &flat_targets, None);
         let cache = ChunkCache {
             inputs: inputs.clone(),
@@ -312,8 +313,9 @@ impl CharLm {
     pub fn backward(&self, cache: &ChunkCache, grads: &mut CharLm) {
         let (t_len, batch) = cache.inputs.dim();
         let h = self.config.hidden_size;
-        let dlogits = &cache.dlogits; // (N, V)
-                                      // (6.4) ∂L/∂W_dec, ∂L/∂b_dec, and ∂L/∂h_n = dz_n W_dec (then through the top dropout mask) (N, H)
+        // ∂L/∂z of every position, kept by the forward pass                                    (N, V)
+        let dlogits = &cache.dlogits;
+        // (6.5) ∂L/∂W_dec, ∂L/∂b_dec, and ∂L/∂h_n = dz_n W_dec, then through the top dropout mask  (N, H)
         let mut dtop = self
             .decoder
             .backward(cache.top.view(), dlogits.view(), &mut grads.decoder);
@@ -325,10 +327,11 @@ impl CharLm {
             .expect("(T, B, H)");
         // ∂L/∂x_t is only needed to train an embedding; one-hot inputs are data
         let want_dx = self.encoder.is_some();
+        // (6.6) BPTT through the stack: ∂L/∂θ_rnn, and ∂L/∂x_t if wanted                      (T, B, D)
         let (dxs, _d_init) =
             self.rnn
                 .backward_with(&cache.rnn, d_outputs.view(), None, &mut grads.rnn, want_dx);
-        // (6.6) ∂L/∂E[c] = Σ over the steps that read character c of ∂L/∂x_t                   (V, D)
+        // (6.7) ∂L/∂E[c] = Σ over the steps that read character c of ∂L/∂x_t                   (V, D)
         if let (Some(e), Some(ge), Some(dxs)) = (&self.encoder, grads.encoder.as_mut(), dxs) {
             e.backward_seq(cache.inputs.view(), dxs.view(), ge);
         }

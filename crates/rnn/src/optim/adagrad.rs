@@ -16,10 +16,10 @@ use crate::params::Parameters;
 /// For every parameter tensor θ with gradient g and running sum s (starting at the initial accumulator
 /// value, 0 by default), at step t:
 /// ```text
-/// (O.7)  g ← g + λ θ                        (L2 weight decay, only if λ ≠ 0)
-/// (O.8)  η_t = η / (1 + (t − 1) · decay)     (learning-rate decay, 0 by default)
-/// (O.9)  s ← s + g²
-/// (O.10) θ ← θ − η_t · g / (√s + ε)          (ε = 1e-10)
+/// (A.7)  g ← g + λ θ                        (L2 weight decay, only if λ ≠ 0)
+/// (A.8)  η_t = η / (1 + (t − 1) · decay)     (learning-rate decay, 0 by default)
+/// (A.9)  s ← s + g²
+/// (A.10) θ ← θ − η_t · g / (√s + ε)          (ε = 1e-10)
 /// ```
 /// State: `step`, `sum.<parameter>`.
 ///
@@ -61,7 +61,7 @@ impl Adagrad {
         }
     }
 
-    /// Sets the learning-rate decay of (O.8) (default 0).
+    /// Sets the learning-rate decay of (A.8) (default 0).
     pub fn lr_decay(mut self, lr_decay: f64) -> Self {
         assert!(
             lr_decay.is_finite() && lr_decay >= 0.0,
@@ -71,7 +71,7 @@ impl Adagrad {
         self
     }
 
-    /// Sets the L2 weight decay λ of (O.7) (default 0).
+    /// Sets the L2 weight decay λ of (A.7) (default 0).
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         check_weight_decay("Adagrad", weight_decay);
         self.weight_decay = weight_decay;
@@ -88,7 +88,7 @@ impl Adagrad {
         self
     }
 
-    /// Sets ε of (O.10) (default 1e-10).
+    /// Sets ε of (A.10) (default 1e-10).
     pub fn eps(mut self, eps: f64) -> Self {
         assert!(
             eps.is_finite() && eps >= 0.0,
@@ -107,17 +107,17 @@ impl Optimizer for Adagrad {
     fn step(&mut self, params: &mut dyn Parameters, grads: &dyn Parameters) {
         let t = self.slots.begin("Adagrad", &self.kinds(), &*params, grads);
         let (wd, eps) = (self.weight_decay, self.eps);
-        // (O.8) η_t = η / (1 + (t − 1) · decay)
+        // (A.8) η_t = η / (1 + (t − 1) · decay)
         let lr_t = self.lr / (1.0 + (t - 1) as f64 * self.lr_decay);
         self.slots.for_each(params, grads, |p, g, bufs| {
             let [s] = bufs else { unreachable!() };
             // ANCHOR: adagrad_update
             Zip::from(p).and(&g).and(s).for_each(|p, &g, s| {
-                // (O.7) g ← g + λθ
+                // (A.7) g ← g + λθ
                 let g = if wd != 0.0 { g + wd * *p } else { g };
-                // (O.9) s ← s + g²
+                // (A.9) s ← s + g²
                 *s += g * g;
-                // (O.10) θ ← θ − η_t · g / (√s + ε)
+                // (A.10) θ ← θ − η_t · g / (√s + ε)
                 *p -= lr_t * (g / (s.sqrt() + eps));
             });
             // ANCHOR_END: adagrad_update

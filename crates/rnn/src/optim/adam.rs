@@ -16,13 +16,13 @@ use crate::params::Parameters;
 /// For every parameter tensor θ with gradient g, first moment m and second moment v (both starting at 0),
 /// β₁ = 0.9, β₂ = 0.999, ε = 1e-8, at step t:
 /// ```text
-/// (O.17) g ← g + λ θ                          (L2 weight decay, only if λ ≠ 0; not AdamW)
-/// (O.18) m ← β₁ m + (1 − β₁) g
-/// (O.19) v ← β₂ v + (1 − β₂) g²
-/// (O.20) m̂ = m / (1 − β₁ᵗ),   v̂ = v / (1 − β₂ᵗ)   (bias correction)
-/// (O.21) θ ← θ − η m̂ / (√v̂ + ε)
+/// (A.17) g ← g + λ θ                          (L2 weight decay, only if λ ≠ 0; not AdamW)
+/// (A.18) m ← β₁ m + (1 − β₁) g
+/// (A.19) v ← β₂ v + (1 − β₂) g²
+/// (A.20) m̂ = m / (1 − β₁ᵗ),   v̂ = v / (1 − β₂ᵗ)   (bias correction)
+/// (A.21) θ ← θ − η m̂ / (√v̂ + ε)
 /// ```
-/// As in PyTorch, (O.20)–(O.21) are computed as `θ ← θ − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)`.
+/// As in PyTorch, (A.20)–(A.21) are computed as `θ ← θ − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)`.
 ///
 /// State: `step`, `exp_avg.<parameter>` (m), `exp_avg_sq.<parameter>` (v).
 ///
@@ -62,7 +62,7 @@ impl Adam {
         }
     }
 
-    /// Sets β₁ and β₂ of (O.18) and (O.19), each in [0, 1) (default (0.9, 0.999)).
+    /// Sets β₁ and β₂ of (A.18) and (A.19), each in [0, 1) (default (0.9, 0.999)).
     pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
         for (name, b) in [("beta1", beta1), ("beta2", beta2)] {
             assert!(
@@ -75,7 +75,7 @@ impl Adam {
         self
     }
 
-    /// Sets ε of (O.21) (default 1e-8).
+    /// Sets ε of (A.21) (default 1e-8).
     pub fn eps(mut self, eps: f64) -> Self {
         assert!(
             eps.is_finite() && eps >= 0.0,
@@ -85,7 +85,7 @@ impl Adam {
         self
     }
 
-    /// Sets the L2 weight decay λ of (O.17) (default 0).
+    /// Sets the L2 weight decay λ of (A.17) (default 0).
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         check_weight_decay("Adam", weight_decay);
         self.weight_decay = weight_decay;
@@ -99,7 +99,7 @@ impl Optimizer for Adam {
     fn step(&mut self, params: &mut dyn Parameters, grads: &dyn Parameters) {
         let t = self.slots.begin("Adam", ADAM_KINDS, &*params, grads);
         let (b1, b2, eps, wd) = (self.beta1, self.beta2, self.eps, self.weight_decay);
-        // (O.20) bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ, folded into the step size and the denominator.
+        // (A.20) bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ, folded into the step size and the denominator.
         let bias_correction1 = 1.0 - b1.powf(t as f64);
         let bias_correction2 = 1.0 - b2.powf(t as f64);
         let step_size = self.lr / bias_correction1;
@@ -108,13 +108,13 @@ impl Optimizer for Adam {
             let [m, v] = bufs else { unreachable!() };
             // ANCHOR: adam_update
             Zip::from(p).and(&g).and(m).and(v).for_each(|p, &g, m, v| {
-                // (O.17) g ← g + λθ
+                // (A.17) g ← g + λθ
                 let g = if wd != 0.0 { g + wd * *p } else { g };
-                // (O.18) m ← β₁ m + (1 − β₁) g
+                // (A.18) m ← β₁ m + (1 − β₁) g
                 *m = b1 * *m + (1.0 - b1) * g;
-                // (O.19) v ← β₂ v + (1 − β₂) g²
+                // (A.19) v ← β₂ v + (1 − β₂) g²
                 *v = b2 * *v + (1.0 - b2) * g * g;
-                // (O.20)-(O.21) θ ← θ − η m̂ / (√v̂ + ε)
+                // (A.20)-(A.21) θ ← θ − η m̂ / (√v̂ + ε)
                 let denom = v.sqrt() / bias_correction2_sqrt + eps;
                 *p -= step_size * (*m / denom);
             });

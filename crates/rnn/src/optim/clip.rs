@@ -9,7 +9,7 @@ use crate::params::Parameters;
 /// The L2 norm of all gradients together, as if every tensor were flattened into one long vector:
 ///
 /// ```text
-/// (C.1)  ‖g‖ = √( Σ over tensors Σ over elements g² )
+/// (5.4)  ‖g‖ = √( Σ over tensors Σ over elements g² )
 /// ```
 ///
 /// ```
@@ -32,7 +32,7 @@ pub fn global_norm(grads: &dyn Parameters) -> f64 {
 /// `torch.nn.utils.clip_grad_value_`:
 ///
 /// ```text
-/// (C.2)  g ← min(max(g, −limit), limit)
+/// (5.5)  g ← min(max(g, −limit), limit)
 /// ```
 /// Clipping by value changes the gradient's direction; [`clip_by_global_norm`] does not. NaN stays NaN.
 ///
@@ -53,19 +53,19 @@ pub fn clip_by_value(grads: &mut dyn Parameters, limit: f64) {
         "clip_by_value: the limit must be ≥ 0, got {limit}"
     );
     for (_, mut g) in grads.params_mut() {
-        // (C.2) g ← min(max(g, −limit), limit)
+        // (5.5) g ← min(max(g, −limit), limit)
         g.mapv_inplace(|x| x.clamp(-limit, limit));
     }
 }
 // ANCHOR_END: clip_by_value
 
-/// Rescales all gradients together so that their global norm (C.1) is at most `max_norm`, as
+/// Rescales all gradients together so that their global norm (5.4) is at most `max_norm`, as
 /// `torch.nn.utils.clip_grad_norm_`, and returns the norm *before* clipping (worth logging: it is the
 /// best early warning of exploding gradients).
 ///
 /// ```text
-/// (C.3)  c = max_norm / (‖g‖ + 1e-6)
-/// (C.4)  g ← c · g      only if c < 1
+/// (5.4)  c = max_norm / (‖g‖ + 1e-6)
+/// (5.4)  g ← c · g      only if c < 1
 /// ```
 /// The direction of the gradient is kept. If the norm is infinite or NaN the gradients are left unchanged
 /// and the non-finite norm is returned, so the caller can skip the step.
@@ -87,11 +87,11 @@ pub fn clip_by_global_norm(grads: &mut dyn Parameters, max_norm: f64) -> f64 {
         max_norm >= 0.0,
         "clip_by_global_norm: max_norm must be ≥ 0, got {max_norm}"
     );
-    // (C.1) ‖g‖ over all tensors together
+    // (5.4) ‖g‖ over all tensors together
     let norm = global_norm(&*grads);
-    // (C.3) c = max_norm / (‖g‖ + 1e-6)
+    // (5.4) c = max_norm / (‖g‖ + 1e-6)
     let coef = max_norm / (norm + 1e-6);
-    // (C.4) g ← c · g, only if c < 1 (a non-finite norm makes c NaN or 0: leave g alone)
+    // (5.4) g ← c · g, only if c < 1 (a non-finite norm makes c NaN or 0: leave g alone)
     if norm.is_finite() && coef < 1.0 {
         for (_, mut g) in grads.params_mut() {
             g.mapv_inplace(|x| x * coef);

@@ -19,6 +19,8 @@
 //!
 //! Notation in the equations below: θ is one parameter tensor, g its gradient, η the learning rate, λ the
 //! weight decay, t the step number (1 for the first step); squares, roots and divisions are element-wise.
+//! The labels (A.1) to (A.21) are those of the book's appendix A (Optimisers); clipping is chapter 5's
+//! (5.4) and (5.5).
 //!
 //! ```
 //! use rnn::optim::{clip_by_global_norm, Adam, Optimizer};

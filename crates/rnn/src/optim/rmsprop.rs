@@ -16,12 +16,12 @@ use crate::params::Parameters;
 /// For every parameter tensor θ with gradient g, running mean square v (starting at 0), smoothing α = 0.99
 /// and ε = 1e-8 (added *outside* the square root, as PyTorch does):
 /// ```text
-/// (O.11) g ← g + λ θ                         (L2 weight decay, only if λ ≠ 0)
-/// (O.12) v ← α v + (1 − α) g²
-/// (O.13) m ← α m + (1 − α) g                 (centered only; m starts at 0)
-/// (O.14) d = √v + ε,   or d = √(v − m²) + ε when centered
-/// (O.15) θ ← θ − η g / d                     (without momentum)
-/// (O.16) b ← μ b + g / d ;  θ ← θ − η b      (with momentum μ > 0, instead of O.15)
+/// (A.11) g ← g + λ θ                         (L2 weight decay, only if λ ≠ 0)
+/// (A.12) v ← α v + (1 − α) g²
+/// (A.13) m ← α m + (1 − α) g                 (centered only; m starts at 0)
+/// (A.14) d = √v + ε,   or d = √(v − m²) + ε when centered
+/// (A.15) θ ← θ − η g / d                     (without momentum)
+/// (A.16) b ← μ b + g / d ;  θ ← θ − η b      (with momentum μ > 0, instead of A.15)
 /// ```
 /// State: `step`, `square_avg.<parameter>`, and `momentum_buffer.<parameter>` if μ > 0,
 /// `grad_avg.<parameter>` if centered.
@@ -64,7 +64,7 @@ impl RmsProp {
         }
     }
 
-    /// Sets the smoothing constant α of (O.12), in [0, 1] (default 0.99).
+    /// Sets the smoothing constant α of (A.12), in [0, 1] (default 0.99).
     pub fn alpha(mut self, alpha: f64) -> Self {
         assert!(
             (0.0..=1.0).contains(&alpha),
@@ -74,7 +74,7 @@ impl RmsProp {
         self
     }
 
-    /// Sets ε of (O.14) (default 1e-8).
+    /// Sets ε of (A.14) (default 1e-8).
     pub fn eps(mut self, eps: f64) -> Self {
         assert!(
             eps.is_finite() && eps >= 0.0,
@@ -84,14 +84,14 @@ impl RmsProp {
         self
     }
 
-    /// Sets the L2 weight decay λ of (O.11) (default 0).
+    /// Sets the L2 weight decay λ of (A.11) (default 0).
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         check_weight_decay("RmsProp", weight_decay);
         self.weight_decay = weight_decay;
         self
     }
 
-    /// Sets the momentum μ of (O.16), in [0, 1) (default 0: no momentum buffer).
+    /// Sets the momentum μ of (A.16), in [0, 1) (default 0: no momentum buffer).
     pub fn momentum(mut self, momentum: f64) -> Self {
         assert!(
             (0.0..1.0).contains(&momentum),
@@ -101,7 +101,7 @@ impl RmsProp {
         self
     }
 
-    /// Centers the second moment by the running mean of the gradient, (O.13) and (O.14) (default false).
+    /// Centers the second moment by the running mean of the gradient, (A.13) and (A.14) (default false).
     pub fn centered(mut self, centered: bool) -> Self {
         self.centered = centered;
         self
@@ -137,17 +137,17 @@ impl Optimizer for RmsProp {
             let b = if mu > 0.0 { rest.next() } else { None };
             let m = if centered { rest.next() } else { None };
             // ANCHOR: rmsprop_update
-            // (O.11) g ← g + λθ
+            // (A.11) g ← g + λθ
             let g = if wd != 0.0 {
                 &g + &(&p * wd)
             } else {
                 g.to_owned()
             };
-            // (O.12) v ← α v + (1 − α) g²
+            // (A.12) v ← α v + (1 − α) g²
             Zip::from(&mut *v)
                 .and(&g)
                 .for_each(|v, &g| *v = alpha * *v + (1.0 - alpha) * g * g);
-            // (O.14) d = √v + ε  (or, centered, (O.13) m ← α m + (1 − α) g and d = √(v − m²) + ε)
+            // (A.14) d = √v + ε  (or, centered, (A.13) m ← α m + (1 − α) g and d = √(v − m²) + ε)
             let d = match m {
                 Some(m) => {
                     Zip::from(&mut *m)
@@ -161,7 +161,7 @@ impl Optimizer for RmsProp {
             };
             match b {
                 Some(b) => {
-                    // (O.16) b ← μ b + g / d ;  θ ← θ − η b
+                    // (A.16) b ← μ b + g / d ;  θ ← θ − η b
                     Zip::from(&mut *b)
                         .and(&g)
                         .and(&d)
@@ -169,7 +169,7 @@ impl Optimizer for RmsProp {
                     p.zip_mut_with(&*b, |p, &b| *p -= lr * b);
                 }
                 None => {
-                    // (O.15) θ ← θ − η g / d
+                    // (A.15) θ ← θ − η g / d
                     Zip::from(p)
                         .and(&g)
                         .and(&d)

@@ -14,8 +14,8 @@ use crate::params::Parameters;
 ///
 /// For every parameter tensor θ with gradient g:
 /// ```text
-/// (O.1)  g ← g + λ θ          (L2 weight decay, only if λ ≠ 0)
-/// (O.2)  θ ← θ − η g
+/// (A.1)  g ← g + λ θ          (L2 weight decay, only if λ ≠ 0)
+/// (A.2)  θ ← θ − η g
 /// ```
 /// SGD keeps no buffers; its state is only the step counter.
 ///
@@ -28,7 +28,7 @@ use crate::params::Parameters;
 /// grads.bias_ih.fill(2.0);
 /// let before = model.bias_ih[0];
 /// Sgd::new(0.1).step(&mut model, &grads);
-/// assert!((model.bias_ih[0] - (before - 0.1 * 2.0)).abs() < 1e-15); // (O.2)
+/// assert!((model.bias_ih[0] - (before - 0.1 * 2.0)).abs() < 1e-15); // (A.2)
 /// ```
 #[derive(Clone, Debug)]
 pub struct Sgd {
@@ -48,7 +48,7 @@ impl Sgd {
         }
     }
 
-    /// Sets the L2 weight decay λ of (O.1) (default 0).
+    /// Sets the L2 weight decay λ of (A.1) (default 0).
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         check_weight_decay("Sgd", weight_decay);
         self.weight_decay = weight_decay;
@@ -63,9 +63,9 @@ impl Optimizer for Sgd {
         for ((_, p), (_, g)) in params.params_mut().into_iter().zip(grads.params()) {
             // ANCHOR: sgd_update
             Zip::from(p).and(&g).for_each(|p, &g| {
-                // (O.1) g ← g + λθ
+                // (A.1) g ← g + λθ
                 let g = if wd != 0.0 { g + wd * *p } else { g };
-                // (O.2) θ ← θ − η g
+                // (A.2) θ ← θ − η g
                 *p -= lr * g;
             });
             // ANCHOR_END: sgd_update
@@ -100,10 +100,10 @@ impl Optimizer for Sgd {
 /// For every parameter tensor θ with gradient g and velocity buffer b (which starts at zero, so that after
 /// the first step b = g, exactly as PyTorch's first step `b = g.clone()`):
 /// ```text
-/// (O.3)  g ← g + λ θ                  (L2 weight decay, only if λ ≠ 0)
-/// (O.4)  b ← μ b + g
-/// (O.5)  θ ← θ − η b                  (classical momentum)
-/// (O.6)  θ ← θ − η (g + μ b)          (Nesterov momentum, instead of O.5)
+/// (A.3)  g ← g + λ θ                  (L2 weight decay, only if λ ≠ 0)
+/// (A.4)  b ← μ b + g
+/// (A.5)  θ ← θ − η b                  (classical momentum)
+/// (A.6)  θ ← θ − η (g + μ b)          (Nesterov momentum, instead of A.5)
 /// ```
 /// State: `step`, `momentum_buffer.<parameter>`.
 ///
@@ -142,7 +142,7 @@ impl Momentum {
         }
     }
 
-    /// Sets the momentum μ of (O.4), in [0, 1) (default 0.9).
+    /// Sets the momentum μ of (A.4), in [0, 1) (default 0.9).
     pub fn momentum(mut self, momentum: f64) -> Self {
         assert!(
             (0.0..1.0).contains(&momentum),
@@ -152,13 +152,13 @@ impl Momentum {
         self
     }
 
-    /// Uses Nesterov's update (O.6) instead of (O.5) (default false).
+    /// Uses Nesterov's update (A.6) instead of (A.5) (default false).
     pub fn nesterov(mut self, nesterov: bool) -> Self {
         self.nesterov = nesterov;
         self
     }
 
-    /// Sets the L2 weight decay λ of (O.3) (default 0).
+    /// Sets the L2 weight decay λ of (A.3) (default 0).
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         check_weight_decay("Momentum", weight_decay);
         self.weight_decay = weight_decay;
@@ -177,15 +177,15 @@ impl Optimizer for Momentum {
             let [b] = bufs else { unreachable!() };
             // ANCHOR: momentum_update
             Zip::from(p).and(&g).and(b).for_each(|p, &g, b| {
-                // (O.3) g ← g + λθ
+                // (A.3) g ← g + λθ
                 let g = if wd != 0.0 { g + wd * *p } else { g };
-                // (O.4) b ← μ b + g
+                // (A.4) b ← μ b + g
                 *b = mu * *b + g;
                 if nesterov {
-                    // (O.6) θ ← θ − η (g + μ b)
+                    // (A.6) θ ← θ − η (g + μ b)
                     *p -= lr * (g + mu * *b);
                 } else {
-                    // (O.5) θ ← θ − η b
+                    // (A.5) θ ← θ − η b
                     *p -= lr * *b;
                 }
             });
