@@ -6,6 +6,7 @@
 //! cargo xtask test             everything CI checks, stage by stage, failing fast
 //! cargo xtask book             build the book into book/book
 //! cargo xtask figures          regenerate the book's figures (SVG) with their commands
+//! cargo xtask diagrams         redraw the book's diagrams of the networks (book/src/diagrams, see diagrams.rs)
 //! cargo xtask browser-check    build the book and check every page in headless Chromium
 //! cargo xtask notebooks [NAME] run notebooks/*.ipynb (or the named ones) with the real evcxr kernel
 //! cargo xtask strip-notebooks  remove outputs and execution counts from notebooks/*.ipynb
@@ -25,11 +26,13 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 mod book;
+mod diagrams;
 mod open;
 mod setup;
 mod test;
 
 use book::*;
+use diagrams::*;
 use open::*;
 use setup::*;
 use test::*;
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         "test" => return test(rest),
         "book" => book(),
         "figures" => figures(),
+        "diagrams" => diagrams(),
         "browser-check" => book().and_then(|_| browser_check()),
         "notebooks" => notebooks(rest),
         "strip-notebooks" => python_tool("tools/nb/run_notebooks.py", &["--strip".into()], &[]),
@@ -73,10 +77,11 @@ fn print_help() {
          \x20                venv in .venv with Jupyter, KaTeX CSS and fonts); a second run only checks\n\
          open             set up if needed, build and serve the book, start JupyterLab on notebooks/\n\
          \x20                options: --book-port N, --lab-port N, --no-lab\n\
-         test [STAGE...]  fmt, clippy, test, doc, labs, book, browser-check, notebooks (or only the named\n\
+         test [STAGE...]  fmt, clippy, test, doc, diagrams, labs, book, browser-check, notebooks (or only the named\n\
          \x20                stages), in that order, stopping at the first failure\n\
          book             build the book into book/book (running the figure commands if a figure is missing)\n\
          figures          run every figure command (examples that write into book/src/figures)\n\
+         diagrams         redraw the diagrams of the networks into book/src/diagrams (crates/xtask/src/diagrams.rs)\n\
          browser-check    build the book and check every page in headless Chromium\n\
          notebooks [NAME] run notebooks/*.ipynb (or those whose file name contains NAME) headless\n\
          strip-notebooks  remove outputs and execution counts from notebooks/*.ipynb\n\n\
