@@ -768,7 +768,7 @@ fn elman_unrolled() -> Svg {
     state(&mut s, cells[1].right(), cells[2].left(), "h_2");
     let dots = 701.0;
     state(&mut s, cells[2].right(), (dots - 18.0, cy), "h_3");
-    s.math(dots, cy, Anchor::Middle, "···");
+    s.math(dots, cy, Anchor::Middle, "⋯");
     state(&mut s, (dots + 18.0, cy), cells[3].left(), "h_{T-1}");
     s.arrow(cells[3].right(), (866.0, cy), Stroke::Fwd);
     s.math(850.0, cy + 14.0, Anchor::Middle, "h_T");
@@ -960,7 +960,7 @@ fn stacked_rnn() -> Svg {
         }
         let end = cols[2] + w / 2.0;
         s.arrow((end, ry), (end + 44.0, ry), Stroke::Fwd);
-        s.math(end + 58.0, ry, Anchor::Middle, "···");
+        s.math(end + 58.0, ry, Anchor::Middle, "⋯");
         // PyTorch's names of the layer's weights.
         s.text(
             650.0,
