@@ -346,6 +346,7 @@ def main() -> int:
                 driver.get(base + rel)
                 info = driver.execute_async_script(PAGE_SCRIPT)
                 problems = []
+                n_diagrams = 0
                 if "error" in info:
                     problems.append(f"page script failed: {info['error']}")
                 else:
@@ -384,7 +385,8 @@ def main() -> int:
                         print(f"    {p}")
                 else:
                     passed += 1
-                    print(f"  ok     {rel} ({info['katexCount']} formulas, {len(info['links'])} links)")
+                    shown = f", {n_diagrams} diagram(s) in {len(THEMES)} themes" if n_diagrams else ""
+                    print(f"  ok     {rel} ({info['katexCount']} formulas, {len(info['links'])} links{shown})")
             if best[1]:
                 driver.get(base + best[1])
                 info = driver.execute_async_script(PAGE_SCRIPT)

@@ -32,10 +32,11 @@
 //! 1. Write `fn lstm_cell() -> Svg` below, with the building blocks of [`Svg`]: [`Svg::node`] for a
 //!    value or a cell (a box with a [`Fill`] colour by role), [`Svg::op`] for an operation in a circle
 //!    (`σ`, `tanh`, `⊙`, `+`), [`Svg::arrow`] / [`Svg::arrow_path`] between the anchor points of nodes
-//!    ([`Node::top`], [`Node::toward`], ...), and [`Svg::math`] for labels. Labels use the book's symbols
-//!    in a small TeX-like markup: `W_{hh}^⊤`, `h_{t-1}`, `h_t^{(k)}`, `∂L/∂a_t` (subscripts and
-//!    superscripts become real `<tspan>`s; single letters are set in italics, `tanh`, `diag`, `softmax`
-//!    and `onehot` upright).
+//!    ([`Node::top`], [`Node::toward`], ...), [`Svg::math`] for labels and [`Svg::note`] for a few words
+//!    of prose with math between `«` and `»`. Labels use the book's symbols in a small TeX-like markup:
+//!    `W_{hh}^⊤`, `h_{t-1}`, `h_t^{(k)}`, `∂L/∂a_t` (subscripts and superscripts become real `<tspan>`s,
+//!    a hyphen a minus sign; as in TeX, single letters are italic, words such as `tanh` upright).
+//!    Use the colours of [`Fill`] and [`Stroke`] by role, never a colour of your own.
 //! 2. Add it to [`DIAGRAMS`] with its file name (`ch07-lstm-cell`), run `cargo xtask diagrams`.
 //! 3. Include it in the chapter as above, with a numbered caption and a sentence that refers to it.
 //! 4. `cargo xtask browser-check` and look at `target/browser-check/diagram-*.png` in a light and a dark
@@ -129,7 +130,8 @@ html.coal svg.rnn-diagram,html.navy svg.rnn-diagram,html.ayu svg.rnn-diagram{--d
 html.light svg.rnn-diagram,html.rust svg.rnn-diagram{--dg-accent:#c2410c}\
 html.rust svg.rnn-diagram{--dg-accent:#a3360a}\
 svg.rnn-diagram text{fill:var(--dg-fg);font-family:'Open Sans','Helvetica Neue',Arial,sans-serif;font-size:13px}\
-svg.rnn-diagram text.m{font-family:KaTeX_Main,'Latin Modern Roman','Times New Roman','DejaVu Serif',serif;font-size:16px}\
+svg.rnn-diagram text.m{font-family:KaTeX_Main,'Latin Modern Roman','Times New Roman','DejaVu Serif',serif;font-size:17px}\
+svg.rnn-diagram tspan.v{font-family:KaTeX_Main,'Latin Modern Roman','Times New Roman','DejaVu Serif',serif}\
 svg.rnn-diagram text.c{font-family:'Source Code Pro',Consolas,'DejaVu Sans Mono',monospace;font-size:12px}\
 svg.rnn-diagram text.s{font-size:12px}\
 svg.rnn-diagram text.a{fill:var(--dg-accent)}\
@@ -292,12 +294,12 @@ fn esc(s: &str) -> String {
 }
 
 /// Font size of math labels (must match `text.m` in [`STYLE`]).
-const MATH_PX: f64 = 16.0;
+const MATH_PX: f64 = 17.0;
 const ARROW_LEN: f64 = 9.0;
 const ARROW_HALF: f64 = 4.0;
 
-/// Words set upright in math labels.
-const UPRIGHT: &[&str] = &["tanh", "diag", "softmax", "onehot", "step"];
+/// Font size of the math in notes.
+const NOTE_MATH_PX: f64 = 14.0;
 
 /// A piece of a math label: text, and its level (0 baseline, -1 subscript, 1 superscript).
 #[derive(Debug, PartialEq)]
@@ -363,8 +365,9 @@ fn text_width(s: &str, px: f64) -> f64 {
         * px
 }
 
-/// Splits a run of text into (text, italic) parts: letters italic unless they form an upright word.
-fn italic_runs(s: &str) -> Vec<(String, bool)> {
+/// Splits a run of text into (text, italic) parts, as TeX sets math: a letter is italic; a word of
+/// several letters on the baseline (`tanh`, `softmax`) is upright, in a script (`W_{hh}`) italic.
+fn italic_runs(s: &str, level: i8) -> Vec<(String, bool)> {
     let mut out: Vec<(String, bool)> = Vec::new();
     let mut cur = String::new();
     let mut cur_letters = false;
@@ -372,7 +375,7 @@ fn italic_runs(s: &str) -> Vec<(String, bool)> {
         if cur.is_empty() {
             return;
         }
-        let italic = letters && !UPRIGHT.contains(&cur.as_str());
+        let italic = letters && (level != 0 || cur.chars().count() == 1);
         match out.last_mut() {
             Some((t, i)) if *i == italic => t.push_str(cur),
             _ => out.push((cur.clone(), italic)),
@@ -389,6 +392,66 @@ fn italic_runs(s: &str) -> Vec<(String, bool)> {
     }
     flush(&mut cur, cur_letters, &mut out);
     out
+}
+
+/// The `<tspan>`s of a math label of size `px` (markup of the module doc), and the vertical shift it ends
+/// at (non-zero when it ends in a script). `attrs` goes on every span.
+fn math_spans(label: &str, px: f64, attrs: &str) -> (String, f64) {
+    let script_px = (px * 0.7).round();
+    let shift = |l: i8| match l {
+        -1 => px * 0.28,
+        1 => -px * 0.42,
+        _ => 0.0,
+    };
+    let mut spans = String::new();
+    let mut level: i8 = 0;
+    let mut last_script_width = 0.0;
+    let pieces = parse_label(label);
+    for (i, piece) in pieces.iter().enumerate() {
+        let size = if piece.level == 0 { px } else { script_px };
+        // A superscript right after a subscript sits above it (h_t^{(k)}), as in TeX.
+        let stacked = piece.level == 1 && i > 0 && pieces[i - 1].level == -1;
+        let mut first = String::new();
+        if stacked {
+            first.push_str(&format!(" dx=\"{}\"", num(-last_script_width)));
+        }
+        let dy = shift(piece.level) - shift(level);
+        if dy != 0.0 {
+            first.push_str(&format!(" dy=\"{}\"", num(dy)));
+        }
+        // A hyphen in math is a minus sign; a space is a three-per-em space, about TeX's space around
+        // `=` and `+`, and one that SVG does not collapse.
+        let text = piece.text.replace('-', "−").replace(' ', "\u{2004}");
+        let runs = italic_runs(&text, piece.level);
+        for (j, (t, italic)) in runs.iter().enumerate() {
+            let a = if j == 0 { first.as_str() } else { "" };
+            let it = if *italic {
+                " font-style=\"italic\""
+            } else {
+                ""
+            };
+            spans.push_str(&format!(
+                "<tspan{attrs}{a}{it} font-size=\"{}\">{}</tspan>",
+                num(size),
+                esc(t)
+            ));
+        }
+        if piece.level == -1 {
+            last_script_width = text_width(&piece.text, script_px);
+        }
+        level = piece.level;
+    }
+    (spans, shift(level))
+}
+
+impl Anchor {
+    fn svg(self) -> &'static str {
+        match self {
+            Anchor::Start => "start",
+            Anchor::Middle => "middle",
+            Anchor::End => "end",
+        }
+    }
 }
 
 impl Svg {
@@ -576,63 +639,53 @@ impl Svg {
     }
 
     fn math_styled(&mut self, x: f64, y: f64, anchor: Anchor, label: &str, back: bool) {
-        let px = MATH_PX;
-        let script_px = (px * 0.7).round();
+        let (spans, _) = math_spans(label, MATH_PX, "");
+        let cls = if back { "m a" } else { "m" };
+        // The baseline sits a third of the size below the centre line (the x-height is about half of it).
+        self.body.push(format!(
+            "<text class=\"{cls}\" x=\"{}\" y=\"{}\" text-anchor=\"{}\">{spans}</text>",
+            num(x),
+            num(y + MATH_PX * 0.33),
+            anchor.svg()
+        ));
+    }
+
+    /// A note: 12 px sans-serif text in which math sits between `«` and `»`, e.g. `from step «t + 1»`.
+    pub fn note(&mut self, x: f64, y: f64, anchor: Anchor, s: &str) {
+        self.note_class(x, y, anchor, s, "s");
+    }
+
+    /// A note in the accent colour.
+    pub fn note_back(&mut self, x: f64, y: f64, anchor: Anchor, s: &str) {
+        self.note_class(x, y, anchor, s, "s a");
+    }
+
+    fn note_class(&mut self, x: f64, y: f64, anchor: Anchor, s: &str, class: &str) {
         let mut spans = String::new();
-        let mut level: i8 = 0;
-        let mut last_script_width = 0.0;
-        let pieces = parse_label(label);
-        for (i, piece) in pieces.iter().enumerate() {
-            let shift = |l: i8| match l {
-                -1 => px * 0.28,
-                1 => -px * 0.42,
-                _ => 0.0,
-            };
-            let dy = shift(piece.level) - shift(level);
-            // A superscript right after a subscript sits above it (h_t^{(k)}), as in TeX.
-            let stacked = piece.level == 1 && i > 0 && pieces[i - 1].level == -1;
-            let mut attrs = String::new();
-            if stacked {
-                attrs.push_str(&format!(" dx=\"{}\"", num(-last_script_width)));
+        let mut back_to_baseline = 0.0;
+        for (i, part) in s.split(['«', '»']).enumerate() {
+            if part.is_empty() {
+                continue;
             }
-            if dy != 0.0 {
-                attrs.push_str(&format!(" dy=\"{}\"", num(dy)));
-            }
-            if piece.level != 0 {
-                attrs.push_str(&format!(" font-size=\"{}\"", num(script_px)));
-            }
-            // A hyphen in math is a minus sign.
-            let runs = italic_runs(&piece.text.replace('-', "−"));
-            for (j, (t, italic)) in runs.iter().enumerate() {
-                let a = if j == 0 { attrs.as_str() } else { "" };
-                let it = if *italic {
-                    " font-style=\"italic\""
-                } else {
-                    ""
-                };
-                let fs = if j > 0 && piece.level != 0 {
-                    format!(" font-size=\"{}\"", num(script_px))
+            if i % 2 == 1 {
+                let (m, shift) = math_spans(part, NOTE_MATH_PX, " class=\"v\"");
+                spans.push_str(&m);
+                back_to_baseline = -shift;
+            } else {
+                let dy = if back_to_baseline != 0.0 {
+                    format!(" dy=\"{}\"", num(back_to_baseline))
                 } else {
                     String::new()
                 };
-                spans.push_str(&format!("<tspan{a}{it}{fs}>{}</tspan>", esc(t)));
+                spans.push_str(&format!("<tspan{dy}>{}</tspan>", esc(part)));
+                back_to_baseline = 0.0;
             }
-            if piece.level == -1 {
-                last_script_width = text_width(&piece.text, script_px);
-            }
-            level = piece.level;
         }
-        let anchor = match anchor {
-            Anchor::Start => "start",
-            Anchor::Middle => "middle",
-            Anchor::End => "end",
-        };
-        let cls = if back { "m a" } else { "m" };
-        // A label's baseline sits 0.35 em below its centre line (the x-height is about half the size).
         self.body.push(format!(
-            "<text class=\"{cls}\" x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\">{spans}</text>",
+            "<text class=\"{class}\" x=\"{}\" y=\"{}\" text-anchor=\"{}\">{spans}</text>",
             num(x),
-            num(y + px * 0.33)
+            num(y + 4.5),
+            anchor.svg()
         ));
     }
 
@@ -641,22 +694,13 @@ impl Svg {
         self.text_class(x, y, anchor, s, if small { "s" } else { "" });
     }
 
-    /// Plain text in the accent colour.
-    pub fn text_back(&mut self, x: f64, y: f64, anchor: Anchor, s: &str) {
-        self.text_class(x, y, anchor, s, "s a");
-    }
-
     /// Code (PyTorch parameter names), 12 px monospace.
     pub fn code(&mut self, x: f64, y: f64, anchor: Anchor, s: &str) {
         self.text_class(x, y, anchor, s, "c");
     }
 
     fn text_class(&mut self, x: f64, y: f64, anchor: Anchor, s: &str, class: &str) {
-        let anchor = match anchor {
-            Anchor::Start => "start",
-            Anchor::Middle => "middle",
-            Anchor::End => "end",
-        };
+        let anchor = anchor.svg();
         let cls = if class.is_empty() {
             String::new()
         } else {
@@ -999,14 +1043,14 @@ fn bptt_graph() -> Svg {
     s.arrow((20.0, 24.0), (70.0, 24.0), Stroke::Fwd);
     s.text(78.0, 24.0, Anchor::Start, "forward: values", true);
     s.arrow((20.0, 48.0), (70.0, 48.0), Stroke::Back);
-    s.text_back(78.0, 48.0, Anchor::Start, "backward: gradients");
+    s.note_back(78.0, 48.0, Anchor::Start, "backward: gradients");
     // Forward.
     let hp = s.node(c_prev, fy, w, h, Fill::Cell, "h_{t-1}");
     let a = s.node(c_a, fy, w, h, Fill::Plain, "a_t");
     let tanh = s.op(c_op, fy, 21.0, "tanh", false);
     let ht = s.node(c_h, fy, w, h, Fill::Cell, "h_t");
     let an = s.node_dashed(c_next, fy, w, h, Fill::Plain, "a_{t+1}");
-    s.text(c_next, fy - 30.0, Anchor::Middle, "step t + 1", true);
+    s.note(c_next, fy - 30.0, Anchor::Middle, "step «t + 1»");
     let x = s.node(c_a, 240.0, 44.0, 30.0, Fill::Input, "x_t");
     let y = s.node(c_h, 100.0, 44.0, 30.0, Fill::Output, "y_t");
     let l = s.node(c_h, 34.0, 44.0, 30.0, Fill::Loss, "L_t");
@@ -1061,22 +1105,22 @@ fn bptt_graph() -> Svg {
     let g_hp = s.node(c_prev, by, gw, h, Fill::Grad, "∂L/∂h_{t-1}");
     let wi = s.node(c_a, 396.0, 40.0, 30.0, Fill::Plain, "W_{ih}^⊤");
     let g_x = s.node(c_a, 446.0 - 2.0, gw - 10.0, 30.0, Fill::Grad, "∂L/∂x_t");
-    s.text(c_next, by + 30.0, Anchor::Middle, "from step t + 1", true);
+    s.note(c_next, by + 30.0, Anchor::Middle, "from step «t + 1»");
     s.arrow(g_next.left(), wn.right(), Stroke::Back);
     s.arrow(wn.left(), plus.right(), Stroke::Back);
     s.arrow(g_loss.top(), plus.bottom(), Stroke::Back);
     s.text(c_plus + 48.0, 410.0, Anchor::Start, "from the loss", true);
     s.arrow(plus.left(), g_h.right(), Stroke::Back);
-    s.text_back(c_plus, by - 24.0, Anchor::Middle, "(4.7)");
+    s.note_back(c_plus, by - 24.0, Anchor::Middle, "(4.7)");
     s.arrow(g_h.left(), dot.right(), Stroke::Back);
     s.arrow(dot.left(), g_a.right(), Stroke::Back);
-    s.text_back(c_op, by + 26.0, Anchor::Middle, "(4.1)");
+    s.note_back(c_op, by + 26.0, Anchor::Middle, "(4.1)");
     s.arrow(g_a.left(), wp.right(), Stroke::Back);
     s.arrow(wp.left(), g_hp.right(), Stroke::Back);
-    s.text_back(190.0, by + 26.0, Anchor::Middle, "(4.6)");
+    s.note_back(190.0, by + 26.0, Anchor::Middle, "(4.6)");
     s.arrow(g_a.bottom(), wi.top(), Stroke::Back);
     s.arrow(wi.bottom(), g_x.top(), Stroke::Back);
-    s.text_back(c_a + 26.0, 396.0, Anchor::Start, "(4.5)");
+    s.note_back(c_a + 26.0, 396.0, Anchor::Start, "(4.5)");
     // The saved h_t that the backward reads: 1 - h_t ⊙ h_t.
     let from = ht.toward((c_op, by));
     s.arrow(from, dot.toward(ht.bottom()), Stroke::Dotted);
@@ -1096,7 +1140,7 @@ fn bptt_graph() -> Svg {
         Anchor::Middle,
         "∂L/∂W_{hh} += ∂L/∂a_t h_{t-1}^⊤",
     );
-    s.text_back(
+    s.note_back(
         acc.0,
         acc.1 + 54.0,
         Anchor::Middle,
@@ -1124,10 +1168,11 @@ mod tests {
     #[test]
     fn letters_are_italic_words_upright() {
         assert_eq!(
-            italic_runs("1 − h"),
+            italic_runs("1 − h", 0),
             vec![("1 − ".to_string(), false), ("h".to_string(), true)]
         );
-        assert_eq!(italic_runs("tanh"), vec![("tanh".to_string(), false)]);
+        assert_eq!(italic_runs("tanh", 0), vec![("tanh".to_string(), false)]);
+        assert_eq!(italic_runs("hh", -1), vec![("hh".to_string(), true)]);
     }
 
     /// What markdown and the KaTeX preprocessor need to pass the SVG through untouched, and what keeps
