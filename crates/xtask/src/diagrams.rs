@@ -11,7 +11,7 @@
 //! ```text
 //! <figure class="diagram">
 //! {{#include diagrams/ch02-elman-unrolled.svg}}
-//! <figcaption>Figure 2.1. ...</figcaption>
+//! <figcaption>The Elman network rolled ... (math as in the prose, \(W_{hh}\))</figcaption>
 //! </figure>
 //! ```
 //!
@@ -36,9 +36,12 @@
 //!    of prose with math between `«` and `»`. Labels use the book's symbols in a small TeX-like markup:
 //!    `W_{hh}^⊤`, `h_{t-1}`, `h_t^{(k)}`, `∂L/∂a_t` (subscripts and superscripts become real `<tspan>`s,
 //!    a hyphen a minus sign; as in TeX, single letters are italic, words such as `tanh` upright).
-//!    Use the colours of [`Fill`] and [`Stroke`] by role, never a colour of your own.
+//!    Use the colours of [`Fill`] and [`Stroke`] by role, never a colour of your own. When a diagram
+//!    needs a new building block (a junction dot, the outline of a whole cell), add it to [`Svg`] with
+//!    its style in [`STYLE`], so that every diagram keeps the one palette and stroke.
 //! 2. Add it to [`DIAGRAMS`] with its file name (`ch07-lstm-cell`), run `cargo xtask diagrams`.
-//! 3. Include it in the chapter as above, with a numbered caption and a sentence that refers to it.
+//! 3. Include it in the chapter as above, with a caption and a sentence that refers to it ("the figure
+//!    below ...").
 //! 4. `cargo xtask browser-check` and look at `target/browser-check/diagram-*.png` in a light and a dark
 //!    theme; commit the SVG with the code.
 
