@@ -12,8 +12,8 @@ A page fails if
   - an <img> did not load (naturalWidth 0);
   - a link to a page of the book (a local .html, with its #fragment) points nowhere;
   - a diagram of the networks (an inline `<svg class="rnn-diagram">`, book/src/diagrams) fails, in any of
-    mdBook's themes (light, rust, coal, navy, ayu): it must render with its viewBox's proportions and a
-    non-zero size, every label must be drawn (non-empty box), lie inside the picture and overlap no other
+    mdBook's themes (light, rust, coal, navy, ayu) or in a 420 px wide window: it must render with its
+    viewBox's proportions, a non-zero size and within the text column, every label must be drawn (non-empty box), lie inside the picture and overlap no other
     label, and every label, line, arrowhead and outline must contrast with what is behind it (the page, or
     the tinted box the label sits in) by a luminance ratio of at least 3.
 A screenshot of the page with the most math is saved in --out and its path printed, and one of every
@@ -97,6 +97,7 @@ const done = arguments[arguments.length - 1];
   }
   bg = bg || [255, 255, 255, 1];
   const box = b => [b.x, b.y, b.width, b.height];
+  const content = (document.querySelector('main') || document.body).getBoundingClientRect();
   done({
     theme: document.documentElement.className,
     bg: bg,
@@ -106,6 +107,7 @@ const done = arguments[arguments.length - 1];
       return {
         name: svg.getAttribute('data-diagram'),
         size: [r.width, r.height],
+        overflow: r.left < content.left - 1 || r.right > content.right + 1,
         viewBox: [vb.x, vb.y, vb.width, vb.height],
         texts: Array.from(svg.querySelectorAll('text')).map(t => ({
             text: t.textContent, box: box(t.getBBox()), fill: parse(getComputedStyle(t).fill)})),
@@ -164,6 +166,8 @@ def one_diagram_problems(d, theme, bg) -> list[str]:
     if w < 1 or h < 1:
         problems.append(f"{name}: rendered {w:.0f}x{h:.0f} px")
         return problems
+    if d["overflow"]:
+        problems.append(f"{name}: wider than the page's text column ({w:.0f} px)")
     if vb[2] <= 0 or abs(w / h - vb[2] / vb[3]) > 0.02 * vb[2] / vb[3]:
         problems.append(f"{name}: rendered {w:.0f}x{h:.0f} px, not in the proportions of its viewBox {vb[2]}x{vb[3]}")
     # What is under a point: the topmost filled box or circle containing it, composited on the page.
@@ -240,7 +244,17 @@ def check_diagrams_in_themes(driver, url: str, rel: str, out: pathlib.Path, shot
                     target = fig if fig.tag_name == "figure" else el
                     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", target)
                     target.screenshot(str(out / f"diagram-{name}-{theme}.png"))
+        # A phone-sized window: the diagrams shrink with the text column, in proportion.
+        driver.execute_script("localStorage.setItem('mdbook-theme', 'light');")
+        driver.set_window_size(420, 900)
+        driver.get(url)
+        info = driver.execute_async_script(DIAGRAM_SCRIPT)
+        if "error" in info:
+            problems.append(f"diagram script failed (420 px wide): {info['error']}")
+        else:
+            problems += [p.replace("(light)", "(light, 420 px wide)") for p in diagram_problems(info)]
     finally:
+        driver.set_window_size(1280, 1000)
         driver.execute_script("localStorage.removeItem('mdbook-theme');")
     return problems, count
 
