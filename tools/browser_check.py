@@ -15,7 +15,13 @@ A page fails if
     which resolves on the repository's web page and, through the copy `cargo xtask book` makes, in the
     served book), or a notebook's first cell does not link its chapter (`../book/src/chNN-....md`, a file
     that exists, whose page exists in the built book).
-A screenshot of the page with the most math is saved in --out and its path printed.
+  - a diagram of the networks (an inline `<svg class="rnn-diagram">`, book/src/diagrams) fails, in any of
+    mdBook's themes (light, rust, coal, navy, ayu) or in a 420 px wide window: it must render with its
+    viewBox's proportions, a non-zero size and within the text column, every label must be drawn (non-empty box), lie inside the picture and overlap no other
+    label, and every label, line, arrowhead and outline must contrast with what is behind it (the page, or
+    the tinted box the label sits in) by a luminance ratio of at least 3.
+A screenshot of the page with the most math is saved in --out and its path printed, and one of every
+diagram in every theme (diagram-NAME-THEME.png).
 The last line printed is `N passed, N failed` (one count per page).
 """
 
@@ -72,6 +78,189 @@ const done = arguments[arguments.length - 1];
   });
 })().catch(e => done({error: String(e)}));
 """
+
+
+THEMES = ["light", "rust", "coal", "navy", "ayu"]
+MIN_CONTRAST = 3.0
+
+# Everything the diagram check needs, measured in the page as the browser drew it.
+DIAGRAM_SCRIPT = r"""
+const done = arguments[arguments.length - 1];
+(async () => {
+  await document.fonts.ready;
+  const parse = c => {
+    const m = c && c.match(/rgba?\(([^)]+)\)/);
+    if (!m) return null;
+    const v = m[1].split(/[ ,\/]+/).filter(x => x).map(Number);
+    return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+  };
+  let el = document.querySelector('main') || document.body, bg = null;
+  for (; el; el = el.parentElement) {
+    const c = parse(getComputedStyle(el).backgroundColor);
+    if (c && c[3] > 0) { bg = c; break; }
+  }
+  bg = bg || [255, 255, 255, 1];
+  const box = b => [b.x, b.y, b.width, b.height];
+  const content = (document.querySelector('main') || document.body).getBoundingClientRect();
+  done({
+    theme: document.documentElement.className,
+    bg: bg,
+    diagrams: Array.from(document.querySelectorAll('svg.rnn-diagram')).map(svg => {
+      const r = svg.getBoundingClientRect();
+      const vb = svg.viewBox.baseVal;
+      return {
+        name: svg.getAttribute('data-diagram'),
+        size: [r.width, r.height],
+        overflow: r.left < content.left - 1 || r.right > content.right + 1,
+        viewBox: [vb.x, vb.y, vb.width, vb.height],
+        texts: Array.from(svg.querySelectorAll('text')).map(t => ({
+            text: t.textContent, box: box(t.getBBox()), fill: parse(getComputedStyle(t).fill)})),
+        shapes: Array.from(svg.querySelectorAll('rect, circle, path')).map(e => {
+          const cs = getComputedStyle(e);
+          return {tag: e.tagName, cls: e.getAttribute('class') || '', box: box(e.getBBox()),
+                  fill: parse(cs.fill), stroke: cs.stroke === 'none' ? null : parse(cs.stroke)};
+        }),
+      };
+    }),
+  });
+})().catch(e => done({error: String(e)}));
+"""
+
+
+def over(c, bg):
+    """Colour c (r, g, b, alpha) composited over the opaque colour bg."""
+    a = c[3]
+    return [c[i] * a + bg[i] * (1 - a) for i in range(3)] + [1]
+
+
+def luminance(c) -> float:
+    def lin(v):
+        v /= 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2])
+
+
+def contrast(a, b) -> float:
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def inside(inner, outer, tol=0.5) -> bool:
+    return (inner[0] >= outer[0] - tol and inner[1] >= outer[1] - tol
+            and inner[0] + inner[2] <= outer[0] + outer[2] + tol
+            and inner[1] + inner[3] <= outer[1] + outer[3] + tol)
+
+
+def diagram_problems(info) -> list[str]:
+    """What is wrong with the diagrams of one page in one theme (DIAGRAM_SCRIPT's measurements)."""
+    theme, bg = info["theme"], info["bg"]
+    theme = next((t for t in THEMES if t in theme.split()), theme)
+    problems = []
+    for d in info["diagrams"]:
+        problems += one_diagram_problems(d, theme, bg)
+    return problems
+
+
+def one_diagram_problems(d, theme, bg) -> list[str]:
+    problems = []
+    name = f"diagram {d['name']} ({theme})"
+    w, h = d["size"]
+    vb = d["viewBox"]
+    if w < 1 or h < 1:
+        problems.append(f"{name}: rendered {w:.0f}x{h:.0f} px")
+        return problems
+    if d["overflow"]:
+        problems.append(f"{name}: wider than the page's text column ({w:.0f} px)")
+    if vb[2] <= 0 or abs(w / h - vb[2] / vb[3]) > 0.02 * vb[2] / vb[3]:
+        problems.append(f"{name}: rendered {w:.0f}x{h:.0f} px, not in the proportions of its viewBox {vb[2]}x{vb[3]}")
+    # What is under a point: the topmost filled box or circle containing it, composited on the page.
+    filled = [s for s in d["shapes"] if s["tag"] in ("rect", "circle") and s["fill"]]
+
+    def under(x, y):
+        c = bg
+        for s in filled:
+            b = s["box"]
+            if b[0] <= x <= b[0] + b[2] and b[1] <= y <= b[1] + b[3]:
+                c = over(s["fill"], over(c, bg))
+        return c
+
+    texts = d["texts"]
+    for t in texts:
+        label = f"{name}: label `{t['text']}`"
+        b = t["box"]
+        if b[2] <= 0 or b[3] <= 0:
+            problems.append(f"{label} is not drawn (empty box)")
+            continue
+        if not inside(b, vb):
+            problems.append(f"{label} is cut off: box {[round(v) for v in b]} outside the viewBox")
+        if not t["fill"]:
+            problems.append(f"{label} has no fill colour")
+            continue
+        back = under(b[0] + b[2] / 2, b[1] + b[3] / 2)
+        ratio = contrast(over(t["fill"], back), back)
+        if ratio < MIN_CONTRAST:
+            problems.append(f"{label}: contrast {ratio:.2f} with what is behind it (below {MIN_CONTRAST})")
+    # Labels must not overlap (2 px of slack for glyph boxes that touch).
+    for i, a in enumerate(texts):
+        for b in texts[i + 1:]:
+            ax, ay, aw, ah = a["box"]
+            bx, by, bw, bh = b["box"]
+            ox = min(ax + aw, bx + bw) - max(ax, bx)
+            oy = min(ay + ah, by + bh) - max(ay, by)
+            if ox > 2 and oy > 2:
+                problems.append(f"{name}: labels `{a['text']}` and `{b['text']}` overlap")
+    for s in d["shapes"]:
+        if not inside(s["box"], vb, tol=1.5):
+            problems.append(f"{name}: a {s['tag']} ({s['cls']}) reaches outside the viewBox")
+        # Lines and outlines against the page; arrowheads (filled, class h) too.
+        colour = s["stroke"] if s["stroke"] else (s["fill"] if " h" in f" {s['cls']}" else None)
+        if colour and colour[3] > 0:
+            ratio = contrast(over(colour, bg), bg)
+            if ratio < MIN_CONTRAST:
+                problems.append(f"{name}: a {s['tag']} ({s['cls']}) has contrast {ratio:.2f} with the page")
+    if len(problems) > 8:
+        problems = problems[:8] + [f"diagram {d['name']} ({theme}): ... and {len(problems) - 8} more"]
+    return problems
+
+
+def check_diagrams_in_themes(driver, url: str, rel: str, out: pathlib.Path, shots: bool) -> tuple[list[str], int]:
+    """Loads the page in every theme, checks its diagrams and saves a screenshot of each figure."""
+    problems = []
+    count = 0
+    try:
+        for theme in THEMES:
+            driver.execute_script("localStorage.setItem('mdbook-theme', arguments[0]);", theme)
+            driver.get(url)
+            info = driver.execute_async_script(DIAGRAM_SCRIPT)
+            if "error" in info:
+                problems.append(f"diagram script failed ({theme}): {info['error']}")
+                continue
+            if theme not in info["theme"].split():
+                problems.append(f"theme {theme} did not apply (<html class=\"{info['theme']}\">)")
+                continue
+            count = len(info["diagrams"])
+            problems += diagram_problems(info)
+            if shots:
+                for i, el in enumerate(driver.find_elements("css selector", "svg.rnn-diagram")):
+                    name = info["diagrams"][i]["name"]
+                    fig = el.find_element("xpath", "..")
+                    target = fig if fig.tag_name == "figure" else el
+                    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", target)
+                    target.screenshot(str(out / f"diagram-{name}-{theme}.png"))
+        # A phone-sized window: the diagrams shrink with the text column, in proportion.
+        driver.execute_script("localStorage.setItem('mdbook-theme', 'light');")
+        driver.set_window_size(420, 900)
+        driver.get(url)
+        info = driver.execute_async_script(DIAGRAM_SCRIPT)
+        if "error" in info:
+            problems.append(f"diagram script failed (420 px wide): {info['error']}")
+        else:
+            problems += [p.replace("(light)", "(light, 420 px wide)") for p in diagram_problems(info)]
+    finally:
+        driver.set_window_size(1280, 1000)
+        driver.execute_script("localStorage.removeItem('mdbook-theme');")
+    return problems, count
 
 
 class IdCollector(html.parser.HTMLParser):
@@ -200,6 +389,7 @@ def main() -> int:
     server, base = serve(book)
     passed = failed = 0
     chapter_links: dict[str, list[str]] = {}
+    diagrams_checked = 0
     best = (0, None)  # (math count, page) for the screenshot
     with tempfile.TemporaryDirectory(prefix="rnn-course-chromium-") as profile:
         driver = browser(args.chromium, args.chromedriver, profile)
@@ -209,6 +399,7 @@ def main() -> int:
                 driver.get(base + rel)
                 info = driver.execute_async_script(PAGE_SCRIPT)
                 problems = []
+                n_diagrams = 0
                 if "error" in info:
                     problems.append(f"page script failed: {info['error']}")
                 else:
@@ -234,6 +425,11 @@ def main() -> int:
                         problems.append(f"image did not load: {src}")
                     problems += check_links(page, book, base, info["links"])
                     chapter_links[rel] = [absolute for _, absolute in info["links"]]
+                    n_diagrams = driver.execute_script("return document.querySelectorAll('svg.rnn-diagram').length")
+                    if n_diagrams:
+                        found, _ = check_diagrams_in_themes(driver, base + rel, rel, args.out, rel != "print.html")
+                        problems += found
+                        diagrams_checked += n_diagrams
                     if rel != "print.html" and info["katexCount"] > best[0]:
                         best = (info["katexCount"], rel)
                 if problems:
@@ -243,7 +439,8 @@ def main() -> int:
                         print(f"    {p}")
                 else:
                     passed += 1
-                    print(f"  ok     {rel} ({info['katexCount']} formulas, {len(info['links'])} links)")
+                    shown = f", {n_diagrams} diagram(s) in {len(THEMES)} themes" if n_diagrams else ""
+                    print(f"  ok     {rel} ({info['katexCount']} formulas, {len(info['links'])} links{shown})")
             if args.notebooks:
                 problems = notebook_problems(book, args.notebooks.resolve(), chapter_links)
                 if problems:
@@ -264,6 +461,8 @@ def main() -> int:
         finally:
             driver.quit()
             server.shutdown()
+    print(f"diagrams: {diagrams_checked} checked in {len(THEMES)} themes ({', '.join(THEMES)}); "
+          f"screenshots in {args.out}/diagram-NAME-THEME.png")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

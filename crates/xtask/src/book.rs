@@ -95,6 +95,8 @@ pub(crate) fn missing_figures() -> Result<Vec<String>> {
 pub(crate) fn book() -> Result {
     require_setup(&["mdbook", "mdbook-katex", "katex"])?;
     check_include_anchors()?;
+    // Diagrams are committed too; drawing them is instant, so the book always shows the current code's.
+    diagrams()?;
     // Figures are committed; a missing one is made by running the figure commands.
     if !missing_figures()?.is_empty() {
         println!(

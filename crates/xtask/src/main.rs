@@ -7,6 +7,7 @@
 //! cargo xtask book             build the book into book/book
 //! cargo xtask figures          regenerate the book's figures (SVG) with their commands
 //! cargo xtask labels           check that every equation label matches the book's \tag numbering
+//! cargo xtask diagrams         redraw the book's diagrams of the networks (book/src/diagrams, see diagrams.rs)
 //! cargo xtask browser-check    build the book and check every page in headless Chromium
 //! cargo xtask notebooks [NAME] run notebooks/*.ipynb (or the named ones) with the real evcxr kernel
 //! cargo xtask strip-notebooks  remove outputs and execution counts from notebooks/*.ipynb
@@ -27,12 +28,14 @@ use std::time::{Duration, Instant};
 
 mod book;
 mod labels;
+mod diagrams;
 mod open;
 mod setup;
 mod test;
 
 use book::*;
 use labels::*;
+use diagrams::*;
 use open::*;
 use setup::*;
 use test::*;
@@ -51,7 +54,13 @@ fn main() -> ExitCode {
         "test" => return test(rest),
         "book" => book(),
         "figures" => figures(),
-        "labels" => labels(),
+         test [STAGE...]  fmt, clippy, labels, test, doc, diagrams, labs, book, browser-check, notebooks (or\n\
+         \x20                only the named stages), in that order, stopping at the first failure\n\
+         book             build the book into book/book (running the figure commands if a figure is missing)\n\
+         figures          run every figure command (examples that write into book/src/figures)\n\
+         labels           check that code, labs and notebooks use the book's equation labels, and that\n\
+         \x20                the book numbers its equations (N.1), (N.2), ... per chapter\n\
+         diagrams         redraw the diagrams of the networks into book/src/diagrams (crates/xtask/src/diagrams.rs)\n\
         "browser-check" => book().and_then(|_| browser_check()),
         "notebooks" => notebooks(rest),
         "strip-notebooks" => python_tool("tools/nb/run_notebooks.py", &["--strip".into()], &[]),
@@ -84,6 +93,11 @@ fn print_help() {
          figures          run every figure command (examples that write into book/src/figures)\n\
          labels           check that code, labs and notebooks use the book's equation labels, and that\n\
          \x20                the book numbers its equations (N.1), (N.2), ... per chapter\n\
+         test [STAGE...]  fmt, clippy, test, doc, diagrams, labs, book, browser-check, notebooks (or only the named\n\
+         \x20                stages), in that order, stopping at the first failure\n\
+         book             build the book into book/book (running the figure commands if a figure is missing)\n\
+         figures          run every figure command (examples that write into book/src/figures)\n\
+         diagrams         redraw the diagrams of the networks into book/src/diagrams (crates/xtask/src/diagrams.rs)\n\
          browser-check    build the book and check every page in headless Chromium\n\
          notebooks [NAME] run notebooks/*.ipynb (or those whose file name contains NAME) headless\n\
          strip-notebooks  remove outputs and execution counts from notebooks/*.ipynb\n\n\

@@ -57,6 +57,7 @@ pub(crate) fn test(only: &[String]) -> ExitCode {
                 &[("RUSTDOCFLAGS", "-D warnings")],
             ),
         ),
+        ("diagrams", Box::new(check_diagrams)),
         ("labs", Box::new(labs)),
         ("book", Box::new(book)),
         ("browser-check", Box::new(browser_check)),
