@@ -27,15 +27,15 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 mod book;
-mod labels;
 mod diagrams;
+mod labels;
 mod open;
 mod setup;
 mod test;
 
 use book::*;
-use labels::*;
 use diagrams::*;
+use labels::*;
 use open::*;
 use setup::*;
 use test::*;
@@ -54,13 +54,8 @@ fn main() -> ExitCode {
         "test" => return test(rest),
         "book" => book(),
         "figures" => figures(),
-         test [STAGE...]  fmt, clippy, labels, test, doc, diagrams, labs, book, browser-check, notebooks (or\n\
-         \x20                only the named stages), in that order, stopping at the first failure\n\
-         book             build the book into book/book (running the figure commands if a figure is missing)\n\
-         figures          run every figure command (examples that write into book/src/figures)\n\
-         labels           check that code, labs and notebooks use the book's equation labels, and that\n\
-         \x20                the book numbers its equations (N.1), (N.2), ... per chapter\n\
-         diagrams         redraw the diagrams of the networks into book/src/diagrams (crates/xtask/src/diagrams.rs)\n\
+        "labels" => labels(),
+        "diagrams" => diagrams(),
         "browser-check" => book().and_then(|_| browser_check()),
         "notebooks" => notebooks(rest),
         "strip-notebooks" => python_tool("tools/nb/run_notebooks.py", &["--strip".into()], &[]),
@@ -87,16 +82,12 @@ fn print_help() {
          open             install the book's tools if needed, build and serve the book; then install the\n\
          \x20                notebook kernel and start JupyterLab on notebooks/; then rustlings\n\
          \x20                options: --book-port N, --lab-port N, --no-lab\n\
-         test [STAGE...]  fmt, clippy, labels, test, doc, labs, book, browser-check, notebooks (or only the\n\
-         \x20                named stages), in that order, stopping at the first failure\n\
+         test [STAGE...]  fmt, clippy, labels, test, doc, diagrams, labs, book, browser-check, notebooks (or\n\
+         \x20                only the named stages), in that order, stopping at the first failure\n\
          book             build the book into book/book (running the figure commands if a figure is missing)\n\
          figures          run every figure command (examples that write into book/src/figures)\n\
          labels           check that code, labs and notebooks use the book's equation labels, and that\n\
          \x20                the book numbers its equations (N.1), (N.2), ... per chapter\n\
-         test [STAGE...]  fmt, clippy, test, doc, diagrams, labs, book, browser-check, notebooks (or only the named\n\
-         \x20                stages), in that order, stopping at the first failure\n\
-         book             build the book into book/book (running the figure commands if a figure is missing)\n\
-         figures          run every figure command (examples that write into book/src/figures)\n\
          diagrams         redraw the diagrams of the networks into book/src/diagrams (crates/xtask/src/diagrams.rs)\n\
          browser-check    build the book and check every page in headless Chromium\n\
          notebooks [NAME] run notebooks/*.ipynb (or those whose file name contains NAME) headless\n\
