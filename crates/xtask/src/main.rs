@@ -5,7 +5,8 @@
 //! cargo xtask open             set up, build the book, serve it and start JupyterLab on notebooks/
 //! cargo xtask test             everything CI checks, stage by stage, failing fast
 //! cargo xtask book             build the book into book/book
-//! cargo xtask figures          regenerate the book's figures (SVG) with their commands
+//! cargo xtask outputs [NAME]    remake the book's quoted program outputs (book/outputs.txt lists them)
+//! cargo xtask figures          run the commands of book/outputs.txt that write the book's figures (SVG)
 //! cargo xtask browser-check    build the book and check every page in headless Chromium
 //! cargo xtask notebooks [NAME] run notebooks/*.ipynb (or the named ones) with the real evcxr kernel
 //! cargo xtask strip-notebooks  remove outputs and execution counts from notebooks/*.ipynb
@@ -26,11 +27,13 @@ use std::time::{Duration, Instant};
 
 mod book;
 mod open;
+mod outputs;
 mod setup;
 mod test;
 
 use book::*;
 use open::*;
+use outputs::*;
 use setup::*;
 use test::*;
 
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         "open" => open(rest),
         "test" => return test(rest),
         "book" => book(),
+        "outputs" => outputs(rest),
         "figures" => figures(),
         "browser-check" => book().and_then(|_| browser_check()),
         "notebooks" => notebooks(rest),
@@ -73,10 +77,12 @@ fn print_help() {
          \x20                venv in .venv with Jupyter, KaTeX CSS and fonts); a second run only checks\n\
          open             set up if needed, build and serve the book, start JupyterLab on notebooks/\n\
          \x20                options: --book-port N, --lab-port N, --no-lab\n\
-         test [STAGE...]  fmt, clippy, test, doc, labs, book, browser-check, notebooks (or only the named\n\
-         \x20                stages), in that order, stopping at the first failure\n\
+         test [STAGE...]  fmt, clippy, test, doc, labs, outputs, book, browser-check, notebooks (or only the\n\
+         \x20                named stages), in that order, stopping at the first failure\n\
          book             build the book into book/book (running the figure commands if a figure is missing)\n\
-         figures          run every figure command (examples that write into book/src/figures)\n\
+         outputs [NAME]   run the commands of book/outputs.txt (or the named ones); their stdout goes to\n\
+         \x20                book/src/outputs/NAME.txt, and a long one's stamp to NAME.stamp\n\
+         figures          run the commands of book/outputs.txt that write into book/src/figures\n\
          browser-check    build the book and check every page in headless Chromium\n\
          notebooks [NAME] run notebooks/*.ipynb (or those whose file name contains NAME) headless\n\
          strip-notebooks  remove outputs and execution counts from notebooks/*.ipynb\n\n\

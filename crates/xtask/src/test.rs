@@ -57,6 +57,7 @@ pub(crate) fn test(only: &[String]) -> ExitCode {
             ),
         ),
         ("labs", Box::new(labs)),
+        ("outputs", Box::new(check_outputs)),
         ("book", Box::new(book)),
         ("browser-check", Box::new(browser_check)),
         (
