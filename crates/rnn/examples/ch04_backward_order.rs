@@ -149,7 +149,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ids = vocab.encode(&text)?;
     let (hidden, t_len, batch) = (100, 25, 1);
     let batches = TbpttBatches::new(&ids, batch, t_len)?;
-    let (steps_per_round, rounds) = (2000, 5);
+    let (steps_per_round, rounds) = (2000, 7);
     println!(
         "{path}: {} characters, vocabulary {}; Elman H = {hidden}, T = {t_len}, B = {batch}, Adagrad 0.1, clip ±5",
         ids.len(),
