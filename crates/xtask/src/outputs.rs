@@ -390,7 +390,12 @@ fn make(chosen: &[&Entry]) -> Result {
         let t0 = Instant::now();
         let text = run_entry(entry)?;
         let txt = dir.join(format!("{}.txt", entry.name));
-        let changed = write_if_changed(&txt, &text)?;
+        // A quick output whose only change is a timing keeps its file: no churn in the committed text.
+        let old = fs::read_to_string(&txt).ok();
+        let same_but_timings = entry.kind == Kind::Quick
+            && old.as_deref().map(mask) == Some(mask(&text))
+            && old.as_deref() != Some(&text);
+        let changed = !same_but_timings && write_if_changed(&txt, &text)?;
         if entry.kind == Kind::Long {
             write_if_changed(
                 &dir.join(format!("{}.stamp", entry.name)),
@@ -400,7 +405,11 @@ fn make(chosen: &[&Entry]) -> Result {
         println!(
             "outputs: {} {} ({:.1} s)",
             txt.strip_prefix(root()).unwrap_or(&txt).display(),
-            if changed { "written" } else { "unchanged" },
+            match (changed, same_but_timings) {
+                (true, _) => "written",
+                (false, true) => "unchanged but for timings, kept",
+                (false, false) => "unchanged",
+            },
             t0.elapsed().as_secs_f64()
         );
     }
