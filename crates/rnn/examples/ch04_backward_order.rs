@@ -179,17 +179,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The same sums in another order: the first step's loss and gradients agree up to rounding.
     let first: Vec<(f64, Net, State)> = trainers.iter().map(|tr| tr.gradient(&batches)).collect();
     println!(
-        "first step, same weights: loss {:.12} (step by step), {:.12} (reordered); largest gradient \
-         difference {:.1e} (reordered vs step by step), {:.1e} (without dx vs with)\n",
-        first[0].0,
-        first[1].0,
+        "first step, same weights: loss {:.12} step by step, {:.12} reordered",
+        first[0].0, first[1].0
+    );
+    println!(
+        "largest gradient difference: {:.1e} reordered vs step by step, {:.1e} without dx vs with\n",
         max_diff(&first[1].1, &first[0].1),
         max_diff(&first[2].1, &first[1].1)
+    );
+    println!(
+        "{:<9}{:>18}{:>18}{:>18}",
+        "", "step by step", "reordered", "reordered, no dx"
     );
 
     let mut speeds = vec![Vec::new(); orders.len()];
     for round in 1..=rounds {
-        let mut line = format!("round {round}:");
+        let mut line = format!("{:<9}", format!("round {round}:"));
         for (k, tr) in trainers.iter_mut().enumerate() {
             let start = Instant::now();
             for _ in 0..steps_per_round {
@@ -198,7 +203,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let cps = (steps_per_round * batches.chars_per_chunk()) as f64
                 / start.elapsed().as_secs_f64();
             speeds[k].push(cps);
-            line.push_str(&format!("  {cps:>8.0} chars/s"));
+            line.push_str(&format!("{:>18}", format!("{cps:.0} chars/s")));
         }
         println!("{line}");
     }
