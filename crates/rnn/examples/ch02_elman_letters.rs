@@ -14,7 +14,7 @@
 
 use std::path::PathBuf;
 
-use ndarray::{Array2, Array3, Axis};
+use ndarray::{Array2, Array3, ArrayViewD, ArrayViewMutD, Axis};
 use rand::Rng as _;
 use rnn::bptt::{bptt, unroll};
 use rnn::data::{TbpttBatches, Vocab};
@@ -55,32 +55,70 @@ fn one_hot_seq(ids: &Array2<usize>, vocab: usize) -> Array3<f64> {
 }
 
 // ANCHOR: train_step
+/// The network: the Elman cell and the output layer as one set of parameters, so that one
+/// optimiser updates them and one global norm (chapter 5) measures their gradient.
+#[derive(Clone)]
+struct Net {
+    cell: Elman,
+    out: Dense,
+}
+
 /// One step of truncated BPTT on a chunk. `x_ids` and `y_ids` are `(T, B)` letter ids,
-/// the targets being the inputs shifted by one letter. Returns the chunk's loss and its
-/// last state, to carry into the next chunk (gradients stop at the chunk boundary).
+/// the targets being the inputs shifted by one letter. Returns the chunk's loss, the
+/// gradient's global norm before clipping, and the last state, to carry into the next
+/// chunk (gradients stop at the chunk boundary).
 fn train_chunk(
-    cell: &mut Elman,
-    out: &mut Dense,
-    (opt_cell, opt_out): &mut (Adam, Adam),
+    net: &mut Net,
+    opt: &mut Adam,
     x_ids: &Array2<usize>,
     y_ids: &Array2<usize>,
     state: &State,
-) -> (f64, State) {
-    let xs = one_hot_seq(x_ids, out.out_features()); // (T, B, V)
-    let run = unroll(&*cell, xs.view(), state); // h_t for every step: (T, B, H)
-    let logits = out.forward_seq(run.outputs.view()); // y_t = W_hy h_t + b_y: (T, B, V)
+) -> (f64, f64, State) {
+    let xs = one_hot_seq(x_ids, net.out.out_features()); // (T, B, V)
+    let run = unroll(&net.cell, xs.view(), state); // h_t for every step: (T, B, H)
+    let logits = net.out.forward_seq(run.outputs.view()); // y_t = W_hy h_t + b_y: (T, B, V)
     let (loss, dlogits) = sequence_cross_entropy(logits.view(), y_ids.view(), None);
     // Backward: through the output layer at every step, then back through time.
-    let (mut g_cell, mut g_out) = (cell.zeros_like(), out.zeros_like());
-    let dhs = out.backward_seq(run.outputs.view(), dlogits.view(), &mut g_out); // (T, B, H)
-    bptt(&*cell, &run.caches, dhs.view(), None, &mut g_cell);
-    clip_by_global_norm(&mut g_cell, 5.0);
-    clip_by_global_norm(&mut g_out, 5.0);
-    opt_cell.step(cell, &g_cell);
-    opt_out.step(out, &g_out);
-    (loss, run.last)
+    let mut g = net.zeros_like();
+    let dhs = net
+        .out
+        .backward_seq(run.outputs.view(), dlogits.view(), &mut g.out); // (T, B, H)
+    bptt(&net.cell, &run.caches, dhs.view(), None, &mut g.cell);
+    // Clip by one global norm over every parameter, cell and output layer together (chapter 5).
+    let norm = clip_by_global_norm(&mut g, 5.0);
+    opt.step(net, &g);
+    (loss, norm, run.last)
 }
 // ANCHOR_END: train_step
+
+impl Parameters for Net {
+    fn params(&self) -> Vec<(String, ArrayViewD<'_, f64>)> {
+        let cell = self
+            .cell
+            .params()
+            .into_iter()
+            .map(|(n, p)| (format!("rnn.{n}"), p));
+        let out = self
+            .out
+            .params()
+            .into_iter()
+            .map(|(n, p)| (format!("out.{n}"), p));
+        cell.chain(out).collect()
+    }
+    fn params_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, f64>)> {
+        let cell = self
+            .cell
+            .params_mut()
+            .into_iter()
+            .map(|(n, p)| (format!("rnn.{n}"), p));
+        let out = self
+            .out
+            .params_mut()
+            .into_iter()
+            .map(|(n, p)| (format!("out.{n}"), p));
+        cell.chain(out).collect()
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(
@@ -107,21 +145,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The model: one-hot letter -> Elman cell (20 hidden units, as in Elman's network) -> Dense -> softmax.
     let hidden = 20;
-    let mut cell = Elman::new(v, hidden, &mut rng);
-    let mut out = Dense::new(hidden, v, &mut rng);
-    let mut opts = (Adam::new(0.01), Adam::new(0.01)); // one for the cell, one for the output layer
+    let cell = Elman::new(v, hidden, &mut rng);
+    let out = Dense::new(hidden, v, &mut rng);
+    let mut net = Net { cell, out };
+    let mut opt = Adam::new(0.01);
 
     // Truncated BPTT over 16 parallel streams, 20 letters per chunk.
     let batches = TbpttBatches::new(&train_ids, 16, 20)?;
     let epochs = 40;
+    let started = std::time::Instant::now();
+    let (mut steps, mut clipped, mut largest) = (0, 0, 0.0_f64);
     for epoch in 1..=epochs {
-        let mut state = cell.zero_state(16);
+        let mut state = net.cell.zero_state(16);
         let mut total = 0.0;
         for k in 0..batches.num_chunks() {
             let (x_ids, y_ids) = batches.chunk(k); // (T, B) each
-            let (loss, last) = train_chunk(&mut cell, &mut out, &mut opts, &x_ids, &y_ids, &state);
+            let (loss, norm, last) = train_chunk(&mut net, &mut opt, &x_ids, &y_ids, &state);
             state = last; // carry the state into the next chunk
             total += loss;
+            steps += 1;
+            clipped += usize::from(norm > 5.0);
+            largest = largest.max(norm);
         }
         if epoch == 1 || epoch % 10 == 0 {
             let nats = total / batches.num_chunks() as f64;
@@ -131,6 +175,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
+
+    println!(
+        "{steps} training steps in {:.2} s; gradient norm at most {largest:.2}, above 5 (so clipped) in {clipped} of them",
+        started.elapsed().as_secs_f64()
+    );
+    let Net { cell, out } = net;
 
     // ANCHOR: error
     // Read the whole test stream as one sequence (B = 1) and score every prediction:

@@ -94,7 +94,7 @@ fn generate(
 }
 // ANCHOR_END: generate
 
-/// Training steps (full batch: the one word).
+/// Training steps, each one Adam update (full batch: the one word).
 const STEPS: usize = 40;
 
 fn fmt(v: impl IntoIterator<Item = f64>) -> String {
@@ -161,12 +161,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let xs = one_hot(inputs, v).into_shape_with_order((4, 1, v))?; // (T, B, V) = (4, 1, 4)
     let ys = Array2::from_shape_vec((4, 1), targets.to_vec())?; // (T, B)
     let (mut opt_cell, mut opt_out) = (Adam::new(0.05), Adam::new(0.05));
-    for step in 0..=STEPS {
+    for step in 0..STEPS {
         let run = unroll(&cell, xs.view(), &cell.zero_state(1)); // (T, B, H)
         let logits = out.forward_seq(run.outputs.view()); // (T, B, V)
         let (loss, dlogits) = sequence_cross_entropy(logits.view(), ys.view(), None);
         if step % 10 == 0 {
-            println!("training step {step:>3}: loss {loss:.4}");
+            println!("after {step:>2} updates: loss {loss:.4}");
         }
         let (mut g_cell, mut g_out) = (cell.zeros_like(), out.zeros_like());
         let dhs = out.backward_seq(run.outputs.view(), dlogits.view(), &mut g_out);
@@ -177,7 +177,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // ANCHOR_END: train
 
     println!();
-    println!("== after {STEPS} Adam steps ==");
+    println!("== after {STEPS} Adam updates ==");
     report(&cell, &out, &vocab, inputs, targets);
 
     // Sampling: start from 'h' and generate four more characters.
@@ -205,8 +205,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  {label:<18} {}", samples.join(" "));
     }
 
+    // How likely is a sample to be "hello"? By the chain rule, the product of the probabilities of e, l,
+    // l, o at the four steps of reading "hell" (each with the same temperature and top-k as the sampler).
+    let logits = logits_for(&cell, &out, inputs, v); // (T, V)
+    println!();
+    println!("== probability that one sample is \"hello\", and that eight in a row are ==");
+    for (tau, k) in [
+        (0.5, None),
+        (1.0, None),
+        (2.0, None),
+        (5.0, None),
+        (5.0, Some(2)),
+    ] {
+        let p: f64 = targets
+            .iter()
+            .enumerate()
+            .map(|(t, &y)| probabilities(&logits.row(t).to_vec(), tau, k)[y])
+            .product();
+        let label = match k {
+            Some(k) => format!("tau = {tau:.1}, top-{k}:"),
+            None => format!("tau = {tau:.1}:"),
+        };
+        let eight = p.powi(8);
+        let eight = if eight >= 1e-3 {
+            format!("{eight:.3}")
+        } else {
+            format!("{eight:.1e}")
+        };
+        println!("  {label:<18} P(hello) = {p:.3}, P(eight hellos) = {eight}");
+    }
+    // Top-2 keeps the two most likely characters, whatever their probability: after 'h' the second is 'l'.
+    let z1 = logits.row(0).to_vec();
+    println!(
+        "  after 'h': tau = 1.0: p = {}",
+        fmt(probabilities(&z1, 1.0, None).iter().copied())
+    );
+    println!(
+        "  after 'h': tau = 5.0, top-2: p = {}",
+        fmt(probabilities(&z1, 5.0, Some(2)).iter().copied())
+    );
+
     // The softmax at several temperatures, for the logits of step 3 (input 'l' after "he", target 'l').
-    let z3 = logits_for(&cell, &out, inputs, v).row(2).to_vec();
+    let z3 = logits.row(2).to_vec();
     println!();
     println!("== temperature, for the logits of step 3 (after reading \"hel\") ==");
     println!("  y_3 = {}", fmt(z3.iter().copied()));

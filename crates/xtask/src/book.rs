@@ -1,73 +1,9 @@
-//! The book (figures, build, include-anchor check), the browser check and the notebook runner.
+//! The book (build, include-anchor check), the browser check and the notebook runner.
 
 use super::*;
 
 // ---------------------------------------------------------------------------------------------------------
 // book, browser check, notebooks
-
-/// The figure commands: every example whose doc comment shows
-/// `cargo run --release -p PKG --example NAME -- book/src/figures` (the convention of `crates/*/examples`).
-pub(crate) fn figure_commands() -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    let Ok(crates) = fs::read_dir(root().join("crates")) else {
-        return found;
-    };
-    let mut files: Vec<PathBuf> = crates
-        .filter_map(|c| c.ok())
-        .filter_map(|c| fs::read_dir(c.path().join("examples")).ok())
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension() == Some(std::ffi::OsStr::new("rs")))
-        .collect();
-    files.sort();
-    for file in files {
-        let text = fs::read_to_string(&file).unwrap_or_default();
-        for line in text.lines().filter(|l| l.starts_with("//!")) {
-            if !(line.contains("cargo run") && line.contains("-- book/src/figures")) {
-                continue;
-            }
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let after = |flag: &str| {
-                words
-                    .iter()
-                    .position(|w| *w == flag)
-                    .and_then(|i| words.get(i + 1))
-                    .map(|w| w.to_string())
-            };
-            if let (Some(pkg), Some(example)) = (after("-p"), after("--example")) {
-                found.push((pkg, example));
-            }
-        }
-    }
-    found
-}
-
-/// `cargo xtask figures`: runs every figure command, writing SVGs into book/src/figures.
-pub(crate) fn figures() -> Result {
-    let commands = figure_commands();
-    let out = root().join("book/src/figures");
-    for (pkg, example) in &commands {
-        run(Command::new(cargo())
-            .args([
-                "run",
-                "--release",
-                "--quiet",
-                "-p",
-                pkg,
-                "--example",
-                example,
-                "--",
-            ])
-            .arg(&out)
-            .current_dir(root()))?;
-    }
-    println!(
-        "figures: {} figure command(s) wrote into {}",
-        commands.len(),
-        out.display()
-    );
-    Ok(())
-}
 
 /// The figures the book's pages show (`figures/NAME.svg`) that are not in book/src/figures.
 pub(crate) fn missing_figures() -> Result<Vec<String>> {
@@ -107,8 +43,8 @@ pub(crate) fn book() -> Result {
         let still = missing_figures()?;
         if !still.is_empty() {
             return Err(format!(
-                "the book shows {still:?} but no figure command (an example documented as \
-                 `cargo run --release -p PKG --example NAME -- book/src/figures`) writes it"
+                "the book shows {still:?} but no figure command (a line of book/outputs.txt whose \
+                 command writes into book/src/figures) writes it"
             ));
         }
     }

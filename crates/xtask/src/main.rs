@@ -5,7 +5,8 @@
 //! cargo xtask open             serve the book as soon as its tools exist, then start JupyterLab on notebooks/
 //! cargo xtask test             everything CI checks, stage by stage, failing fast
 //! cargo xtask book             build the book into book/book
-//! cargo xtask figures          regenerate the book's figures (SVG) with their commands
+//! cargo xtask outputs [NAME]    remake the book's quoted program outputs (book/outputs.txt lists them)
+//! cargo xtask figures          run the commands of book/outputs.txt that write the book's figures (SVG)
 //! cargo xtask labels           check that every equation label matches the book's \tag numbering
 //! cargo xtask diagrams         redraw the book's diagrams of the networks (book/src/diagrams, see diagrams.rs)
 //! cargo xtask browser-check    build the book and check every page in headless Chromium
@@ -30,6 +31,7 @@ mod book;
 mod diagrams;
 mod labels;
 mod open;
+mod outputs;
 mod setup;
 mod test;
 
@@ -37,6 +39,7 @@ use book::*;
 use diagrams::*;
 use labels::*;
 use open::*;
+use outputs::*;
 use setup::*;
 use test::*;
 
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         "open" => open(rest),
         "test" => return test(rest),
         "book" => book(),
+        "outputs" => outputs(rest),
         "figures" => figures(),
         "labels" => labels(),
         "diagrams" => diagrams(),
@@ -82,10 +86,12 @@ fn print_help() {
          open             install the book's tools if needed, build and serve the book; then install the\n\
          \x20                notebook kernel and start JupyterLab on notebooks/; then rustlings\n\
          \x20                options: --book-port N, --lab-port N, --no-lab\n\
-         test [STAGE...]  fmt, clippy, labels, test, doc, diagrams, labs, book, browser-check, notebooks (or\n\
-         \x20                only the named stages), in that order, stopping at the first failure\n\
+         test [STAGE...]  fmt, clippy, labels, test, doc, diagrams, labs, outputs, book, browser-check,\n\
+         \x20                notebooks (or only the named stages), in that order, stopping at the first failure\n\
          book             build the book into book/book (running the figure commands if a figure is missing)\n\
-         figures          run every figure command (examples that write into book/src/figures)\n\
+         outputs [NAME]   run the commands of book/outputs.txt (or the named ones); their stdout goes to\n\
+         \x20                book/src/outputs/NAME.txt, and a long one's stamp to NAME.stamp\n\
+         figures          run the commands of book/outputs.txt that write into book/src/figures\n\
          labels           check that code, labs and notebooks use the book's equation labels, and that\n\
          \x20                the book numbers its equations (N.1), (N.2), ... per chapter\n\
          diagrams         redraw the diagrams of the networks into book/src/diagrams (crates/xtask/src/diagrams.rs)\n\

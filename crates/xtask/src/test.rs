@@ -59,6 +59,7 @@ pub(crate) fn test(only: &[String]) -> ExitCode {
         ),
         ("diagrams", Box::new(check_diagrams)),
         ("labs", Box::new(labs)),
+        ("outputs", Box::new(check_outputs)),
         ("book", Box::new(book)),
         ("browser-check", Box::new(browser_check)),
         (
