@@ -14,8 +14,8 @@
 
 use ndarray::{array, Array1, ArrayD, ArrayViewD, ArrayViewMutD, IxDyn};
 use rnn::optim::{
-    clip_by_global_norm, clip_by_value, global_norm, Adagrad, Adam, Momentum, Optimizer, RmsProp,
-    Sgd,
+    clip_by_global_norm, clip_by_global_norm_all, clip_by_value, global_norm, Adagrad, Adam,
+    Momentum, Optimizer, RmsProp, Sgd,
 };
 use rnn::params::Parameters;
 use rnn::Error;
@@ -778,6 +778,26 @@ fn global_norm_spans_all_tensors() {
     // √(1 + 4 + 4) = 3
     assert_eq!(global_norm(&tiny([1.0, 2.0], 2.0)), 3.0);
     assert_eq!(global_norm(&tiny([0.0, 0.0], 0.0)), 0.0);
+}
+
+#[test]
+fn clip_by_global_norm_all_uses_one_norm_over_every_model() {
+    // Two models, (3, 0 | 0) and (0, 0 | 4): one norm 5 over both, both scaled by the same 2/(5 + 1e-6).
+    let (mut a, mut b) = (tiny([3.0, 0.0], 0.0), tiny([0.0, 0.0], 4.0));
+    let norm = clip_by_global_norm_all(&mut [&mut a, &mut b], 2.0);
+    assert_eq!(norm, 5.0);
+    let c = 2.0 / (5.0 + 1e-6);
+    assert_close(&a, [3.0 * c, 0.0, 0.0], 1e-15, "first model");
+    assert_close(&b, [0.0, 0.0, 4.0 * c], 1e-15, "second model");
+    // Clipping each by its own norm would give 2 and 2 (the direction changes); here the ratio stays 3 : 4.
+    assert!((a.w[0] / b.b[0] - 0.75).abs() < 1e-15);
+    // Below the bar nothing moves; a non-finite norm leaves the gradients alone.
+    let (mut a, mut b) = (tiny([0.3, 0.0], 0.0), tiny([0.0, 0.0], 0.4));
+    assert_eq!(clip_by_global_norm_all(&mut [&mut a, &mut b], 1.0), 0.5);
+    assert_close(&a, [0.3, 0.0, 0.0], 0.0, "unclipped");
+    let (mut a, mut b) = (tiny([f64::INFINITY, 0.0], 0.0), tiny([0.0, 0.0], 1.0));
+    assert!(clip_by_global_norm_all(&mut [&mut a, &mut b], 1.0).is_infinite());
+    assert_close(&b, [0.0, 0.0, 1.0], 0.0, "non-finite norm");
 }
 
 #[test]

@@ -388,6 +388,12 @@ fn make(chosen: &[&Entry]) -> Result {
     let dir = root().join(DIR);
     for entry in chosen {
         let t0 = Instant::now();
+        // The stamp of the code as it was when the run started: an edit during a long run must not be
+        // recorded as the code this output was made from.
+        let stamp_before = match entry.kind {
+            Kind::Long => Some(stamp(entry, &root())?),
+            Kind::Quick => None,
+        };
         let text = run_entry(entry)?;
         let txt = dir.join(format!("{}.txt", entry.name));
         // A quick output whose only change is a timing keeps its file: no churn in the committed text.
@@ -396,11 +402,14 @@ fn make(chosen: &[&Entry]) -> Result {
             && old.as_deref().map(mask) == Some(mask(&text))
             && old.as_deref() != Some(&text);
         let changed = !same_but_timings && write_if_changed(&txt, &text)?;
-        if entry.kind == Kind::Long {
-            write_if_changed(
-                &dir.join(format!("{}.stamp", entry.name)),
-                &stamp(entry, &root())?,
-            )?;
+        if let Some(before) = stamp_before {
+            if stamp(entry, &root())? != before {
+                return Err(format!(
+                    "{}: the code it depends on changed while it ran; run `cargo xtask outputs {}` again",
+                    entry.name, entry.name
+                ));
+            }
+            write_if_changed(&dir.join(format!("{}.stamp", entry.name)), &before)?;
         }
         println!(
             "outputs: {} {} ({:.1} s)",

@@ -100,3 +100,41 @@ pub fn clip_by_global_norm(grads: &mut dyn Parameters, max_norm: f64) -> f64 {
     norm
 }
 // ANCHOR_END: clip_by_global_norm
+
+/// [`clip_by_global_norm`] over several models' gradients at once (a cell and its output layer, say): one
+/// norm (5.4) over every tensor of every model, and every tensor scaled by the same factor, as PyTorch's
+/// `clip_grad_norm_` does for `list(cell.parameters()) + list(out.parameters())`. Clipping each model by
+/// its own norm instead would change the direction of the whole update. Returns the norm before clipping.
+///
+/// ```
+/// use rnn::prelude::*;
+/// let mut cell = Elman::new(1, 1, &mut rnn::init::rng(0)).zeros_like();
+/// let mut out = rnn::layers::Dense::new(1, 1, &mut rnn::init::rng(0)).zeros_like();
+/// cell.bias_hh[0] = 3.0;
+/// out.bias[0] = 4.0;
+/// let norm = rnn::optim::clip_by_global_norm_all(&mut [&mut cell, &mut out], 1.0);
+/// assert_eq!(norm, 5.0); // √(3² + 4²), over both models
+/// assert!((cell.bias_hh[0] - 0.6).abs() < 1e-6 && (out.bias[0] - 0.8).abs() < 1e-6);
+/// ```
+pub fn clip_by_global_norm_all(grads: &mut [&mut dyn Parameters], max_norm: f64) -> f64 {
+    assert!(
+        max_norm >= 0.0,
+        "clip_by_global_norm_all: max_norm must be ≥ 0, got {max_norm}"
+    );
+    // (5.4) ‖g‖ over all tensors of all models together
+    let norm = grads
+        .iter()
+        .map(|g| global_norm(&**g).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    // (5.4) c = max_norm / (‖g‖ + 1e-6), applied only if c < 1
+    let coef = max_norm / (norm + 1e-6);
+    if norm.is_finite() && coef < 1.0 {
+        for model in grads.iter_mut() {
+            for (_, mut g) in model.params_mut() {
+                g.mapv_inplace(|x| x * coef);
+            }
+        }
+    }
+    norm
+}

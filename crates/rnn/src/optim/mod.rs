@@ -12,6 +12,7 @@
 //! | [`RmsProp`] | `torch.optim.RMSprop(params, lr)` |
 //! | [`Adam`] | `torch.optim.Adam(params, lr)` |
 //! | [`clip_by_global_norm`] | `torch.nn.utils.clip_grad_norm_(params, max_norm)` |
+//! | [`clip_by_global_norm_all`] | the same over several models: `clip_grad_norm_(list(a.parameters()) + list(b.parameters()), max_norm)` |
 //! | [`clip_by_value`] | `torch.nn.utils.clip_grad_value_(params, limit)`, `np.clip(g, -limit, limit)` |
 //!
 //! The gradient of a model is another value of the model's type (see [`Parameters`]), so a training step
@@ -59,7 +60,7 @@ mod sgd;
 
 pub use adagrad::Adagrad;
 pub use adam::Adam;
-pub use clip::{clip_by_global_norm, clip_by_value, global_norm};
+pub use clip::{clip_by_global_norm, clip_by_global_norm_all, clip_by_value, global_norm};
 pub use rmsprop::RmsProp;
 pub use sgd::{Momentum, Sgd};
 
