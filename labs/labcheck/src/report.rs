@@ -116,8 +116,30 @@ pub fn check(
     hint: &str,
 ) {
     check_shape(lab, what, got.shape(), want.shape(), "the expected shape");
+    if let Err(msg) = compare(what, got, want, tol, mistakes, hint) {
+        fail(lab, msg)
+    }
+}
+
+/// [`check`] without the panic: `Err(message)` if `got` is not `want` (the message [`check`] would show,
+/// without the lab's name).
+pub fn compare(
+    what: &str,
+    got: ArrayViewD<'_, f64>,
+    want: ArrayViewD<'_, f64>,
+    tol: Tol,
+    mistakes: &[Mistake],
+    hint: &str,
+) -> Result<(), String> {
+    if got.shape() != want.shape() {
+        return Err(format!(
+            "`{what}` has shape {:?}, but it should be {:?}.",
+            got.shape(),
+            want.shape()
+        ));
+    }
     let Some((idx, g, w, bad)) = worst(&got, &want, tol) else {
-        return;
+        return Ok(());
     };
     let mut msg = format!(
         "`{what}` (shape {:?}) is wrong.\n  At {idx:?}: expected {w:.10}, got {g:.10} ({bad} of {} elements differ; \
@@ -152,7 +174,7 @@ pub fn check(
         None if !hint.is_empty() => msg.push_str(&format!("\n  Hint: {hint}")),
         None => {}
     }
-    fail(lab, msg)
+    Err(msg)
 }
 
 /// Checks a scalar, with the same message format as [`check`].

@@ -722,3 +722,198 @@ fn lab07_gate_order_figo() {
         "wrong gate order",
     );
 }
+
+// ---------------------------------------------------------------- lab 9: the training loop
+
+mod char_lm {
+    use labcheck::lab09::{self, BATCH, CharModel, HIDDEN, LR, MAX_NORM, SEQ_LEN, Step};
+    use ndarray::{Array2, Array3, ArrayViewMutD, Axis, Zip};
+    use rnn::bptt::{bptt, unroll};
+    use rnn::cells::{Cell, State};
+    use rnn::data::{TbpttBatches, Vocab};
+    use rnn::params::Parameters;
+
+    use super::names;
+
+    /// Slips in the step: clipping left out; returning the state after the chunk's first step.
+    #[derive(Clone, Copy, PartialEq)]
+    enum StepSlip {
+        None,
+        NoClip,
+        FirstStepState,
+    }
+
+    /// Slips in the loop: never carrying the state; training four times longer; not training at all.
+    #[derive(Clone, Copy, PartialEq)]
+    enum LoopSlip {
+        None,
+        NoCarry,
+        FourTimesLonger,
+        FakeLosses,
+    }
+
+    fn train_step(
+        model: &mut CharModel,
+        mem: &mut CharModel,
+        state: &State,
+        inputs: &Array2<usize>,
+        targets: &Array2<usize>,
+        slip: StepSlip,
+    ) -> (f64, State) {
+        let (t_len, b) = inputs.dim();
+        let (v, h) = model.w_hy.dim();
+        let xs = Array3::from_shape_fn(
+            (t_len, b, v),
+            |(t, j, k)| {
+                if inputs[[t, j]] == k { 1.0 } else { 0.0 }
+            },
+        );
+        let ys: Vec<usize> = targets.iter().cloned().collect();
+        let run = unroll(&model.cell, xs.view(), state);
+        let hs = run
+            .outputs
+            .clone()
+            .into_shape_with_order((t_len * b, h))
+            .unwrap();
+        let logits = hs.dot(&model.w_hy.t()) + &model.b_y;
+        let (loss, dlogits) = rnn::loss::softmax_cross_entropy(logits.view(), &ys, None);
+        let mut grads = model.zeros_like();
+        grads.w_hy = dlogits.t().dot(&hs);
+        grads.b_y = dlogits.sum_axis(Axis(0));
+        let dhs = dlogits
+            .dot(&model.w_hy)
+            .into_shape_with_order((t_len, b, h))
+            .unwrap();
+        bptt(&model.cell, &run.caches, dhs.view(), None, &mut grads.cell);
+        if slip != StepSlip::NoClip {
+            let mut all: Vec<ArrayViewMutD<'_, f64>> =
+                grads.params_mut().into_iter().map(|(_, g)| g).collect();
+            let total = all
+                .iter()
+                .map(|g| g.iter().map(|x| x * x).sum::<f64>())
+                .sum::<f64>()
+                .sqrt();
+            if total > MAX_NORM {
+                for g in all.iter_mut() {
+                    g.mapv_inplace(|x| x * MAX_NORM / (total + 1e-6));
+                }
+            }
+        }
+        for (((_, mut p), (_, g)), (_, mut m)) in model
+            .params_mut()
+            .into_iter()
+            .zip(grads.params())
+            .zip(mem.params_mut())
+        {
+            Zip::from(&mut p).and(&g).and(&mut m).for_each(|p, &g, m| {
+                *m += g * g;
+                *p -= LR * g / (*m + 1e-8).sqrt();
+            });
+        }
+        let last = if slip == StepSlip::FirstStepState {
+            State::from_h(run.outputs.index_axis(Axis(0), 0).to_owned())
+        } else {
+            run.last
+        };
+        (loss, last)
+    }
+
+    fn train(
+        text: &str,
+        steps: usize,
+        seed: u64,
+        step: &mut Step<'_>,
+        slip: LoopSlip,
+    ) -> (CharModel, Vec<f64>) {
+        let vocab = Vocab::from_text(text);
+        let ids = vocab.encode(text).unwrap();
+        let batches = TbpttBatches::new(&ids, BATCH, SEQ_LEN).unwrap();
+        let mut model = CharModel::new(vocab.len(), HIDDEN, &mut rnn::init::rng(seed));
+        let mut mem = model.zeros_like();
+        if slip == LoopSlip::FakeLosses {
+            // Trains nothing; reports a nice decreasing curve.
+            let losses = (0..steps)
+                .map(|i| 3.3 * (-(i as f64) / 100.0).exp() + 0.2)
+                .collect();
+            return (model, losses);
+        }
+        let total = if slip == LoopSlip::FourTimesLonger {
+            4 * steps
+        } else {
+            steps
+        };
+        let mut state = model.cell.zero_state(BATCH);
+        let mut losses = Vec::new();
+        for i in 0..total {
+            let k = i % batches.num_chunks();
+            if k == 0 || slip == LoopSlip::NoCarry {
+                state = model.cell.zero_state(BATCH);
+            }
+            let (inputs, targets) = batches.chunk(k);
+            let (loss, last) = step(&mut model, &mut mem, &state, &inputs, &targets);
+            state = last;
+            if losses.len() < steps {
+                losses.push(loss);
+            }
+        }
+        (model, losses)
+    }
+
+    fn check(step_slip: StepSlip, loop_slip: LoopSlip) {
+        lab09::check_training(
+            |text: &str, steps: usize, seed: u64, step: &mut Step<'_>| {
+                train(text, steps, seed, step, loop_slip)
+            },
+            |m: &mut CharModel,
+             mem: &mut CharModel,
+             s: &State,
+             x: &Array2<usize>,
+             y: &Array2<usize>| train_step(m, mem, s, x, y, step_slip),
+        );
+    }
+
+    #[test]
+    fn lab09_correct_training_passes() {
+        check(StepSlip::None, LoopSlip::None);
+    }
+
+    #[test]
+    fn lab09_made_up_losses_without_training() {
+        names(
+            || check(StepSlip::None, LoopSlip::FakeLosses),
+            "train called step 0 times",
+        );
+    }
+
+    #[test]
+    fn lab09_not_carrying_the_state() {
+        names(
+            || check(StepSlip::None, LoopSlip::NoCarry),
+            "not carrying the hidden state between chunks",
+        );
+    }
+
+    #[test]
+    fn lab09_carrying_the_wrong_steps_state() {
+        names(
+            || check(StepSlip::FirstStepState, LoopSlip::None),
+            "the state after step 1 of its 6, not after its last",
+        );
+    }
+
+    #[test]
+    fn lab09_training_four_times_longer() {
+        names(
+            || check(StepSlip::None, LoopSlip::FourTimesLonger),
+            "train called step 2000 times, but it was asked for steps = 500",
+        );
+    }
+
+    #[test]
+    fn lab09_no_clipping() {
+        names(
+            || check(StepSlip::NoClip, LoopSlip::None),
+            "Likely mistake: no gradient clipping",
+        );
+    }
+}
