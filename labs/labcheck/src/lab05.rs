@@ -119,6 +119,14 @@ pub fn check_relative_error(rel: impl RelativeError) {
             array![[1e-3, -2.0], [4.0, 0.0]].into_dyn(),
             array![[1.1e-3, -2.0], [4.0, 1e-9]].into_dyn(),
         ),
+        // The largest |a_i| and the largest |n_i| sit at different indices, so max|a| + max|n| (6) is not
+        // max_i (|a_i| + |n_i|) (3.1), and max(|a|, |n|) is neither.
+        (array![3.0, 0.1].into_dyn(), array![0.1, 3.0].into_dyn()),
+        // The worst difference is not where the scale is largest.
+        (
+            array![[2.0, -0.5], [0.0, 1.0]].into_dyn(),
+            array![[1.9, 0.0], [-1.5, 1.0]].into_dyn(),
+        ),
     ];
     for (a, n) in cases {
         let got = run(LAB, || rel(&a, &n));
@@ -173,6 +181,14 @@ pub fn check_relative_error(rel: impl RelativeError) {
                     "dividing by |analytic| only",
                     "Use the symmetric scale max_i (|a_i| + |n_i|) (floored at 1e-8) so neither side is privileged.",
                     max_diff / max_a.max(1e-8),
+                ),
+                (
+                    "adding the two tensors' maxima (max_i |a_i| + max_i |n_i|)",
+                    "The denominator is the largest *sum* |a_i| + |n_i| over the elements, taken element by \
+                     element (book (4.9)): max_i (|a_i| + |n_i|), floored at 1e-8. max|a| + max|n| is larger \
+                     whenever the two maxima sit at different elements, so your checker would pass gradients it \
+                     should reject.",
+                    max_diff / (max_a + max_n).max(1e-8),
                 ),
                 (
                     "dividing by max(|a|, |n|)",

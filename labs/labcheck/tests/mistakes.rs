@@ -917,3 +917,22 @@ mod char_lm {
         );
     }
 }
+
+#[test]
+fn lab05_relative_error_sum_of_maxima() {
+    names(
+        || {
+            lab05::check_relative_error(|a, n| {
+                let diff = a
+                    .iter()
+                    .zip(n.iter())
+                    .map(|(a, n)| (a - n).abs())
+                    .fold(0.0, f64::max);
+                let max_a = a.iter().map(|v| v.abs()).fold(0.0, f64::max);
+                let max_n = n.iter().map(|v| v.abs()).fold(0.0, f64::max);
+                diff / (max_a + max_n).max(1e-8)
+            })
+        },
+        "adding the two tensors' maxima",
+    );
+}
