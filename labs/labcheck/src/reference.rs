@@ -1,5 +1,8 @@
 //! Independent, deliberately plain formulas used as expected answers (and, with a flag, as the answers the
-//! classic mistakes give).
+//! classic mistakes give): the answer key.
+//!
+//! This module is private to `labcheck`: only its checking functions call it, and a lab cannot import it
+//! (`labs/check.sh` proves it: an exercise that writes `use labcheck::reference::...` fails to compile).
 //!
 //! The `rnn` library is the reference wherever it already has the piece (Elman, BPTT, gradcheck, sampling);
 //! these formulas cover the rest and double as a cross-check.
@@ -20,6 +23,7 @@ pub fn softmax(z: &Array2<f64>) -> Array2<f64> {
 }
 
 /// Mean softmax cross-entropy over the N rows and its gradient `(p - onehot) / N`.
+#[cfg(test)]
 pub fn cross_entropy(z: &Array2<f64>, targets: &[usize]) -> (f64, Array2<f64>) {
     let n = z.nrows() as f64;
     let mut loss = 0.0;
@@ -150,5 +154,97 @@ pub fn clip_by_global_norm(grads: &mut [ArrayD<f64>], max_norm: f64) -> f64 {
 pub fn clip_by_value(grads: &mut [ArrayD<f64>], clip: f64) {
     for g in grads.iter_mut() {
         g.mapv_inplace(|v| v.clamp(-clip, clip));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The plain formulas agree with the library when no mistake is switched on.
+
+    use super::{GruForm, LSTM_PYTORCH};
+    use crate::lab07::{cases, library_lstm};
+    use crate::lab08::library_gru;
+    use crate::reference;
+    use crate::report::{EXACT, is_close};
+    use rnn::cells::{Cell, State};
+
+    #[test]
+    fn lstm_reference_matches_the_library() {
+        for k in cases(4, 1, true) {
+            let (h, c) = reference::lstm_step(
+                &k.x,
+                &k.h,
+                &k.c,
+                &k.w_ih,
+                &k.w_hh,
+                &k.b_ih,
+                &k.b_hh,
+                LSTM_PYTORCH,
+            );
+            let prev = State {
+                h: k.h.clone(),
+                c: Some(k.c.clone()),
+            };
+            let (next, _) = library_lstm(&k).forward(k.x.view(), &prev);
+            assert!(is_close(
+                &h.view().into_dyn(),
+                &next.h.view().into_dyn(),
+                EXACT
+            ));
+            assert!(is_close(
+                &c.view().into_dyn(),
+                &next.c.unwrap().view().into_dyn(),
+                EXACT
+            ));
+        }
+    }
+
+    #[test]
+    fn gru_reference_matches_the_library() {
+        for k in cases(3, 2, false) {
+            let h = reference::gru_step(
+                &k.x,
+                &k.h,
+                &k.w_ih,
+                &k.w_hh,
+                &k.b_ih,
+                &k.b_hh,
+                GruForm::PyTorch,
+            );
+            let (next, _) = library_gru(&k).forward(k.x.view(), &State::from_h(k.h.clone()));
+            assert!(is_close(
+                &h.view().into_dyn(),
+                &next.h.view().into_dyn(),
+                EXACT
+            ));
+            let cho = reference::gru_step(
+                &k.x,
+                &k.h,
+                &k.w_ih,
+                &k.w_hh,
+                &k.b_ih,
+                &k.b_hh,
+                GruForm::ResetBeforeMatmul,
+            );
+            let mut lib = library_gru(&k);
+            lib.variant = rnn::cells::GruVariant::ResetBefore;
+            let (next, _) = lib.forward(k.x.view(), &State::from_h(k.h.clone()));
+            assert!(is_close(
+                &cho.view().into_dyn(),
+                &next.h.view().into_dyn(),
+                EXACT
+            ));
+        }
+    }
+
+    #[test]
+    fn cross_entropy_reference_matches_the_library() {
+        let mut rng = rnn::init::rng(5);
+        let z = crate::rand2(4, 7, 3.0, &mut rng);
+        let y = [0, 6, 3, 3];
+        let (l, d) = reference::cross_entropy(&z, &y);
+        let (ll, dd) = rnn::loss::softmax_cross_entropy(z.view(), &y, None);
+        assert!((l - ll).abs() < 1e-12);
+        assert!(is_close(&d.view().into_dyn(), &dd.view().into_dyn(), EXACT));
     }
 }
