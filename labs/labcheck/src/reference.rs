@@ -248,3 +248,178 @@ mod tests {
         assert!(is_close(&d.view().into_dyn(), &dd.view().into_dyn(), EXACT));
     }
 }
+
+/// A single-term change of the LSTM step backward ((7.8)-(7.18)); `None` is the right backward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LstmSlip {
+    /// The right backward.
+    None,
+    /// dc_total = dc: the path from h into c, dh ⊙ o ⊙ (1 - tanh²(c)), forgotten.
+    NoHPathIntoC,
+    /// dc_total = dh ⊙ o ⊙ (1 - tanh²(c)): the incoming dc dropped.
+    NoIncomingDc,
+    /// dc_prev = dc_total, without the forget gate.
+    DcPrevWithoutF,
+    /// da_o = dh ⊙ c ⊙ o(1 - o): c where tanh(c) belongs.
+    OWithoutTanh,
+    /// da_f = dc_total ⊙ c ⊙ f(1 - f): the new c where c_prev belongs.
+    FWithNewC,
+    /// da_i = dc_total ⊙ i ⊙ i(1 - i): i where g belongs.
+    IWithoutG,
+    /// The gate gradients concatenated as [da_i | da_f | da_o | da_g].
+    OrderIfog,
+}
+
+/// The LSTM step backward for the loss gradients `dh`, `dc` of (h', c'), with one slip: the increments of
+/// dW_ih, dW_hh, db_ih, db_hh, then dx, dh_prev, dc_prev.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_backward(
+    x: &Array2<f64>,
+    h: &Array2<f64>,
+    c: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    b_ih: &Array1<f64>,
+    b_hh: &Array1<f64>,
+    dh: &Array2<f64>,
+    dc: &Array2<f64>,
+    slip: LstmSlip,
+) -> Vec<ArrayD<f64>> {
+    let hsz = h.ncols();
+    let (gi, gh) = preacts(x, h, w_ih, w_hh, b_ih, b_hh);
+    let a = gi + gh;
+    let i = block(&a, 0, hsz).mapv(sigmoid);
+    let f = block(&a, 1, hsz).mapv(sigmoid);
+    let g = block(&a, 2, hsz).mapv(f64::tanh);
+    let o = block(&a, 3, hsz).mapv(sigmoid);
+    let c_new = &f * c + &i * &g;
+    let tc = c_new.mapv(f64::tanh);
+    let dsig = |s: &Array2<f64>| s * &(1.0 - s);
+    // (7.10)
+    let via_h = dh * &o * &(1.0 - &tc * &tc);
+    let dct = match slip {
+        LstmSlip::NoHPathIntoC => dc.clone(),
+        LstmSlip::NoIncomingDc => via_h,
+        _ => dc + &via_h,
+    };
+    // (7.8), (7.9)
+    let da_o = if slip == LstmSlip::OWithoutTanh {
+        dh * &c_new * &dsig(&o)
+    } else {
+        dh * &tc * &dsig(&o)
+    };
+    let da_i = if slip == LstmSlip::IWithoutG {
+        &dct * &i * &dsig(&i)
+    } else {
+        &dct * &g * &dsig(&i)
+    };
+    let f_input = if slip == LstmSlip::FWithNewC {
+        &c_new
+    } else {
+        c
+    };
+    let da_f = &dct * f_input * &dsig(&f);
+    let da_g = &dct * &i * &(1.0 - &g * &g);
+    // (7.18)
+    let order = if slip == LstmSlip::OrderIfog {
+        [&da_i, &da_f, &da_o, &da_g]
+    } else {
+        [&da_i, &da_f, &da_g, &da_o]
+    };
+    let da = ndarray::concatenate(
+        Axis(1),
+        &[
+            order[0].view(),
+            order[1].view(),
+            order[2].view(),
+            order[3].view(),
+        ],
+    )
+    .expect("four (B, H) blocks");
+    let dc_prev = if slip == LstmSlip::DcPrevWithoutF {
+        dct.clone()
+    } else {
+        &dct * &f
+    };
+    vec![
+        da.t().dot(x).into_dyn(),
+        da.t().dot(h).into_dyn(),
+        da.sum_axis(Axis(0)).into_dyn(),
+        da.sum_axis(Axis(0)).into_dyn(),
+        da.dot(w_ih).into_dyn(),
+        da.dot(w_hh).into_dyn(),
+        dc_prev.into_dyn(),
+    ]
+}
+
+/// A single-term change of the GRU step backward ((8.9)-(8.12), PyTorch's form); `None` is the right one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GruSlip {
+    /// The right backward.
+    None,
+    /// dh_prev without the direct path dh ⊙ z.
+    NoDirectPath,
+    /// dz = dh ⊙ (n - h): the sign of ∂h'/∂z flipped.
+    ZSign,
+    /// The n block of dgh is da_n, without the factor r.
+    NoRInGh,
+    /// dr = da_n, without the factor (W_hn h + b_hn).
+    RWithoutHn,
+}
+
+/// The GRU step backward for the loss gradient `dh` of h', with one slip: the increments of dW_ih, dW_hh,
+/// db_ih, db_hh, then dx, dh_prev.
+#[allow(clippy::too_many_arguments)]
+pub fn gru_backward(
+    x: &Array2<f64>,
+    h: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    b_ih: &Array1<f64>,
+    b_hh: &Array1<f64>,
+    dh: &Array2<f64>,
+    slip: GruSlip,
+) -> Vec<ArrayD<f64>> {
+    let hsz = h.ncols();
+    let (gi, gh) = preacts(x, h, w_ih, w_hh, b_ih, b_hh);
+    let r = (block(&gi, 0, hsz) + block(&gh, 0, hsz)).mapv(sigmoid);
+    let z = (block(&gi, 1, hsz) + block(&gh, 1, hsz)).mapv(sigmoid);
+    let hn = block(&gh, 2, hsz);
+    let n = (block(&gi, 2, hsz) + &r * &hn).mapv(f64::tanh);
+    let dn = dh * &(1.0 - &z);
+    let dz = if slip == GruSlip::ZSign {
+        dh * &(&n - h)
+    } else {
+        dh * &(h - &n)
+    };
+    let da_n = &dn * &(1.0 - &n * &n);
+    let da_z = &dz * &z * &(1.0 - &z);
+    let dr = if slip == GruSlip::RWithoutHn {
+        da_n.clone()
+    } else {
+        &da_n * &hn
+    };
+    let da_r = &dr * &r * &(1.0 - &r);
+    let gh_n = if slip == GruSlip::NoRInGh {
+        da_n.clone()
+    } else {
+        &da_n * &r
+    };
+    let dgi = ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), da_n.view()])
+        .expect("(B, H) blocks");
+    let dgh = ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), gh_n.view()])
+        .expect("(B, H) blocks");
+    let direct = if slip == GruSlip::NoDirectPath {
+        Array2::zeros(h.raw_dim())
+    } else {
+        dh * &z
+    };
+    vec![
+        dgi.t().dot(x).into_dyn(),
+        dgh.t().dot(h).into_dyn(),
+        dgi.sum_axis(Axis(0)).into_dyn(),
+        dgh.sum_axis(Axis(0)).into_dyn(),
+        dgi.dot(w_ih).into_dyn(),
+        (direct + dgh.dot(w_hh)).into_dyn(),
+    ]
+}

@@ -319,6 +319,19 @@ fn step_backward(
     (da.dot(w_ih), da.dot(w_hh))
 }
 
+/// The right step backward.
+fn step_ok_backward(
+    x: &Array2<f64>,
+    h_prev: &Array2<f64>,
+    h: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    dh: &Array2<f64>,
+    grads: &mut Grads,
+) -> (Array2<f64>, Array2<f64>) {
+    step_backward(x, h_prev, h, w_ih, w_hh, dh, grads, false)
+}
+
 /// BPTT with switches for the classic mistakes.
 fn bptt(
     xs: &Array3<f64>,
@@ -364,14 +377,16 @@ fn bptt(
 #[test]
 fn lab04_correct_bptt_passes() {
     // The broken variants below differ from this one by a single switch.
-    lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| bptt(xs, h0, hs, w_ih, w_hh, dys, true, false));
+    lab04::check_bptt(step_ok_backward, |xs, h0, hs, w_ih, w_hh, dys| {
+        bptt(xs, h0, hs, w_ih, w_hh, dys, true, false)
+    });
 }
 
 #[test]
 fn lab04_forgetting_dh_next() {
     names(
         || {
-            lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| {
+            lab04::check_bptt(step_ok_backward, |xs, h0, hs, w_ih, w_hh, dys| {
                 bptt(xs, h0, hs, w_ih, w_hh, dys, false, false)
             })
         },
@@ -383,7 +398,7 @@ fn lab04_forgetting_dh_next() {
 fn lab04_not_accumulating_dh_across_time() {
     names(
         || {
-            lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| {
+            lab04::check_bptt(step_ok_backward, |xs, h0, hs, w_ih, w_hh, dys| {
                 bptt(xs, h0, hs, w_ih, w_hh, dys, false, false)
             })
         },
@@ -395,7 +410,7 @@ fn lab04_not_accumulating_dh_across_time() {
 fn lab04_overwriting_parameter_gradients_in_bptt() {
     names(
         || {
-            lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| {
+            lab04::check_bptt(step_ok_backward, |xs, h0, hs, w_ih, w_hh, dys| {
                 bptt(xs, h0, hs, w_ih, w_hh, dys, true, true)
             })
         },
@@ -636,7 +651,7 @@ fn lab08_correct_forward_passes() {
 fn lab04_dh_next_replacing_the_loss_gradient() {
     names(
         || {
-            lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| {
+            lab04::check_bptt(step_ok_backward, |xs, h0, hs, w_ih, w_hh, dys| {
                 let (t_len, b, d) = xs.dim();
                 let h = w_hh.nrows();
                 let mut grads = Grads::zeros(h, d, h);
@@ -1052,5 +1067,441 @@ fn lab05_relative_error_sum_of_maxima() {
             })
         },
         "adding the two tensors' maxima",
+    );
+}
+
+// ---------------------------------------------------------------- mistakes named by the data-driven checks
+
+#[test]
+fn lab01_sigmoid_instead_of_tanh() {
+    names(
+        || {
+            lab01::check_elman_step(|x, h, w_ih, w_hh, b_ih, b_hh| {
+                (x.dot(&w_ih.t()) + b_ih + h.dot(&w_hh.t()) + b_hh).mapv(rnn::activation::sigmoid)
+            })
+        },
+        "the wrong activation (you applied the sigmoid σ)",
+    );
+}
+
+#[test]
+fn lab01_ignoring_the_input() {
+    names(
+        || {
+            lab01::check_elman_step(|_, h, _, w_hh, b_ih, b_hh| {
+                (h.dot(&w_hh.t()) + b_ih + b_hh).mapv(f64::tanh)
+            })
+        },
+        "ignoring the input x",
+    );
+}
+
+#[test]
+fn lab02_starting_from_zeros() {
+    names(
+        || {
+            lab02::check_unroll(|xs, _h0, w_ih, w_hh, b_ih, b_hh| {
+                let (t_len, b, _) = xs.dim();
+                let mut hs = Array3::zeros((t_len, b, w_hh.nrows()));
+                let mut h = Array2::zeros((b, w_hh.nrows())); // h0 never read
+                for t in 0..t_len {
+                    let x = xs.index_axis(Axis(0), t).to_owned();
+                    h = step_ok(&x, &h, (w_ih, w_hh, b_ih, b_hh));
+                    hs.index_axis_mut(Axis(0), t).assign(&h);
+                }
+                hs
+            })
+        },
+        "ignoring h0 (starting from zeros)",
+    );
+}
+
+#[test]
+fn lab03_softmax_over_the_wrong_axis() {
+    names(
+        || {
+            lab03::check_softmax(|z| {
+                let m = z.map_axis(Axis(0), |c| c.fold(f64::NEG_INFINITY, |a, &b| a.max(b)));
+                let e = (z - &m.insert_axis(Axis(0))).mapv(f64::exp);
+                let sums = e.sum_axis(Axis(0)).insert_axis(Axis(0));
+                &e / &sums
+            })
+        },
+        "normalising over the wrong axis",
+    );
+}
+
+#[test]
+fn lab03_overflowed_log_sum_exp_is_not_called_an_underflow() {
+    let msg = caught(|| {
+        lab03::check_cross_entropy(|z, y| {
+            let n = z.nrows() as f64;
+            // log-sum-exp without the max: exp(1000) = inf
+            let loss = y
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| z.row(i).mapv(f64::exp).sum().ln() - z[[i, t]])
+                .sum::<f64>()
+                / n;
+            let mut d = learner::softmax(z);
+            for (i, &t) in y.iter().enumerate() {
+                d[[i, t]] -= 1.0;
+            }
+            (loss, d / n)
+        })
+    });
+    println!("{msg}");
+    assert!(
+        msg.contains("Likely mistake: an overflowed log-sum-exp"),
+        "{msg}"
+    );
+    assert!(!msg.contains("underflow"), "{msg}");
+}
+
+#[test]
+fn lab03_gradient_check_waits_for_the_loss() {
+    names(
+        || {
+            lab03::check_gradient_numerically(|z, y| {
+                let (loss, d) = learner::cross_entropy(z, y);
+                (2.0 * loss, d) // a wrong loss, whose finite differences the right gradient does not match
+            })
+        },
+        "Fix the loss first",
+    );
+}
+
+#[test]
+fn lab04_transposed_weight_in_the_backward() {
+    let msg = caught(|| {
+        lab04::check_step_backward(|x, hp, h, w_ih, w_hh, dh, g| {
+            let da = dh * &h.mapv(|v| 1.0 - v * v);
+            g.w_ih += &da.t().dot(x);
+            g.w_hh += &da.t().dot(hp);
+            g.b_ih += &da.sum_axis(Axis(0));
+            g.b_hh += &da.sum_axis(Axis(0));
+            (da.dot(&w_ih.t()), da.dot(w_hh)) // forward habit: .t()
+        })
+    });
+    println!("{msg}");
+    assert!(
+        msg.contains("Likely mistake: multiplying by the transposed weight (in dx"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("x.dot(&w_ih.t())"),
+        "forward advice in a backward:\n{msg}"
+    );
+}
+
+#[test]
+fn lab04_tanh_derivative_at_h_prev() {
+    names(
+        || {
+            lab04::check_step_backward(|x, hp, _h, w_ih, w_hh, dh, g| {
+                let da = dh * &hp.mapv(|v| 1.0 - v * v);
+                g.w_ih += &da.t().dot(x);
+                g.w_hh += &da.t().dot(hp);
+                g.b_ih += &da.sum_axis(Axis(0));
+                g.b_hh += &da.sum_axis(Axis(0));
+                (da.dot(w_ih), da.dot(w_hh))
+            })
+        },
+        "you used 1 - h_prev² instead of 1 - h²",
+    );
+}
+
+#[test]
+fn lab04_bptt_waits_for_the_step() {
+    let no_tanh = |x: &Array2<f64>,
+                   hp: &Array2<f64>,
+                   _h: &Array2<f64>,
+                   w_ih: &Array2<f64>,
+                   w_hh: &Array2<f64>,
+                   dh: &Array2<f64>,
+                   g: &mut Grads| {
+        g.w_ih += &dh.t().dot(x);
+        g.w_hh += &dh.t().dot(hp);
+        g.b_ih += &dh.sum_axis(Axis(0));
+        g.b_hh += &dh.sum_axis(Axis(0));
+        (dh.dot(w_ih), dh.dot(w_hh))
+    };
+    let msg = caught(|| {
+        lab04::check_bptt(no_tanh, |xs, h0, hs, w_ih, w_hh, dys| {
+            bptt(xs, h0, hs, w_ih, w_hh, dys, true, false)
+        })
+    });
+    println!("{msg}");
+    assert!(msg.contains("Fix elman_step_backward first"), "{msg}");
+    assert!(
+        !msg.contains("Likely mistake"),
+        "a second diagnosis:\n{msg}"
+    );
+}
+
+#[test]
+fn lab06_rescaling_below_the_threshold() {
+    names(
+        || {
+            lab06::check_clip_by_global_norm(|grads, max_norm| {
+                let total = grads
+                    .iter()
+                    .map(|g| g.iter().map(|v| v * v).sum::<f64>())
+                    .sum::<f64>()
+                    .sqrt();
+                for g in grads.iter_mut() {
+                    g.mapv_inplace(|v| v * max_norm / (total + 1e-6)); // always, even if total < max_norm
+                }
+                total
+            })
+        },
+        "rescaling even when the norm is below max_norm",
+    );
+}
+
+mod gated {
+    //! An LSTM and a GRU step as a learner writes them, with one switch each for a slip in the backward.
+
+    use labcheck::Grads;
+    use ndarray::{Array1, Array2, Axis, s};
+    use rnn::activation::sigmoid;
+
+    pub struct LstmCache {
+        x: Array2<f64>,
+        h_prev: Array2<f64>,
+        c_prev: Array2<f64>,
+        gates: [Array2<f64>; 4],
+        tanh_c: Array2<f64>,
+    }
+
+    pub fn lstm_step(
+        x: &Array2<f64>,
+        h_prev: &Array2<f64>,
+        c_prev: &Array2<f64>,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        b_ih: &Array1<f64>,
+        b_hh: &Array1<f64>,
+    ) -> (Array2<f64>, Array2<f64>, LstmCache) {
+        let n = h_prev.ncols();
+        let a = x.dot(&w_ih.t()) + b_ih + h_prev.dot(&w_hh.t()) + b_hh;
+        let blk = |k: usize| a.slice(s![.., k * n..(k + 1) * n]).to_owned();
+        let (i, f, g, o) = (
+            blk(0).mapv(sigmoid),
+            blk(1).mapv(sigmoid),
+            blk(2).mapv(f64::tanh),
+            blk(3).mapv(sigmoid),
+        );
+        let c = &f * c_prev + &i * &g;
+        let tanh_c = c.mapv(f64::tanh);
+        let h = &o * &tanh_c;
+        let cache = LstmCache {
+            x: x.clone(),
+            h_prev: h_prev.clone(),
+            c_prev: c_prev.clone(),
+            gates: [i, f, g, o],
+            tanh_c,
+        };
+        (h, c, cache)
+    }
+
+    /// `h_path = false` forgets dh ⊙ o ⊙ (1 - tanh²(c)) in dc_total; `transposed` writes dx = da·W_ihᵀ.
+    pub fn lstm_step_backward(
+        cache: &LstmCache,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        dh: &Array2<f64>,
+        dc: &Array2<f64>,
+        grads: &mut Grads,
+        h_path: bool,
+        transposed: bool,
+    ) -> (Array2<f64>, Array2<f64>, Array2<f64>) {
+        let [i, f, g, o] = &cache.gates;
+        let dc_total = if h_path {
+            dc + &(dh * o * &cache.tanh_c.mapv(|t| 1.0 - t * t))
+        } else {
+            dc.clone()
+        };
+        let da_o = dh * &cache.tanh_c * &o.mapv(|v| v * (1.0 - v));
+        let da_i = &dc_total * g * &i.mapv(|v| v * (1.0 - v));
+        let da_f = &dc_total * &cache.c_prev * &f.mapv(|v| v * (1.0 - v));
+        let da_g = &dc_total * i * &g.mapv(|v| 1.0 - v * v);
+        let da = ndarray::concatenate(
+            Axis(1),
+            &[da_i.view(), da_f.view(), da_g.view(), da_o.view()],
+        )
+        .unwrap();
+        grads.w_ih += &da.t().dot(&cache.x);
+        grads.w_hh += &da.t().dot(&cache.h_prev);
+        grads.b_ih += &da.sum_axis(Axis(0));
+        grads.b_hh += &da.sum_axis(Axis(0));
+        let dx = if transposed {
+            da.dot(&w_ih.t())
+        } else {
+            da.dot(w_ih)
+        };
+        (dx, da.dot(w_hh), &dc_total * f)
+    }
+
+    pub struct GruCache {
+        x: Array2<f64>,
+        h_prev: Array2<f64>,
+        r: Array2<f64>,
+        z: Array2<f64>,
+        n: Array2<f64>,
+        gh_n: Array2<f64>,
+    }
+
+    pub fn gru_step(
+        x: &Array2<f64>,
+        h_prev: &Array2<f64>,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        b_ih: &Array1<f64>,
+        b_hh: &Array1<f64>,
+    ) -> (Array2<f64>, GruCache) {
+        let hsz = h_prev.ncols();
+        let gi = x.dot(&w_ih.t()) + b_ih;
+        let gh = h_prev.dot(&w_hh.t()) + b_hh;
+        let blk = |a: &Array2<f64>, k: usize| a.slice(s![.., k * hsz..(k + 1) * hsz]).to_owned();
+        let r = (blk(&gi, 0) + blk(&gh, 0)).mapv(sigmoid);
+        let z = (blk(&gi, 1) + blk(&gh, 1)).mapv(sigmoid);
+        let gh_n = blk(&gh, 2);
+        let n = (blk(&gi, 2) + &r * &gh_n).mapv(f64::tanh);
+        let h = (1.0 - &z) * &n + &z * h_prev;
+        let cache = GruCache {
+            x: x.clone(),
+            h_prev: h_prev.clone(),
+            r,
+            z,
+            n,
+            gh_n,
+        };
+        (h, cache)
+    }
+
+    /// `direct = false` forgets the direct path dh ⊙ z in dh_prev.
+    pub fn gru_step_backward(
+        c: &GruCache,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        dh: &Array2<f64>,
+        grads: &mut Grads,
+        direct: bool,
+    ) -> (Array2<f64>, Array2<f64>) {
+        let dn = dh * &(1.0 - &c.z);
+        let dz = dh * &(&c.h_prev - &c.n);
+        let da_n = &dn * &c.n.mapv(|v| 1.0 - v * v);
+        let da_r = &da_n * &c.gh_n * &c.r.mapv(|v| v * (1.0 - v));
+        let da_z = &dz * &c.z.mapv(|v| v * (1.0 - v));
+        let dgi = ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), da_n.view()]).unwrap();
+        let da_n_r = &da_n * &c.r;
+        let dgh =
+            ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), da_n_r.view()]).unwrap();
+        grads.w_ih += &dgi.t().dot(&c.x);
+        grads.b_ih += &dgi.sum_axis(Axis(0));
+        grads.w_hh += &dgh.t().dot(&c.h_prev);
+        grads.b_hh += &dgh.sum_axis(Axis(0));
+        let dh_prev = if direct {
+            dh * &c.z + dgh.dot(w_hh)
+        } else {
+            dgh.dot(w_hh)
+        };
+        (dgi.dot(w_ih), dh_prev)
+    }
+}
+
+#[test]
+fn lab07_correct_backward_passes() {
+    lab07::check_lstm_backward(gated::lstm_step, |c, wi, wh, dh, dc, g| {
+        gated::lstm_step_backward(c, wi, wh, dh, dc, g, true, false)
+    });
+}
+
+#[test]
+fn lab07_forgetting_the_path_from_h_into_c() {
+    let msg = caught(|| {
+        lab07::check_lstm_backward(gated::lstm_step, |c, wi, wh, dh, dc, g| {
+            gated::lstm_step_backward(c, wi, wh, dh, dc, g, false, false)
+        })
+    });
+    println!("{msg}");
+    assert!(
+        msg.contains("Likely mistake: forgetting the path from h into c"),
+        "{msg}"
+    );
+    assert!(!msg.contains("don't overwrite"), "{msg}");
+}
+
+#[test]
+fn lab07_shape_panic_in_the_backward_gets_backward_advice() {
+    let msg = caught(|| {
+        lab07::check_lstm_backward(gated::lstm_step, |c, wi, wh, dh, dc, g| {
+            gated::lstm_step_backward(c, wi, wh, dh, dc, g, true, true)
+        })
+    });
+    println!("{msg}");
+    assert!(msg.contains("A shape mismatch in a backward"), "{msg}");
+    assert!(
+        !msg.contains("x.dot(&w_ih.t())"),
+        "forward advice in a backward:\n{msg}"
+    );
+}
+
+#[test]
+fn lab07_backward_waits_for_the_forward() {
+    let msg = caught(|| {
+        lab07::check_lstm_backward(
+            |x, h, c, w_ih, w_hh, b_ih, b_hh| {
+                let (_, c_new, cache) = gated::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh);
+                let (h_ifog, _) = learner::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh, [0, 1, 3, 2]);
+                (h_ifog, c_new, cache)
+            },
+            |c, wi, wh, dh, dc, g| gated::lstm_step_backward(c, wi, wh, dh, dc, g, true, false),
+        )
+    });
+    println!("{msg}");
+    assert!(msg.contains("Fix the forward first"), "{msg}");
+    assert!(
+        !msg.contains("Likely mistake"),
+        "a second diagnosis:\n{msg}"
+    );
+}
+
+#[test]
+fn lab07_forgetting_the_forget_gate() {
+    names(
+        || {
+            lab07::check_lstm_forward(|x, h, c, w_ih, w_hh, b_ih, b_hh| {
+                let n = h.ncols();
+                let a = x.dot(&w_ih.t()) + b_ih + h.dot(&w_hh.t()) + b_hh;
+                let blk = |k: usize| a.slice(s![.., k * n..(k + 1) * n]).to_owned();
+                let i = blk(0).mapv(rnn::activation::sigmoid);
+                let g = blk(2).mapv(f64::tanh);
+                let o = blk(3).mapv(rnn::activation::sigmoid);
+                let c_new = c + &(&i * &g); // f never used
+                (&o * &c_new.mapv(f64::tanh), c_new, ())
+            })
+        },
+        "forgetting the forget gate",
+    );
+}
+
+#[test]
+fn lab08_correct_backward_passes() {
+    lab08::check_gru_backward(gated::gru_step, |c, wi, wh, dh, g| {
+        gated::gru_step_backward(c, wi, wh, dh, g, true)
+    });
+}
+
+#[test]
+fn lab08_forgetting_the_direct_path() {
+    names(
+        || {
+            lab08::check_gru_backward(gated::gru_step, |c, wi, wh, dh, g| {
+                gated::gru_step_backward(c, wi, wh, dh, g, false)
+            })
+        },
+        "forgetting the direct path dh ⊙ z in dh_prev",
     );
 }
