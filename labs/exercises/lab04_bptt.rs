@@ -23,7 +23,8 @@
 // The tests compare with `rnn::cells::Elman::backward` and `rnn::bptt::bptt`.
 // Run `rustlings hint` if you are stuck.
 
-// Silences the warnings about code that is unused until you replace the `todo!()`s.
+// Silences the warnings about code that is unused until you replace the `todo!()`s: delete this line
+// once they are gone (unused variables and imports then point at mistakes).
 #![allow(unused)]
 use labcheck::Grads;
 use ndarray::{Array2, Array3, Axis};

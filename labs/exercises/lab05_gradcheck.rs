@@ -21,7 +21,8 @@
 // The tests compare with `rnn::gradcheck`.
 // Run `rustlings hint` if you are stuck.
 
-// Silences the warnings about code that is unused until you replace the `todo!()`s.
+// Silences the warnings about code that is unused until you replace the `todo!()`s: delete this line
+// once they are gone (unused variables and imports then point at mistakes).
 #![allow(unused)]
 use ndarray::ArrayD;
 

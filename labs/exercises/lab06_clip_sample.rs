@@ -16,7 +16,8 @@
 // The tests compare with PyTorch's formulas and `rnn::sample`.
 // Run `rustlings hint` if you are stuck.
 
-// Silences the warnings about code that is unused until you replace the `todo!()`s.
+// Silences the warnings about code that is unused until you replace the `todo!()`s: delete this line
+// once they are gone (unused variables and imports then point at mistakes).
 #![allow(unused)]
 use ndarray::ArrayD;
 

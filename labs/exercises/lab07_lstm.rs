@@ -28,7 +28,8 @@
 // The tests compare with PyTorch's equations and with finite differences.
 // Run `rustlings hint` if you are stuck.
 
-// Silences the warnings about code that is unused until you replace the `todo!()`s.
+// Silences the warnings about code that is unused until you replace the `todo!()`s: delete this line
+// once they are gone (unused variables and imports then point at mistakes).
 #![allow(unused)]
 use labcheck::Grads;
 use ndarray::{Array1, Array2, Axis, s};
