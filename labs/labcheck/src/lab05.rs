@@ -210,6 +210,34 @@ pub fn check_checker_catches_a_bug(numeric: impl NumericGradient, rel: impl Rela
     bad[[2]] *= 1.05; // a 5% error in one element
     let num = run(LAB, || numeric(&test_function, &x, gradcheck::STEP));
     let (r_good, r_bad) = (rel(&good, &num), rel(&bad, &num));
+    let verdict_wrong =
+        r_good.is_nan() || r_bad.is_nan() || r_good >= gradcheck::TOLERANCE || r_bad <= 1e-3;
+    if verdict_wrong {
+        // When a part the checker is built from is wrong here, say so instead of a second diagnosis.
+        let want_num = gradcheck::numeric_gradient(&x, test_function);
+        let tol = Tol {
+            atol: 1e-9,
+            rtol: 1e-8,
+        };
+        if !crate::report::is_close(&num.view(), &want_num.view(), tol) {
+            fail(
+                LAB,
+                "your checker's verdict is wrong because numeric_gradient is (its own check says how).\n  Fix \
+                 numeric_gradient first.",
+            );
+        }
+        let rel_right = [(r_good, &good), (r_bad, &bad)].iter().all(|(r, a)| {
+            let want = gradcheck::compare("x", a.view(), num.view()).rel_error;
+            (r - want).abs() <= 1e-12 + 1e-9 * want.abs()
+        });
+        if !rel_right {
+            fail(
+                LAB,
+                "your checker's verdict is wrong because relative_error is (its own check says how).\n  Fix \
+                 relative_error first.",
+            );
+        }
+    }
     if r_good >= gradcheck::TOLERANCE {
         fail(
             LAB,

@@ -1505,3 +1505,29 @@ fn lab08_forgetting_the_direct_path() {
         "forgetting the direct path dh ⊙ z in dh_prev",
     );
 }
+
+#[test]
+fn lab05_checker_waits_for_the_relative_error() {
+    names(
+        || {
+            lab05::check_checker_catches_a_bug(
+                |f, x, _h| rnn::gradcheck::numeric_gradient(x, |v| f(v)),
+                |a, n| {
+                    // the absolute value forgotten: a gradient that is too *large* looks perfect
+                    let diff = a
+                        .iter()
+                        .zip(n.iter())
+                        .map(|(a, n)| n - a)
+                        .fold(0.0, f64::max);
+                    let scale = a
+                        .iter()
+                        .zip(n.iter())
+                        .map(|(a, n)| a.abs() + n.abs())
+                        .fold(0.0, f64::max);
+                    diff / scale.max(1e-8)
+                },
+            )
+        },
+        "Fix relative_error first",
+    );
+}
