@@ -13,8 +13,8 @@
 // The test does not take your word for anything: it calls your `train_step` itself and recomputes each
 // result; it hands `train` a `step` that checks every call (the chunk, the state you carry, the parameters,
 // the loss and the update, and how many steps you train); and it measures the model `train` returns on
-// held-out sentences: its loss must be below the bar (0.35 nats per character after 500 steps; a uniform guess costs
-// ln 25 ≈ 3.2; the reference solution reaches 0.256).
+// held-out sentences: after 500 steps its loss must be below the bar, 0.35 nats per character (a uniform
+// guess costs ln 25 ≈ 3.2; the reference solution reaches 0.256).
 // This is a solution: compare it with yours once your tests pass.
 
 use ndarray::{Array2, Array3, ArrayViewD, ArrayViewMutD, Axis};
