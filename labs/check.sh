@@ -3,6 +3,8 @@
 #   - every solution passes its tests, runs, and is clippy-clean (as `rustlings dev check` requires);
 #   - every untouched exercise FAILS (its tests fail or it panics at `todo!()`);
 #   - solutions, exercises and labcheck are rustfmt-clean; labcheck is clippy-clean;
+#   - the answer key (`labcheck`'s private `reference` module) is out of the labs' reach: a lab that imports
+#     it fails to compile;
 #   - every deliberately broken variant of a classic mistake is caught, with the mistake named
 #     (labcheck/tests/mistakes.rs, one test per mistake);
 #   - `rustlings dev check` passes, if `rustlings` is installed (skipped otherwise).
@@ -13,7 +15,8 @@ export RUST_BACKTRACE=0 CARGO_TERM_COLOR=never
 passed=0
 failed=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+probe=src/bin/uses_answer_key.rs
+trap 'rm -f "$log" "$probe"; rmdir src/bin src 2>/dev/null' EXIT
 
 ok() { passed=$((passed + 1)); echo "ok    $1"; }
 bad() {
@@ -55,13 +58,27 @@ for ex in $exercises; do
     expect_failure "exercise $ex fails untouched" cargo test -q --bin "$ex"
 done
 
+echo "== the answer key is out of the labs' reach"
+# A copy of a solution that imports labcheck's answer key, built as one more binary of the labs' crate: it
+# must fail to compile, because the module is private.
+mkdir -p src/bin
+{ cat solutions/lab03_softmax_ce.rs; echo '#[allow(unused_imports)] use labcheck::reference::softmax as _answer_key;'; } >"$probe"
+if cargo build -q --bin uses_answer_key >"$log" 2>&1; then
+    bad "a lab that imports labcheck::reference compiled"
+elif grep -q 'module `reference` is private' "$log"; then
+    ok "a lab that imports labcheck::reference fails to compile (module \`reference\` is private)"
+else
+    bad "a lab that imports labcheck::reference failed to compile, but not because the module is private"
+fi
+rm -f "$probe"; rmdir src/bin src 2>/dev/null
+
 echo "== formatting and lints"
 expect_success "solutions are rustfmt-clean (edition 2024)" rustfmt --check --edition 2024 solutions/*.rs
 expect_success "exercises and labcheck are rustfmt-clean" cargo fmt --all --check
 expect_success "labcheck is clippy-clean" cargo clippy -q -p labcheck --all-targets -- -D warnings
 
-echo "== the reference formulas behind the mistakes agree with the library"
-expect_success "labcheck/tests/reference.rs" cargo test -q -p labcheck --test reference
+echo "== labcheck's own tests (the answer key agrees with the library)"
+expect_success "labcheck unit tests" cargo test -q -p labcheck --lib
 
 echo "== classic mistakes are caught and named (labcheck/tests/mistakes.rs)"
 cargo test -q -p labcheck --test mistakes >"$log" 2>&1

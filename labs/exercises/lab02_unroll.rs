@@ -14,7 +14,8 @@
 // The tests compare your answer with `rnn::bptt::unroll`.
 // Run `rustlings hint` if you are stuck.
 
-// Silences the warnings about code that is unused until you replace the `todo!()`s.
+// Silences the warnings about code that is unused until you replace the `todo!()`s: delete this line
+// once they are gone (unused variables and imports then point at mistakes).
 #![allow(unused)]
 use ndarray::{Array1, Array2, Array3, Axis};
 

@@ -146,13 +146,11 @@ fn main() {
 mod tests {
     use super::*;
 
+    // One test that runs the checks in order, so the first failure reported is always the same one: a
+    // later part (which often calls an earlier one) is checked only once the earlier parts are right.
     #[test]
-    fn forward_matches_pytorch() {
+    fn forward_then_backward() {
         labcheck::lab07::check_lstm_forward(lstm_step);
-    }
-
-    #[test]
-    fn backward_matches_finite_differences() {
         labcheck::lab07::check_lstm_backward(lstm_step, lstm_step_backward);
     }
 }

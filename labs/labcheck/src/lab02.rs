@@ -53,7 +53,37 @@ pub fn check_unroll(
                 .index_axis_mut(Axis(0), s)
                 .assign(&want.index_axis(Axis(0), s - 1));
         }
+        // Mistake: starting from zeros instead of h0.
+        let from_zero = unroll(&cell, xs.view(), &State::from_h(Array2::zeros((b, h)))).outputs;
+        // Mistake: walking the sequence backwards (t = T-1 down to 0), storing each state at its own t.
+        let mut backwards = Array3::zeros((t, b, h));
+        {
+            let mut hh = h0.clone();
+            for s in (0..t).rev() {
+                let x = xs.index_axis(Axis(0), s).to_owned();
+                hh = (x.dot(&w_ih.t()) + &b_ih + hh.dot(&w_hh.t()) + &b_hh).mapv(f64::tanh);
+                backwards.index_axis_mut(Axis(0), s).assign(&hh);
+            }
+        }
+        // Mistake: the states right, stored in reverse order.
+        let mut reversed = want.clone();
+        reversed.invert_axis(Axis(0));
         let mistakes = [
+            Mistake::new(
+                "ignoring h0 (starting from zeros)",
+                "The sequence starts from the state it is given: start the running h at h0, not at zeros.",
+                from_zero.into_dyn(),
+            ),
+            Mistake::new(
+                "walking the sequence backwards",
+                "Step t reads xs[t] and h_{t-1}: loop t = 0, 1, ..., T-1 (forwards), starting from h0.",
+                backwards.into_dyn(),
+            ),
+            Mistake::new(
+                "storing the states in reverse order",
+                "hs[t] is the state after step t: write it at index t.",
+                reversed.into_dyn(),
+            ),
             Mistake::new(
                 "not carrying the hidden state",
                 "Every step started again from h0. Keep a variable `h`, start it at h0, and set h = step(x_t, h) \

@@ -6,7 +6,7 @@ use rnn::cells::{Cell, Elman, State};
 use rnn::params::Parameters;
 
 use crate::lab01::{SHAPES, library_cell};
-use crate::report::{EXACT, Mistake, check, check_shape, run};
+use crate::report::{EXACT, Mistake, check, check_shape, is_close, run_backward};
 use crate::{Grads, rand1, rand2, rand3};
 
 const LAB_STEP: &str = "lab 4 · elman_step_backward";
@@ -119,7 +119,7 @@ pub fn check_step_backward(backward: impl StepBackward) {
             b_hh: rand1(h, 1.0, &mut rng),
         };
         let mut got = start.clone();
-        let (dx, dh_prev) = run(LAB_STEP, || {
+        let (dx, dh_prev) = run_backward(LAB_STEP, || {
             backward(
                 &x,
                 &h_prev,
@@ -135,59 +135,368 @@ pub fn check_step_backward(backward: impl StepBackward) {
 
         let mut lib = cell.zeros_like();
         let (want_dx, want_dprev) = cell.backward(&cache, &State::from_h(dh.clone()), &mut lib);
-        let step_only = as_grads(&lib);
         let mut want = start.clone();
-        want.w_ih += &step_only.w_ih;
-        want.w_hh += &step_only.w_hh;
-        want.b_ih += &step_only.b_ih;
-        want.b_hh += &step_only.b_hh;
-
-        // Mistake: tanh' forgotten (da = dh).
-        let da_wrong = dh.clone();
-        let mut no_tanh = start.clone();
-        no_tanh.w_ih += &da_wrong.t().dot(&x);
-        no_tanh.w_hh += &da_wrong.t().dot(&h_prev);
-        no_tanh.b_ih += &da_wrong.sum_axis(Axis(0));
-        no_tanh.b_hh += &da_wrong.sum_axis(Axis(0));
-        let no_tanh_fix = "h = tanh(a), so ∂L/∂a = dh ⊙ (1 - h²) before anything else.";
-        // Mistake: tanh' taken of h_prev instead of h.
-        check_grads(
-            LAB_STEP,
-            &got,
-            &want,
-            &[
-                (OVERWRITE, OVERWRITE_FIX, step_only.clone()),
-                ("forgetting the tanh derivative", no_tanh_fix, no_tanh),
-            ],
-            "with da = dh ⊙ (1 - h²): dW_ih += daᵀ·x, dW_hh += daᵀ·h_prev, db_ih += Σ_rows da, db_hh += Σ_rows da.",
+        add(&mut want, &as_grads(&lib));
+        let variants = step_variants(
+            &x,
+            &h_prev,
+            &next.h,
+            &cell.weight_ih,
+            &cell.weight_hh,
+            &dh,
+            &start,
         );
-        check(
-            LAB_STEP,
-            "dx",
-            dx.view().into_dyn(),
-            want_dx.view().into_dyn(),
-            EXACT,
-            &[Mistake::new(
-                "forgetting the tanh derivative",
-                no_tanh_fix,
-                dh.dot(&cell.weight_ih).into_dyn(),
-            )],
-            "dx = da·W_ih with da = dh ⊙ (1 - h²).",
-        );
-        check(
-            LAB_STEP,
-            "dh_prev",
-            dh_prev.view().into_dyn(),
-            want_dprev.h.view().into_dyn(),
-            EXACT,
-            &[Mistake::new(
-                "forgetting the tanh derivative",
-                no_tanh_fix,
-                dh.dot(&cell.weight_hh).into_dyn(),
-            )],
-            "dh_prev = da·W_hh with da = dh ⊙ (1 - h²). This is the dh_next of step t-1.",
-        );
+        let pick = |k: usize| -> Vec<Mistake> {
+            variants
+                .iter()
+                .map(|v| Mistake::new(v.name, v.fix, v.tensors[k].clone()).with_detail(&v.detail))
+                .collect()
+        };
+        let hints = [
+            "with da = dh ⊙ (1 - h²): dW_ih += daᵀ·x (4.2).",
+            "with da = dh ⊙ (1 - h²): dW_hh += daᵀ·h_prev (4.3).",
+            "with da = dh ⊙ (1 - h²): db_ih += Σ_rows da (4.4).",
+            "with da = dh ⊙ (1 - h²): db_hh += Σ_rows da (4.4).",
+            "dx = da·W_ih with da = dh ⊙ (1 - h²) (4.5).",
+            "dh_prev = da·W_hh with da = dh ⊙ (1 - h²) (4.6). This is the dh_next of step t-1.",
+        ];
+        let got_t = [
+            got.w_ih.clone().into_dyn(),
+            got.w_hh.clone().into_dyn(),
+            got.b_ih.clone().into_dyn(),
+            got.b_hh.clone().into_dyn(),
+            dx.into_dyn(),
+            dh_prev.into_dyn(),
+        ];
+        let want_t = [
+            want.w_ih.into_dyn(),
+            want.w_hh.into_dyn(),
+            want.b_ih.into_dyn(),
+            want.b_hh.into_dyn(),
+            want_dx.into_dyn(),
+            want_dprev.h.into_dyn(),
+        ];
+        for (k, name) in ["dW_ih", "dW_hh", "db_ih", "db_hh", "dx", "dh_prev"]
+            .iter()
+            .enumerate()
+        {
+            check(
+                LAB_STEP,
+                name,
+                got_t[k].view(),
+                want_t[k].view(),
+                EXACT,
+                &pick(k),
+                hints[k],
+            );
+        }
     }
+}
+
+fn add(g: &mut Grads, other: &Grads) {
+    g.w_ih += &other.w_ih;
+    g.w_hh += &other.w_hh;
+    g.b_ih += &other.b_ih;
+    g.b_hh += &other.b_hh;
+}
+
+/// One single-term change of the step backward and the six tensors it gives
+/// (dW_ih, dW_hh, db_ih, db_hh after adding into `start`, then dx, dh_prev).
+struct Variant {
+    name: &'static str,
+    detail: String,
+    fix: &'static str,
+    tensors: Vec<ndarray::ArrayD<f64>>,
+}
+
+/// The answers of every plausible single-term change of (4.1)-(4.6): the derivative of tanh forgotten,
+/// taken at the wrong cached value or of tanh applied twice; h where h_prev belongs; a transposed product;
+/// the weights swapped; a bias gradient averaged or left out; gradients overwritten instead of added.
+#[allow(clippy::too_many_arguments)]
+fn step_variants(
+    x: &Array2<f64>,
+    h_prev: &Array2<f64>,
+    h: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    dh: &Array2<f64>,
+    start: &Grads,
+) -> Vec<Variant> {
+    let (b, d, hs) = (x.nrows(), x.ncols(), h.ncols());
+    let square = d == hs;
+    // The right terms, each of which one variant changes.
+    // (4.1)
+    let da = dh * &h.mapv(|v| 1.0 - v * v);
+    let terms = |da: &Array2<f64>| -> [Array2<f64>; 3] {
+        [da.t().dot(x), da.t().dot(h_prev), da.dot(w_ih)]
+    };
+    let build = |gw_ih: Array2<f64>,
+                 gw_hh: Array2<f64>,
+                 gb_ih: Array1<f64>,
+                 gb_hh: Array1<f64>,
+                 dx: Array2<f64>,
+                 dprev: Array2<f64>,
+                 overwrite: bool| {
+        let base = if overwrite {
+            Grads::zeros(hs, d, hs)
+        } else {
+            start.clone()
+        };
+        vec![
+            (&base.w_ih + &gw_ih).into_dyn(),
+            (&base.w_hh + &gw_hh).into_dyn(),
+            (&base.b_ih + &gb_ih).into_dyn(),
+            (&base.b_hh + &gb_hh).into_dyn(),
+            dx.into_dyn(),
+            dprev.into_dyn(),
+        ]
+    };
+    let right = |da: &Array2<f64>, overwrite: bool| {
+        let [gi, gh, dx] = terms(da);
+        let sum = da.sum_axis(Axis(0));
+        build(gi, gh, sum.clone(), sum, dx, da.dot(w_hh), overwrite)
+    };
+    let v = |name: &'static str,
+             detail: &str,
+             fix: &'static str,
+             tensors: Vec<ndarray::ArrayD<f64>>| Variant {
+        name,
+        detail: detail.to_string(),
+        fix,
+        tensors,
+    };
+    let tanh_fix = "h = tanh(a), so ∂L/∂a = dh ⊙ (1 - h²) (4.1), with h the step's *output* (tanh already \
+                    applied), before anything else.";
+    let sum = da.sum_axis(Axis(0));
+    let [gi, gh, dx] = terms(&da);
+    let dprev = da.dot(w_hh);
+    let mut out = vec![
+        v(OVERWRITE, "", OVERWRITE_FIX, right(&da, true)),
+        v(
+            "forgetting the tanh derivative",
+            "",
+            tanh_fix,
+            right(dh, false),
+        ),
+        v(
+            "the tanh derivative at the wrong cached value",
+            "you used 1 - h_prev² instead of 1 - h²",
+            tanh_fix,
+            right(&(dh * &h_prev.mapv(|v| 1.0 - v * v)), false),
+        ),
+        v(
+            "the tanh derivative at the wrong cached value",
+            "you used 1 - tanh²(h): h already is tanh(a), so it is 1 - h²",
+            tanh_fix,
+            right(&(dh * &h.mapv(|v| 1.0 - v.tanh() * v.tanh())), false),
+        ),
+        v(
+            "the wrong cached value in dW_hh",
+            "you used h (the step's output) where h_prev (its input) belongs",
+            "W_hh multiplies h_prev in the forward, so dW_hh += daᵀ·h_prev (4.3).",
+            build(
+                gi.clone(),
+                da.t().dot(h),
+                sum.clone(),
+                sum.clone(),
+                dx.clone(),
+                dprev.clone(),
+                false,
+            ),
+        ),
+        v(
+            "a missing bias gradient",
+            "db_hh got nothing",
+            "Both biases are added to a, so both get Σ_rows da (4.4).",
+            build(
+                gi.clone(),
+                gh.clone(),
+                sum.clone(),
+                Array1::zeros(hs),
+                dx.clone(),
+                dprev.clone(),
+                false,
+            ),
+        ),
+        v(
+            "a missing bias gradient",
+            "db_ih got nothing",
+            "Both biases are added to a, so both get Σ_rows da (4.4).",
+            build(
+                gi.clone(),
+                gh.clone(),
+                Array1::zeros(hs),
+                sum.clone(),
+                dx.clone(),
+                dprev.clone(),
+                false,
+            ),
+        ),
+        v(
+            "averaging the bias gradient over the batch",
+            "",
+            "The loss already carries any 1/B: the bias gradient is the plain sum Σ_rows da (4.4).",
+            build(
+                gi.clone(),
+                gh.clone(),
+                &sum / b as f64,
+                &sum / b as f64,
+                dx.clone(),
+                dprev.clone(),
+                false,
+            ),
+        ),
+        v(
+            "the gradient of dh_prev taken through the wrong weight",
+            "you used W_ih",
+            "h_prev is multiplied by W_hh in the forward, so dh_prev = da·W_hh (4.6).",
+            if square {
+                build(
+                    gi.clone(),
+                    gh.clone(),
+                    sum.clone(),
+                    sum.clone(),
+                    dx.clone(),
+                    da.dot(w_ih),
+                    false,
+                )
+            } else {
+                vec![]
+            },
+        ),
+        v(
+            "forgetting da in dh_prev",
+            "you used dh·W_hh",
+            "The gradient reaches h_prev through a, so dh_prev = da·W_hh with da = dh ⊙ (1 - h²) (4.6).",
+            build(
+                gi.clone(),
+                gh.clone(),
+                sum.clone(),
+                sum.clone(),
+                dx.clone(),
+                dh.dot(w_hh),
+                false,
+            ),
+        ),
+    ];
+    let transpose_fix = "In the backward the products are the forward's, transposed, on the other side: \
+                         dx = da·W_ih (`da.dot(w_ih)`, no `.t()`), dh_prev = da·W_hh, dW_ih = daᵀ·x \
+                         (`da.t().dot(x)`), dW_hh = daᵀ·h_prev.";
+    out.push(v(
+        "multiplying by the transposed weight",
+        "in dh_prev: you computed da·W_hhᵀ",
+        transpose_fix,
+        build(
+            gi.clone(),
+            gh.clone(),
+            sum.clone(),
+            sum.clone(),
+            dx.clone(),
+            da.dot(&w_hh.t()),
+            false,
+        ),
+    ));
+    out.push(v(
+        "a transposed outer product",
+        "in dW_hh: you computed h_prevᵀ·da",
+        transpose_fix,
+        build(
+            gi.clone(),
+            h_prev.t().dot(&da),
+            sum.clone(),
+            sum.clone(),
+            dx.clone(),
+            dprev.clone(),
+            false,
+        ),
+    ));
+    if square {
+        out.push(v(
+            "multiplying by the transposed weight",
+            "in dx: you computed da·W_ihᵀ",
+            transpose_fix,
+            build(
+                gi.clone(),
+                gh.clone(),
+                sum.clone(),
+                sum.clone(),
+                da.dot(&w_ih.t()),
+                dprev.clone(),
+                false,
+            ),
+        ));
+        out.push(v(
+            "a transposed outer product",
+            "in dW_ih: you computed xᵀ·da",
+            transpose_fix,
+            build(
+                x.t().dot(&da),
+                gh.clone(),
+                sum.clone(),
+                sum.clone(),
+                dx.clone(),
+                dprev.clone(),
+                false,
+            ),
+        ));
+        out.push(v(
+            "the gradient of dx taken through the wrong weight",
+            "you used W_hh",
+            "x is multiplied by W_ih in the forward, so dx = da·W_ih (4.5).",
+            build(gi, gh, sum.clone(), sum, da.dot(w_hh), dprev, false),
+        ));
+    }
+    out.retain(|v| !v.tensors.is_empty());
+    out
+}
+
+/// `true` if the learner's step backward gives the library's answer on one small step (used to say "fix the
+/// step first" instead of diagnosing BPTT).
+fn step_is_right(backward: &impl StepBackward) -> bool {
+    let mut rng = rnn::init::rng(404);
+    let (b, d, h) = (2, 3, 4);
+    let x = rand2(b, d, 1.0, &mut rng);
+    let h_prev = rand2(b, h, 0.8, &mut rng);
+    let cell = library_cell(
+        &rand2(h, d, 0.7, &mut rng),
+        &rand2(h, h, 0.7, &mut rng),
+        &rand1(h, 0.5, &mut rng),
+        &rand1(h, 0.5, &mut rng),
+    );
+    let dh = rand2(b, h, 1.0, &mut rng);
+    let (next, cache) = cell.forward(x.view(), &State::from_h(h_prev.clone()));
+    let start = Grads {
+        w_ih: rand2(h, d, 1.0, &mut rng),
+        w_hh: rand2(h, h, 1.0, &mut rng),
+        b_ih: rand1(h, 1.0, &mut rng),
+        b_hh: rand1(h, 1.0, &mut rng),
+    };
+    let mut got = start.clone();
+    let Ok((dx, dprev)) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        backward(
+            &x,
+            &h_prev,
+            &next.h,
+            &cell.weight_ih,
+            &cell.weight_hh,
+            &dh,
+            &mut got,
+        )
+    })) else {
+        return false;
+    };
+    let mut lib = cell.zeros_like();
+    let (want_dx, want_dprev) = cell.backward(&cache, &State::from_h(dh), &mut lib);
+    let mut want = start;
+    add(&mut want, &as_grads(&lib));
+    let close =
+        |a: ndarray::ArrayViewD<'_, f64>, b: ndarray::ArrayViewD<'_, f64>| is_close(&a, &b, EXACT);
+    close(dx.view().into_dyn(), want_dx.view().into_dyn())
+        && close(dprev.view().into_dyn(), want_dprev.h.view().into_dyn())
+        && close(got.w_ih.view().into_dyn(), want.w_ih.view().into_dyn())
+        && close(got.w_hh.view().into_dyn(), want.w_hh.view().into_dyn())
+        && close(got.b_ih.view().into_dyn(), want.b_ih.view().into_dyn())
+        && close(got.b_hh.view().into_dyn(), want.b_hh.view().into_dyn())
 }
 
 /// The learner's BPTT: `(xs, h0, hs, w_ih, w_hh, dys) -> (grads, dxs, dh0)`, where `hs` are the forward
@@ -215,9 +524,18 @@ impl<F> Bptt for F where
 {
 }
 
-/// Checks the learner's `bptt` against `rnn::bptt::bptt`, naming the classic mistakes.
+/// Checks the learner's `bptt` against `rnn::bptt::bptt`, naming the classic mistakes. `step_backward` is the
+/// learner's step, which their BPTT calls: if it is wrong, the message says to fix it first instead of
+/// diagnosing BPTT.
 #[track_caller]
-pub fn check_bptt(learner: impl Bptt) {
+pub fn check_bptt(step_backward: impl StepBackward, learner: impl Bptt) {
+    if !step_is_right(&step_backward) {
+        crate::report::fail(
+            LAB_BPTT,
+            "elman_step_backward is wrong (its own check, check_step_backward, says how), and bptt \
+             calls it at every step, so BPTT cannot be right yet.\n  Fix elman_step_backward first.",
+        );
+    }
     let mut rng = rnn::init::rng(44);
     for (t, b, d, h) in [(6, 2, 3, 4), (4, 1, 2, 3), (5, 3, 3, 3)] {
         let xs = rand3(t, b, d, 1.0, &mut rng);
@@ -230,7 +548,7 @@ pub fn check_bptt(learner: impl Bptt) {
         );
         let dys = rand3(t, b, h, 1.0, &mut rng);
         let run = unroll(&cell, xs.view(), &State::from_h(h0.clone()));
-        let (got, dxs, dh0) = crate::report::run(LAB_BPTT, || {
+        let (got, dxs, dh0) = crate::report::run_backward(LAB_BPTT, || {
             learner(
                 &xs,
                 &h0,

@@ -119,6 +119,14 @@ pub fn check_relative_error(rel: impl RelativeError) {
             array![[1e-3, -2.0], [4.0, 0.0]].into_dyn(),
             array![[1.1e-3, -2.0], [4.0, 1e-9]].into_dyn(),
         ),
+        // The largest |a_i| and the largest |n_i| sit at different indices, so max|a| + max|n| (6) is not
+        // max_i (|a_i| + |n_i|) (3.1), and max(|a|, |n|) is neither.
+        (array![3.0, 0.1].into_dyn(), array![0.1, 3.0].into_dyn()),
+        // The worst difference is not where the scale is largest.
+        (
+            array![[2.0, -0.5], [0.0, 1.0]].into_dyn(),
+            array![[1.9, 0.0], [-1.5, 1.0]].into_dyn(),
+        ),
     ];
     for (a, n) in cases {
         let got = run(LAB, || rel(&a, &n));
@@ -175,6 +183,14 @@ pub fn check_relative_error(rel: impl RelativeError) {
                     max_diff / max_a.max(1e-8),
                 ),
                 (
+                    "adding the two tensors' maxima (max_i |a_i| + max_i |n_i|)",
+                    "The denominator is the largest *sum* |a_i| + |n_i| over the elements, taken element by \
+                     element (book (4.9)): max_i (|a_i| + |n_i|), floored at 1e-8. max|a| + max|n| is larger \
+                     whenever the two maxima sit at different elements, so your checker would pass gradients it \
+                     should reject.",
+                    max_diff / (max_a + max_n).max(1e-8),
+                ),
+                (
                     "dividing by max(|a|, |n|)",
                     "The course (and the library) divides by max_i (|a_i| + |n_i|), floored at 1e-8.",
                     max_diff / max_a.max(max_n).max(1e-8),
@@ -194,6 +210,34 @@ pub fn check_checker_catches_a_bug(numeric: impl NumericGradient, rel: impl Rela
     bad[[2]] *= 1.05; // a 5% error in one element
     let num = run(LAB, || numeric(&test_function, &x, gradcheck::STEP));
     let (r_good, r_bad) = (rel(&good, &num), rel(&bad, &num));
+    let verdict_wrong =
+        r_good.is_nan() || r_bad.is_nan() || r_good >= gradcheck::TOLERANCE || r_bad <= 1e-3;
+    if verdict_wrong {
+        // When a part the checker is built from is wrong here, say so instead of a second diagnosis.
+        let want_num = gradcheck::numeric_gradient(&x, test_function);
+        let tol = Tol {
+            atol: 1e-9,
+            rtol: 1e-8,
+        };
+        if !crate::report::is_close(&num.view(), &want_num.view(), tol) {
+            fail(
+                LAB,
+                "your checker's verdict is wrong because numeric_gradient is (its own check says how).\n  Fix \
+                 numeric_gradient first.",
+            );
+        }
+        let rel_right = [(r_good, &good), (r_bad, &bad)].iter().all(|(r, a)| {
+            let want = gradcheck::compare("x", a.view(), num.view()).rel_error;
+            (r - want).abs() <= 1e-12 + 1e-9 * want.abs()
+        });
+        if !rel_right {
+            fail(
+                LAB,
+                "your checker's verdict is wrong because relative_error is (its own check says how).\n  Fix \
+                 relative_error first.",
+            );
+        }
+    }
     if r_good >= gradcheck::TOLERANCE {
         fail(
             LAB,

@@ -87,17 +87,49 @@ pub fn check_clip_by_global_norm(clip: impl ClipNorm) {
             norm,
             want_norm,
             EXACT,
-            &[(
-                "returning the norm after clipping",
-                "Return the total norm *before* clipping (what PyTorch returns): it is what you log to see \
-                 gradients explode.",
-                total_norm(&want),
-            )],
+            &[
+                (
+                    "returning the norm after clipping",
+                    "Return the total norm *before* clipping (what PyTorch returns): it is what you log to see \
+                     gradients explode.",
+                    total_norm(&want),
+                ),
+                (
+                    "using the squared norm",
+                    "The global norm is √(Σ g²) over all elements of all tensors: take the square root.",
+                    want_norm * want_norm,
+                ),
+            ],
             "total norm = √(Σ over all tensors, all elements of g²).",
         );
         // A mistake is named only if it explains *every* tensor (tensors below the threshold can look right
         // under several mistakes at once).
-        let variants: [(&'static str, &'static str, &Vec<ArrayD<f64>>); 3] = [
+        // Mistake: rescaling to max_norm even when the norm is already below it.
+        let always: Vec<ArrayD<f64>> = grads()
+            .into_iter()
+            .map(|g| g * (max_norm / (want_norm + 1e-6)))
+            .collect();
+        // Mistake: comparing (and scaling by) the squared norm.
+        let squared = want_norm * want_norm;
+        let no_sqrt: Vec<ArrayD<f64>> = grads()
+            .into_iter()
+            .map(|g| {
+                let c = max_norm / (squared + 1e-6);
+                if c < 1.0 { g * c } else { g }
+            })
+            .collect();
+        let variants: [(&'static str, &'static str, &Vec<ArrayD<f64>>); 5] = [
+            (
+                "rescaling even when the norm is below max_norm",
+                "Clipping only ever shrinks: multiply by max_norm / (norm + 1e-6) only when that factor is below 1 \
+                 (norm > max_norm); smaller gradients are left as they are.",
+                &always,
+            ),
+            (
+                "using the squared norm",
+                "The global norm is √(Σ g²) over all elements of all tensors: take the square root.",
+                &no_sqrt,
+            ),
             (
                 PER_ELEMENT,
                 "Global-norm clipping rescales *all* gradients by the same factor max_norm / (norm + 1e-6) \

@@ -5,7 +5,7 @@ use rnn::cells::{Cell, Lstm, LstmOptions, State};
 use rnn::gradcheck::numeric_gradient;
 use rnn::params::Parameters;
 
-use crate::reference::{self, LSTM_PYTORCH};
+use crate::reference::{self, LSTM_PYTORCH, LstmSlip};
 use crate::report::{EXACT, Mistake, NUMERIC, check, check_shape, run as run_learner};
 use crate::{Grads, rand1, rand2};
 
@@ -161,6 +161,13 @@ pub fn check_lstm_forward<C>(forward: impl LstmForward<C>) {
                     Mistake::new(GATE_ORDER, fix, ans.into_dyn()).with_detail(n)
                 })
                 .collect();
+            for (name, fix, (hh, cc)) in lstm_forward_slips(&k) {
+                ms.push(Mistake::new(
+                    name,
+                    fix,
+                    if which == 0 { hh } else { cc }.into_dyn(),
+                ));
+            }
             if which == 0 {
                 ms.push(Mistake::new(
                     "h = o ⊙ c without the tanh",
@@ -180,6 +187,42 @@ pub fn check_lstm_forward<C>(forward: impl LstmForward<C>) {
             );
         }
     }
+}
+
+/// A step's answer `(h, c)`.
+type HC = (Array2<f64>, Array2<f64>);
+
+/// Single-term changes of the LSTM forward: `(name, fix, (h, c))`.
+fn lstm_forward_slips(k: &Case) -> Vec<(&'static str, &'static str, HC)> {
+    let hsz = k.h.ncols();
+    // (7.1)
+    let a = k.x.dot(&k.w_ih.t()) + &k.b_ih + k.h.dot(&k.w_hh.t()) + &k.b_hh;
+    let blk = |j: usize| a.slice(ndarray::s![.., j * hsz..(j + 1) * hsz]).to_owned();
+    let sig = rnn::activation::sigmoid;
+    let (i, f, g, o) = (
+        blk(0).mapv(sig),
+        blk(1).mapv(sig),
+        blk(2).mapv(f64::tanh),
+        blk(3).mapv(sig),
+    );
+    let out = |c: Array2<f64>| (&o * &c.mapv(f64::tanh), c);
+    vec![
+        (
+            "forgetting the forget gate",
+            "c = f ⊙ c_prev + i ⊙ g (7.6): the forget gate scales the old cell state.",
+            out(&k.c + &(&i * &g)),
+        ),
+        (
+            "forgetting the input gate",
+            "c = f ⊙ c_prev + i ⊙ g (7.6): the input gate scales the candidate.",
+            out(&f * &k.c + &g),
+        ),
+        (
+            "σ where tanh belongs for the candidate g",
+            "The candidate is g = tanh(block 2) (7.4), in (-1, 1); only i, f and o are sigmoids.",
+            out(&f * &k.c + &(&i * &blk(2).mapv(sig))),
+        ),
+    ]
 }
 
 fn o_gate(k: &Case) -> Array2<f64> {
@@ -252,8 +295,13 @@ pub fn numeric_cell_grads(
     ]
 }
 
+/// A single-term change of a backward: its name, its fix, and the tensors it gives (in the order of the
+/// checked tensors).
+pub type Variant = (&'static str, &'static str, Vec<ArrayD<f64>>);
+
 /// Compares the learner's gradients tensor by tensor with central finite differences and with the library's
-/// backward (to rounding), with per-tensor hints.
+/// backward (to rounding). A wrong tensor is explained by the first `variants` entry that gives exactly it,
+/// otherwise by the tensor's hint.
 #[track_caller]
 pub fn check_cell_grads(
     lab: &str,
@@ -261,10 +309,40 @@ pub fn check_cell_grads(
     library: &[ArrayD<f64>],
     numeric: &[ArrayD<f64>],
     hints: &[(&str, &str)],
+    variants: &[Variant],
 ) {
-    for (((g, w), n), (name, hint)) in got.iter().zip(library).zip(numeric).zip(hints) {
-        check(lab, name, g.view(), n.view(), NUMERIC, &[], hint);
-        check(lab, name, g.view(), w.view(), EXACT, &[], hint);
+    for (k, (((g, w), n), (name, hint))) in
+        got.iter().zip(library).zip(numeric).zip(hints).enumerate()
+    {
+        let ms: Vec<Mistake> = variants
+            .iter()
+            .filter(|(_, _, t)| t.len() > k)
+            .map(|(name, fix, t)| Mistake::new(name, fix, t[k].clone()))
+            .collect();
+        check(lab, name, g.view(), n.view(), NUMERIC, &ms, hint);
+        check(lab, name, g.view(), w.view(), EXACT, &ms, hint);
+    }
+}
+
+/// `Err(message)` unless the learner's forward gave the library's `want` tensors: a backward is checked only
+/// once the forward it reads is right.
+pub fn forward_first(
+    got: &[&Array2<f64>],
+    want: &[&Array2<f64>],
+    forward: &str,
+    test: &str,
+) -> Result<(), String> {
+    let right = got.iter().zip(want).all(|(g, w)| {
+        g.dim() == w.dim()
+            && crate::report::is_close(&g.view().into_dyn(), &w.view().into_dyn(), EXACT)
+    });
+    if right {
+        Ok(())
+    } else {
+        Err(format!(
+            "{forward} is wrong on this input (its own check, {test}, says how), and the backward reads what it \
+             cached.\n  Fix the forward first."
+        ))
     }
 }
 
@@ -278,9 +356,18 @@ pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmB
         let d = k.x.ncols();
         let r = rand2(b, h, 1.0, &mut rng);
         let s = rand2(b, h, 1.0, &mut rng);
-        let (_, _, cache) = run_learner(LAB_FWD, || {
+        let (fh, fc, cache) = run_learner(LAB_FWD, || {
             forward(&k.x, &k.h, &k.c, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh)
         });
+        let (want_h, want_c) = run(&k, LSTM_PYTORCH);
+        if let Err(m) = forward_first(
+            &[&fh, &fc],
+            &[&want_h, &want_c],
+            "lstm_step",
+            "check_lstm_forward",
+        ) {
+            crate::report::fail(LAB_BWD, m);
+        }
         let start = Grads {
             w_ih: rand2(4 * h, d, 1.0, &mut rng),
             w_hh: rand2(4 * h, h, 1.0, &mut rng),
@@ -288,7 +375,7 @@ pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmB
             b_hh: rand1(4 * h, 1.0, &mut rng),
         };
         let mut g = start.clone();
-        let (dx, dh_prev, dc_prev) = run_learner(LAB_BWD, || {
+        let (dx, dh_prev, dc_prev) = crate::report::run_backward(LAB_BWD, || {
             backward(&cache, &k.w_ih, &k.w_hh, &r, &s, &mut g)
         });
         check_shape(LAB_BWD, "dx", dx.shape(), &[b, d], "(B, D)");
@@ -330,6 +417,67 @@ pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmB
         ];
         let dgates =
             "with da = the (B, 4H) gradient of the gate pre-activations [da_i, da_f, da_g, da_o]";
+        let slip = |which: LstmSlip| {
+            reference::lstm_backward(
+                &k.x, &k.h, &k.c, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh, &r, &s, which,
+            )
+        };
+        let right = slip(LstmSlip::None);
+        let overwrite: Vec<ArrayD<f64>> = right
+            .iter()
+            .zip([
+                start.w_ih.clone().into_dyn(),
+                start.w_hh.clone().into_dyn(),
+                start.b_ih.clone().into_dyn(),
+                start.b_hh.clone().into_dyn(),
+            ])
+            .map(|(t, s)| t - &s)
+            .collect();
+        let variants: Vec<Variant> = vec![
+            (
+                "overwriting the parameter gradients instead of adding to them",
+                "`grads.w_ih += &...` (and the other three): over a sequence the same weights collect a \
+                 gradient from every step.",
+                overwrite,
+            ),
+            (
+                "forgetting the path from h into c",
+                "h = o ⊙ tanh(c) reads the new c, so the gradient reaching c is dc_total = dc + dh ⊙ o ⊙ \
+                 (1 - tanh²(c)) (7.10); every gate below c (i, f, g) and dc_prev use dc_total.",
+                slip(LstmSlip::NoHPathIntoC),
+            ),
+            (
+                "dropping the incoming dc",
+                "The next step's dc reaches c too: dc_total = dc + dh ⊙ o ⊙ (1 - tanh²(c)) (7.10).",
+                slip(LstmSlip::NoIncomingDc),
+            ),
+            (
+                "dc_prev without the forget gate",
+                "c = f ⊙ c_prev + i ⊙ g, so dc_prev = dc_total ⊙ f (7.16).",
+                slip(LstmSlip::DcPrevWithoutF),
+            ),
+            (
+                "da_o with c where tanh(c) belongs",
+                "h = o ⊙ tanh(c), so da_o = dh ⊙ tanh(c) ⊙ o(1 - o) (7.8), (7.9).",
+                slip(LstmSlip::OWithoutTanh),
+            ),
+            (
+                "da_f with the new c where c_prev belongs",
+                "c = f ⊙ c_prev + i ⊙ g, so da_f = dc_total ⊙ c_prev ⊙ f(1 - f): the forget gate multiplies \
+                 the *previous* cell state.",
+                slip(LstmSlip::FWithNewC),
+            ),
+            (
+                "da_i with i where g belongs",
+                "c = f ⊙ c_prev + i ⊙ g, so da_i = dc_total ⊙ g ⊙ i(1 - i).",
+                slip(LstmSlip::IWithoutG),
+            ),
+            (
+                "the gate gradients concatenated in the wrong order",
+                "da must be [da_i | da_f | da_g | da_o] (7.18), the order of the gates in the weights' rows.",
+                slip(LstmSlip::OrderIfog),
+            ),
+        ];
         check_cell_grads(
             LAB_BWD,
             &got,
@@ -338,7 +486,7 @@ pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmB
             &[
                 (
                     "dW_ih (the increase you added to grads.w_ih)",
-                    &format!("{dgates}: dW_ih += daᵀ·x. Add (+=), don't overwrite."),
+                    &format!("{dgates}: dW_ih += daᵀ·x."),
                 ),
                 (
                     "dW_hh (the increase you added to grads.w_hh)",
@@ -359,6 +507,7 @@ pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmB
                     "dc_total = dc + dh ⊙ o ⊙ (1 - tanh²(c)) (h reads c too!), and dc_prev = dc_total ⊙ f.",
                 ),
             ],
+            &variants,
         );
     }
 }

@@ -1,10 +1,10 @@
 //! Lab 8: the GRU step, forward and backward, in PyTorch's form (gates r, z, n;
 //! n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h' = (1 - z) ⊙ n + z ⊙ h).
 
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, ArrayD};
 
-use crate::lab07::{Case, cases, check_cell_grads, numeric_cell_grads};
-use crate::reference::{self, GruForm};
+use crate::lab07::{Case, Variant, cases, check_cell_grads, forward_first, numeric_cell_grads};
+use crate::reference::{self, GruForm, GruSlip};
 use crate::report::{EXACT, Mistake, check, check_shape, run as run_learner};
 use crate::{Grads, rand1, rand2};
 use rnn::cells::{Cell, Gru, GruVariant, State};
@@ -121,9 +121,13 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
         let (b, h) = k.h.dim();
         let d = k.x.ncols();
         let r = rand2(b, h, 1.0, &mut rng);
-        let (_, cache) = run_learner(LAB_FWD, || {
+        let (fh, cache) = run_learner(LAB_FWD, || {
             forward(&k.x, &k.h, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh)
         });
+        let want_h = run(&k, GruForm::PyTorch);
+        if let Err(m) = forward_first(&[&fh], &[&want_h], "gru_step", "check_gru_forward") {
+            crate::report::fail(LAB_BWD, m);
+        }
         let start = Grads {
             w_ih: rand2(3 * h, d, 1.0, &mut rng),
             w_hh: rand2(3 * h, h, 1.0, &mut rng),
@@ -131,7 +135,8 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
             b_hh: rand1(3 * h, 1.0, &mut rng),
         };
         let mut g = start.clone();
-        let (dx, dh_prev) = run_learner(LAB_BWD, || backward(&cache, &k.w_ih, &k.w_hh, &r, &mut g));
+        let (dx, dh_prev) =
+            crate::report::run_backward(LAB_BWD, || backward(&cache, &k.w_ih, &k.w_hh, &r, &mut g));
         check_shape(LAB_BWD, "dx", dx.shape(), &[b, d], "(B, D)");
         check_shape(LAB_BWD, "dh_prev", dh_prev.shape(), &[b, h], "(B, H)");
         let zero = Array2::zeros((b, h));
@@ -159,6 +164,47 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
             dx.into_dyn(),
             dh_prev.into_dyn(),
         ];
+        let slip = |which: GruSlip| {
+            reference::gru_backward(&k.x, &k.h, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh, &r, which)
+        };
+        let overwrite: Vec<ArrayD<f64>> = slip(GruSlip::None)
+            .iter()
+            .zip([
+                start.w_ih.clone().into_dyn(),
+                start.w_hh.clone().into_dyn(),
+                start.b_ih.clone().into_dyn(),
+                start.b_hh.clone().into_dyn(),
+            ])
+            .map(|(t, s)| t - &s)
+            .collect();
+        let variants: Vec<Variant> = vec![
+            (
+                "overwriting the parameter gradients instead of adding to them",
+                "`grads.w_ih += &...` (and the other three): over a sequence the same weights collect a \
+                 gradient from every step.",
+                overwrite,
+            ),
+            (
+                "forgetting the direct path dh ⊙ z in dh_prev",
+                "h' = (1 - z) ⊙ n + z ⊙ h reads h directly too: dh_prev = dh ⊙ z + dgh·W_hh.",
+                slip(GruSlip::NoDirectPath),
+            ),
+            (
+                "a sign error in dz",
+                "h' = (1 - z) ⊙ n + z ⊙ h, so ∂h'/∂z = h - n: dz = dh ⊙ (h - n).",
+                slip(GruSlip::ZSign),
+            ),
+            (
+                "forgetting r in the n block of dgh",
+                "n = tanh(gi_n + r ⊙ gh_n), so the gradient reaching gh_n = W_hn h + b_hn is r ⊙ da_n.",
+                slip(GruSlip::NoRInGh),
+            ),
+            (
+                "dr without the factor (W_hn h + b_hn)",
+                "n = tanh(gi_n + r ⊙ gh_n), so dr = da_n ⊙ gh_n, with gh_n = W_hn h + b_hn (the n block of gh).",
+                slip(GruSlip::RWithoutHn),
+            ),
+        ];
         check_cell_grads(
             LAB_BWD,
             &got,
@@ -167,7 +213,7 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
             &[
                 (
                     "dW_ih (the increase you added to grads.w_ih)",
-                    "with dgi = [da_r | da_z | da_n] (B, 3H): dW_ih += dgiᵀ·x. Add (+=), don't overwrite.",
+                    "with dgi = [da_r | da_z | da_n] (B, 3H): dW_ih += dgiᵀ·x.",
                 ),
                 (
                     "dW_hh (the increase you added to grads.w_hh)",
@@ -188,6 +234,7 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
                     "dh_prev = dh ⊙ z (the direct path through h' = ... + z ⊙ h) + dgh·W_hh.",
                 ),
             ],
+            &variants,
         );
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Every lab's tests call one function here, e.g. [`lab01::check_elman_step`], passing the learner's
 //! function. The check runs it on several random shapes, compares the answer with the `rnn` library (or, for
-//! pieces the library does not have yet, an independent formula in [`reference`]) and with finite
+//! pieces the library does not have yet, an independent formula in a private module) and with finite
 //! differences, and on failure panics with a message a learner can act on:
 //!
 //! ```text
@@ -12,8 +12,9 @@
 //! ```
 //!
 //! The "likely mistake" comes from comparing the answer with the answers that the classic mistakes give
-//! (see [`report::Mistake`]). `tests/mistakes.rs` keeps a deliberately broken version of each classic
-//! mistake and proves that these checks catch it, with its name in the message.
+//! (see [`report::Mistake`]), built from the library or from plain formulas in a private module (the
+//! answer key, which no lab can import). `tests/mistakes.rs` keeps a deliberately broken version of each
+//! classic mistake and proves that these checks catch it, with its name in the message.
 //!
 //! Learners never need to read this crate: the lab file, its hint (`rustlings hint`) and the failure messages
 //! are enough.
@@ -27,7 +28,7 @@ pub mod lab06;
 pub mod lab07;
 pub mod lab08;
 pub mod lab09;
-pub mod reference;
+mod reference;
 pub mod report;
 
 use ndarray::{Array1, Array2, Array3, Ix1, Ix2, Ix3};

@@ -1,5 +1,8 @@
 //! Independent, deliberately plain formulas used as expected answers (and, with a flag, as the answers the
-//! classic mistakes give).
+//! classic mistakes give): the answer key.
+//!
+//! This module is private to `labcheck`: only its checking functions call it, and a lab cannot import it
+//! (`labs/check.sh` proves it: an exercise that writes `use labcheck::reference::...` fails to compile).
 //!
 //! The `rnn` library is the reference wherever it already has the piece (Elman, BPTT, gradcheck, sampling);
 //! these formulas cover the rest and double as a cross-check.
@@ -20,6 +23,7 @@ pub fn softmax(z: &Array2<f64>) -> Array2<f64> {
 }
 
 /// Mean softmax cross-entropy over the N rows and its gradient `(p - onehot) / N`.
+#[cfg(test)]
 pub fn cross_entropy(z: &Array2<f64>, targets: &[usize]) -> (f64, Array2<f64>) {
     let n = z.nrows() as f64;
     let mut loss = 0.0;
@@ -151,4 +155,271 @@ pub fn clip_by_value(grads: &mut [ArrayD<f64>], clip: f64) {
     for g in grads.iter_mut() {
         g.mapv_inplace(|v| v.clamp(-clip, clip));
     }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The plain formulas agree with the library when no mistake is switched on.
+
+    use super::{GruForm, LSTM_PYTORCH};
+    use crate::lab07::{cases, library_lstm};
+    use crate::lab08::library_gru;
+    use crate::reference;
+    use crate::report::{EXACT, is_close};
+    use rnn::cells::{Cell, State};
+
+    #[test]
+    fn lstm_reference_matches_the_library() {
+        for k in cases(4, 1, true) {
+            let (h, c) = reference::lstm_step(
+                &k.x,
+                &k.h,
+                &k.c,
+                &k.w_ih,
+                &k.w_hh,
+                &k.b_ih,
+                &k.b_hh,
+                LSTM_PYTORCH,
+            );
+            let prev = State {
+                h: k.h.clone(),
+                c: Some(k.c.clone()),
+            };
+            let (next, _) = library_lstm(&k).forward(k.x.view(), &prev);
+            assert!(is_close(
+                &h.view().into_dyn(),
+                &next.h.view().into_dyn(),
+                EXACT
+            ));
+            assert!(is_close(
+                &c.view().into_dyn(),
+                &next.c.unwrap().view().into_dyn(),
+                EXACT
+            ));
+        }
+    }
+
+    #[test]
+    fn gru_reference_matches_the_library() {
+        for k in cases(3, 2, false) {
+            let h = reference::gru_step(
+                &k.x,
+                &k.h,
+                &k.w_ih,
+                &k.w_hh,
+                &k.b_ih,
+                &k.b_hh,
+                GruForm::PyTorch,
+            );
+            let (next, _) = library_gru(&k).forward(k.x.view(), &State::from_h(k.h.clone()));
+            assert!(is_close(
+                &h.view().into_dyn(),
+                &next.h.view().into_dyn(),
+                EXACT
+            ));
+            let cho = reference::gru_step(
+                &k.x,
+                &k.h,
+                &k.w_ih,
+                &k.w_hh,
+                &k.b_ih,
+                &k.b_hh,
+                GruForm::ResetBeforeMatmul,
+            );
+            let mut lib = library_gru(&k);
+            lib.variant = rnn::cells::GruVariant::ResetBefore;
+            let (next, _) = lib.forward(k.x.view(), &State::from_h(k.h.clone()));
+            assert!(is_close(
+                &cho.view().into_dyn(),
+                &next.h.view().into_dyn(),
+                EXACT
+            ));
+        }
+    }
+
+    #[test]
+    fn cross_entropy_reference_matches_the_library() {
+        let mut rng = rnn::init::rng(5);
+        let z = crate::rand2(4, 7, 3.0, &mut rng);
+        let y = [0, 6, 3, 3];
+        let (l, d) = reference::cross_entropy(&z, &y);
+        let (ll, dd) = rnn::loss::softmax_cross_entropy(z.view(), &y, None);
+        assert!((l - ll).abs() < 1e-12);
+        assert!(is_close(&d.view().into_dyn(), &dd.view().into_dyn(), EXACT));
+    }
+}
+
+/// A single-term change of the LSTM step backward ((7.8)-(7.18)); `None` is the right backward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LstmSlip {
+    /// The right backward.
+    None,
+    /// dc_total = dc: the path from h into c, dh ⊙ o ⊙ (1 - tanh²(c)), forgotten.
+    NoHPathIntoC,
+    /// dc_total = dh ⊙ o ⊙ (1 - tanh²(c)): the incoming dc dropped.
+    NoIncomingDc,
+    /// dc_prev = dc_total, without the forget gate.
+    DcPrevWithoutF,
+    /// da_o = dh ⊙ c ⊙ o(1 - o): c where tanh(c) belongs.
+    OWithoutTanh,
+    /// da_f = dc_total ⊙ c ⊙ f(1 - f): the new c where c_prev belongs.
+    FWithNewC,
+    /// da_i = dc_total ⊙ i ⊙ i(1 - i): i where g belongs.
+    IWithoutG,
+    /// The gate gradients concatenated as [da_i | da_f | da_o | da_g].
+    OrderIfog,
+}
+
+/// The LSTM step backward for the loss gradients `dh`, `dc` of (h', c'), with one slip: the increments of
+/// dW_ih, dW_hh, db_ih, db_hh, then dx, dh_prev, dc_prev.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_backward(
+    x: &Array2<f64>,
+    h: &Array2<f64>,
+    c: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    b_ih: &Array1<f64>,
+    b_hh: &Array1<f64>,
+    dh: &Array2<f64>,
+    dc: &Array2<f64>,
+    slip: LstmSlip,
+) -> Vec<ArrayD<f64>> {
+    let hsz = h.ncols();
+    let (gi, gh) = preacts(x, h, w_ih, w_hh, b_ih, b_hh);
+    let a = gi + gh;
+    let i = block(&a, 0, hsz).mapv(sigmoid);
+    let f = block(&a, 1, hsz).mapv(sigmoid);
+    let g = block(&a, 2, hsz).mapv(f64::tanh);
+    let o = block(&a, 3, hsz).mapv(sigmoid);
+    let c_new = &f * c + &i * &g;
+    let tc = c_new.mapv(f64::tanh);
+    let dsig = |s: &Array2<f64>| s * &(1.0 - s);
+    // (7.10)
+    let via_h = dh * &o * &(1.0 - &tc * &tc);
+    let dct = match slip {
+        LstmSlip::NoHPathIntoC => dc.clone(),
+        LstmSlip::NoIncomingDc => via_h,
+        _ => dc + &via_h,
+    };
+    // (7.8), (7.9)
+    let da_o = if slip == LstmSlip::OWithoutTanh {
+        dh * &c_new * &dsig(&o)
+    } else {
+        dh * &tc * &dsig(&o)
+    };
+    let da_i = if slip == LstmSlip::IWithoutG {
+        &dct * &i * &dsig(&i)
+    } else {
+        &dct * &g * &dsig(&i)
+    };
+    let f_input = if slip == LstmSlip::FWithNewC {
+        &c_new
+    } else {
+        c
+    };
+    let da_f = &dct * f_input * &dsig(&f);
+    let da_g = &dct * &i * &(1.0 - &g * &g);
+    // (7.18)
+    let order = if slip == LstmSlip::OrderIfog {
+        [&da_i, &da_f, &da_o, &da_g]
+    } else {
+        [&da_i, &da_f, &da_g, &da_o]
+    };
+    let da = ndarray::concatenate(
+        Axis(1),
+        &[
+            order[0].view(),
+            order[1].view(),
+            order[2].view(),
+            order[3].view(),
+        ],
+    )
+    .expect("four (B, H) blocks");
+    let dc_prev = if slip == LstmSlip::DcPrevWithoutF {
+        dct.clone()
+    } else {
+        &dct * &f
+    };
+    vec![
+        da.t().dot(x).into_dyn(),
+        da.t().dot(h).into_dyn(),
+        da.sum_axis(Axis(0)).into_dyn(),
+        da.sum_axis(Axis(0)).into_dyn(),
+        da.dot(w_ih).into_dyn(),
+        da.dot(w_hh).into_dyn(),
+        dc_prev.into_dyn(),
+    ]
+}
+
+/// A single-term change of the GRU step backward ((8.9)-(8.12), PyTorch's form); `None` is the right one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GruSlip {
+    /// The right backward.
+    None,
+    /// dh_prev without the direct path dh ⊙ z.
+    NoDirectPath,
+    /// dz = dh ⊙ (n - h): the sign of ∂h'/∂z flipped.
+    ZSign,
+    /// The n block of dgh is da_n, without the factor r.
+    NoRInGh,
+    /// dr = da_n, without the factor (W_hn h + b_hn).
+    RWithoutHn,
+}
+
+/// The GRU step backward for the loss gradient `dh` of h', with one slip: the increments of dW_ih, dW_hh,
+/// db_ih, db_hh, then dx, dh_prev.
+#[allow(clippy::too_many_arguments)]
+pub fn gru_backward(
+    x: &Array2<f64>,
+    h: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    b_ih: &Array1<f64>,
+    b_hh: &Array1<f64>,
+    dh: &Array2<f64>,
+    slip: GruSlip,
+) -> Vec<ArrayD<f64>> {
+    let hsz = h.ncols();
+    let (gi, gh) = preacts(x, h, w_ih, w_hh, b_ih, b_hh);
+    let r = (block(&gi, 0, hsz) + block(&gh, 0, hsz)).mapv(sigmoid);
+    let z = (block(&gi, 1, hsz) + block(&gh, 1, hsz)).mapv(sigmoid);
+    let hn = block(&gh, 2, hsz);
+    let n = (block(&gi, 2, hsz) + &r * &hn).mapv(f64::tanh);
+    let dn = dh * &(1.0 - &z);
+    let dz = if slip == GruSlip::ZSign {
+        dh * &(&n - h)
+    } else {
+        dh * &(h - &n)
+    };
+    let da_n = &dn * &(1.0 - &n * &n);
+    let da_z = &dz * &z * &(1.0 - &z);
+    let dr = if slip == GruSlip::RWithoutHn {
+        da_n.clone()
+    } else {
+        &da_n * &hn
+    };
+    let da_r = &dr * &r * &(1.0 - &r);
+    let gh_n = if slip == GruSlip::NoRInGh {
+        da_n.clone()
+    } else {
+        &da_n * &r
+    };
+    let dgi = ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), da_n.view()])
+        .expect("(B, H) blocks");
+    let dgh = ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), gh_n.view()])
+        .expect("(B, H) blocks");
+    let direct = if slip == GruSlip::NoDirectPath {
+        Array2::zeros(h.raw_dim())
+    } else {
+        dh * &z
+    };
+    vec![
+        dgi.t().dot(x).into_dyn(),
+        dgh.t().dot(h).into_dyn(),
+        dgi.sum_axis(Axis(0)).into_dyn(),
+        dgh.sum_axis(Axis(0)).into_dyn(),
+        dgi.dot(w_ih).into_dyn(),
+        (direct + dgh.dot(w_hh)).into_dyn(),
+    ]
 }

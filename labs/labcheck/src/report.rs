@@ -116,8 +116,30 @@ pub fn check(
     hint: &str,
 ) {
     check_shape(lab, what, got.shape(), want.shape(), "the expected shape");
+    if let Err(msg) = compare(what, got, want, tol, mistakes, hint) {
+        fail(lab, msg)
+    }
+}
+
+/// [`check`] without the panic: `Err(message)` if `got` is not `want` (the message [`check`] would show,
+/// without the lab's name).
+pub fn compare(
+    what: &str,
+    got: ArrayViewD<'_, f64>,
+    want: ArrayViewD<'_, f64>,
+    tol: Tol,
+    mistakes: &[Mistake],
+    hint: &str,
+) -> Result<(), String> {
+    if got.shape() != want.shape() {
+        return Err(format!(
+            "`{what}` has shape {:?}, but it should be {:?}.",
+            got.shape(),
+            want.shape()
+        ));
+    }
     let Some((idx, g, w, bad)) = worst(&got, &want, tol) else {
-        return;
+        return Ok(());
     };
     let mut msg = format!(
         "`{what}` (shape {:?}) is wrong.\n  At {idx:?}: expected {w:.10}, got {g:.10} ({bad} of {} elements differ; \
@@ -134,9 +156,22 @@ pub fn check(
         atol: tol.atol.max(1e-9),
         rtol: tol.rtol.max(1e-6),
     };
+    // A mistake is named only if the learner's answer is (to rounding) the one it gives, and that answer is
+    // not the right one on this input; of several, the closest.
+    let distance = |a: &ArrayViewD<'_, f64>| {
+        got.iter()
+            .zip(a.iter())
+            .map(|(g, m)| (g - m).abs() / (loose.atol + loose.rtol * m.abs()))
+            .fold(0.0, f64::max)
+    };
     match mistakes
         .iter()
-        .find(|m| m.answer.shape() == want.shape() && is_close(&got, &m.answer.view(), loose))
+        .filter(|m| {
+            m.answer.shape() == want.shape()
+                && !is_close(&m.answer.view(), &want, tol)
+                && is_close(&got, &m.answer.view(), loose)
+        })
+        .min_by(|a, b| distance(&a.answer.view()).total_cmp(&distance(&b.answer.view())))
     {
         Some(m) => {
             let detail = if m.detail.is_empty() {
@@ -152,7 +187,7 @@ pub fn check(
         None if !hint.is_empty() => msg.push_str(&format!("\n  Hint: {hint}")),
         None => {}
     }
-    fail(lab, msg)
+    Err(msg)
 }
 
 /// Checks a scalar, with the same message format as [`check`].
@@ -181,27 +216,65 @@ pub fn check_scalar(
     );
 }
 
-/// Calls the learner's code; if it panics, panics again with the lab's name and advice for the usual causes
-/// (a `todo!()` left in place, a shape mismatch in a matrix product or a broadcast).
+/// The text of a panic's payload.
+pub fn message(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// Which code a panic came from: it decides the advice for a shape mismatch.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Pass {
+    /// A forward step: the products are x·W_ihᵀ and h·W_hhᵀ.
+    Forward,
+    /// A backward step: the products are the forward's, transposed (daᵀ·x, da·W_ih, da·W_hh).
+    Backward,
+}
+
+/// Calls the learner's forward code; if it panics, panics again with the lab's name and advice for the usual
+/// causes (a `todo!()` left in place, a shape mismatch in a matrix product or a broadcast).
 #[track_caller]
 pub fn run<T>(lab: &str, f: impl FnOnce() -> T) -> T {
+    run_pass(lab, Pass::Forward, f)
+}
+
+/// [`run`] for a backward pass: the advice for a shape mismatch is the backward's.
+#[track_caller]
+pub fn run_backward<T>(lab: &str, f: impl FnOnce() -> T) -> T {
+    run_pass(lab, Pass::Backward, f)
+}
+
+#[track_caller]
+fn run_pass<T>(lab: &str, pass: Pass, f: impl FnOnce() -> T) -> T {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(v) => v,
         Err(e) => {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
+            let msg = message(&*e);
+            let shapes = msg.contains("matrix multiplication")
+                || msg.contains("broadcast")
+                || msg.contains("shape");
             let advice = if msg.contains("not yet implemented") {
                 "Replace the `todo!()` with your code (the `// TODO:` comments say what to write)."
-            } else if msg.contains("matrix multiplication") || msg.contains("broadcast") {
+            } else if shapes && pass == Pass::Forward {
                 "A shape mismatch. Batches are rows: x is (B, D) and weight_ih is (G*H, D), so the product is \
                  `x.dot(&w_ih.t())`, shape (B, G*H). Print `.dim()` of your arrays to find the culprit."
+            } else if shapes {
+                "A shape mismatch in a backward. Its products are the forward's, transposed: with da the \
+                 (B, G*H) gradient of the pre-activation, dW_ih = daᵀ·x (`da.t().dot(x)`, (G*H, D)), \
+                 dW_hh = daᵀ·h_prev, dx = da·W_ih (`da.dot(w_ih)`, (B, D), no transpose) and dh_prev = da·W_hh. \
+                 Print `.dim()` of your arrays to find the culprit."
             } else {
                 "Read the message above; the lab's comments give every shape."
             };
-            fail(lab, format!("your code panicked: {msg}\n  {advice}"))
+            fail(
+                lab,
+                format!(
+                    "your code panicked: {msg}\n  {advice}\n  (The line that panicked is printed above this \
+                     message; run with RUST_BACKTRACE=1 to see every call that led there.)"
+                ),
+            )
         }
     }
 }

@@ -6,9 +6,129 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use labcheck::reference::{self, GruForm};
 use labcheck::{Grads, lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08};
 use ndarray::{Array1, Array2, Array3, ArrayD, Axis, s};
+
+/// What a learner would write for the pieces several broken variants share (the answer key,
+/// `labcheck::reference`, is private: neither a lab nor this file can use it).
+mod learner {
+    use ndarray::{Array1, Array2, ArrayD, Axis, s};
+    use rnn::activation::sigmoid;
+
+    /// Row-wise softmax, stable.
+    pub fn softmax(z: &Array2<f64>) -> Array2<f64> {
+        let m = z.map_axis(Axis(1), |r| r.fold(f64::NEG_INFINITY, |a, &b| a.max(b)));
+        let e = z - &m.insert_axis(Axis(1));
+        let e = e.mapv(f64::exp);
+        let sums = e.sum_axis(Axis(1)).insert_axis(Axis(1));
+        &e / &sums
+    }
+
+    /// Mean cross-entropy and its gradient.
+    pub fn cross_entropy(z: &Array2<f64>, y: &[usize]) -> (f64, Array2<f64>) {
+        let n = z.nrows() as f64;
+        let mut loss = 0.0;
+        for (row, &t) in z.axis_iter(Axis(0)).zip(y) {
+            let m = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+            loss += m + row.mapv(|v| (v - m).exp()).sum().ln() - row[t];
+        }
+        let mut d = softmax(z);
+        for (i, &t) in y.iter().enumerate() {
+            d[[i, t]] -= 1.0;
+        }
+        (loss / n, d / n)
+    }
+
+    /// PyTorch's gate order i, f, g, o, as block indices.
+    pub const LSTM_PYTORCH: [usize; 4] = [0, 1, 2, 3];
+
+    /// One LSTM step reading gates i, f, g, o from the blocks `order`.
+    pub fn lstm_step(
+        x: &Array2<f64>,
+        h: &Array2<f64>,
+        c: &Array2<f64>,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        b_ih: &Array1<f64>,
+        b_hh: &Array1<f64>,
+        order: [usize; 4],
+    ) -> (Array2<f64>, Array2<f64>) {
+        let n = h.ncols();
+        let a = x.dot(&w_ih.t()) + b_ih + h.dot(&w_hh.t()) + b_hh;
+        let blk = |k: usize| a.slice(s![.., order[k] * n..(order[k] + 1) * n]).to_owned();
+        let (i, f) = (blk(0).mapv(sigmoid), blk(1).mapv(sigmoid));
+        let (g, o) = (blk(2).mapv(f64::tanh), blk(3).mapv(sigmoid));
+        let c_new = &f * c + &i * &g;
+        (&o * &c_new.mapv(f64::tanh), c_new)
+    }
+
+    /// Which GRU a learner wrote.
+    #[derive(Clone, Copy, PartialEq)]
+    pub enum GruForm {
+        PyTorch,
+        FlippedZ,
+        OrderZrn,
+        ResetBeforeMatmul,
+    }
+
+    /// One GRU step in the given form.
+    pub fn gru_step(
+        x: &Array2<f64>,
+        h: &Array2<f64>,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        b_ih: &Array1<f64>,
+        b_hh: &Array1<f64>,
+        form: GruForm,
+    ) -> Array2<f64> {
+        let n = h.ncols();
+        let gi = x.dot(&w_ih.t()) + b_ih;
+        let gh = h.dot(&w_hh.t()) + b_hh;
+        let blk = |a: &Array2<f64>, k: usize| a.slice(s![.., k * n..(k + 1) * n]).to_owned();
+        let (ri, zi) = if form == GruForm::OrderZrn {
+            (1, 0)
+        } else {
+            (0, 1)
+        };
+        let r = (blk(&gi, ri) + blk(&gh, ri)).mapv(sigmoid);
+        let z = (blk(&gi, zi) + blk(&gh, zi)).mapv(sigmoid);
+        let hn = if form == GruForm::ResetBeforeMatmul {
+            (&r * h).dot(&w_hh.slice(s![2 * n..3 * n, ..]).t()) + b_hh.slice(s![2 * n..3 * n])
+        } else {
+            &r * &blk(&gh, 2)
+        };
+        let cand = (blk(&gi, 2) + hn).mapv(f64::tanh);
+        if form == GruForm::FlippedZ {
+            &z * &cand + &(1.0 - &z) * h
+        } else {
+            &(1.0 - &z) * &cand + &z * h
+        }
+    }
+
+    /// PyTorch's clip_grad_norm_.
+    pub fn clip_by_global_norm(grads: &mut [ArrayD<f64>], max_norm: f64) -> f64 {
+        let total = grads
+            .iter()
+            .map(|g| g.iter().map(|v| v * v).sum::<f64>())
+            .sum::<f64>()
+            .sqrt();
+        let coef = max_norm / (total + 1e-6);
+        if coef < 1.0 {
+            for g in grads.iter_mut() {
+                g.mapv_inplace(|v| v * coef);
+            }
+        }
+        total
+    }
+
+    /// PyTorch's clip_grad_value_.
+    pub fn clip_by_value(grads: &mut [ArrayD<f64>], clip: f64) {
+        for g in grads.iter_mut() {
+            g.mapv_inplace(|v| v.clamp(-clip, clip));
+        }
+    }
+}
+use learner::GruForm;
 
 /// Runs a check that must fail; returns its message.
 fn caught(check: impl FnOnce()) -> String {
@@ -138,7 +258,7 @@ fn lab03_log_of_underflowed_probability() {
     names(
         || {
             lab03::check_cross_entropy(|z, y| {
-                let p = reference::softmax(z); // stable softmax, but then ln p
+                let p = learner::softmax(z); // stable softmax, but then ln p
                 let n = z.nrows() as f64;
                 let loss = y
                     .iter()
@@ -162,8 +282,8 @@ fn lab03_forgetting_the_one_hot() {
     names(
         || {
             lab03::check_cross_entropy(|z, y| {
-                let (loss, _) = reference::cross_entropy(z, y);
-                (loss, reference::softmax(z) / z.nrows() as f64)
+                let (loss, _) = learner::cross_entropy(z, y);
+                (loss, learner::softmax(z) / z.nrows() as f64)
             })
         },
         "forgetting to subtract the one-hot target",
@@ -197,6 +317,19 @@ fn step_backward(
         grads.b_hh += &gb;
     }
     (da.dot(w_ih), da.dot(w_hh))
+}
+
+/// The right step backward.
+fn step_ok_backward(
+    x: &Array2<f64>,
+    h_prev: &Array2<f64>,
+    h: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    dh: &Array2<f64>,
+    grads: &mut Grads,
+) -> (Array2<f64>, Array2<f64>) {
+    step_backward(x, h_prev, h, w_ih, w_hh, dh, grads, false)
 }
 
 /// BPTT with switches for the classic mistakes.
@@ -244,14 +377,16 @@ fn bptt(
 #[test]
 fn lab04_correct_bptt_passes() {
     // The broken variants below differ from this one by a single switch.
-    lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| bptt(xs, h0, hs, w_ih, w_hh, dys, true, false));
+    lab04::check_bptt(step_ok_backward, |xs, h0, hs, w_ih, w_hh, dys| {
+        bptt(xs, h0, hs, w_ih, w_hh, dys, true, false)
+    });
 }
 
 #[test]
 fn lab04_forgetting_dh_next() {
     names(
         || {
-            lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| {
+            lab04::check_bptt(step_ok_backward, |xs, h0, hs, w_ih, w_hh, dys| {
                 bptt(xs, h0, hs, w_ih, w_hh, dys, false, false)
             })
         },
@@ -263,7 +398,7 @@ fn lab04_forgetting_dh_next() {
 fn lab04_not_accumulating_dh_across_time() {
     names(
         || {
-            lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| {
+            lab04::check_bptt(step_ok_backward, |xs, h0, hs, w_ih, w_hh, dys| {
                 bptt(xs, h0, hs, w_ih, w_hh, dys, false, false)
             })
         },
@@ -275,7 +410,7 @@ fn lab04_not_accumulating_dh_across_time() {
 fn lab04_overwriting_parameter_gradients_in_bptt() {
     names(
         || {
-            lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| {
+            lab04::check_bptt(step_ok_backward, |xs, h0, hs, w_ih, w_hh, dys| {
                 bptt(xs, h0, hs, w_ih, w_hh, dys, true, true)
             })
         },
@@ -387,7 +522,7 @@ fn lab06_per_element_when_global_norm_asked() {
                     .map(|g| g.iter().map(|v| v * v).sum::<f64>())
                     .sum::<f64>()
                     .sqrt();
-                reference::clip_by_value(grads, max_norm);
+                learner::clip_by_value(grads, max_norm);
                 total
             })
         },
@@ -400,7 +535,7 @@ fn lab06_global_norm_when_value_asked() {
     names(
         || {
             lab06::check_clip_by_value(|grads, clip| {
-                reference::clip_by_global_norm(grads, clip);
+                learner::clip_by_global_norm(grads, clip);
             })
         },
         lab06::GLOBAL_FOR_VALUE,
@@ -441,7 +576,7 @@ fn lab07_gate_order_ifog() {
     names(
         || {
             lab07::check_lstm_forward(|x, h, c, w_ih, w_hh, b_ih, b_hh| {
-                let (h, c) = reference::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh, [0, 1, 3, 2]);
+                let (h, c) = learner::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh, [0, 1, 3, 2]);
                 (h, c, ())
             })
         },
@@ -460,7 +595,7 @@ fn lab07_no_tanh_on_c() {
                     .slice(s![.., 3 * hsz..4 * hsz])
                     .mapv(rnn::activation::sigmoid);
                 let (_, c_new) =
-                    reference::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh, reference::LSTM_PYTORCH);
+                    learner::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh, learner::LSTM_PYTORCH);
                 (&o * &c_new, c_new, ())
             })
         },
@@ -480,9 +615,7 @@ fn gru_with(
     &Array1<f64>,
     &Array1<f64>,
 ) -> (Array2<f64>, ()) {
-    move |x, h, w_ih, w_hh, b_ih, b_hh| {
-        (reference::gru_step(x, h, w_ih, w_hh, b_ih, b_hh, form), ())
-    }
+    move |x, h, w_ih, w_hh, b_ih, b_hh| (learner::gru_step(x, h, w_ih, w_hh, b_ih, b_hh, form), ())
 }
 
 #[test]
@@ -518,7 +651,7 @@ fn lab08_correct_forward_passes() {
 fn lab04_dh_next_replacing_the_loss_gradient() {
     names(
         || {
-            lab04::check_bptt(|xs, h0, hs, w_ih, w_hh, dys| {
+            lab04::check_bptt(step_ok_backward, |xs, h0, hs, w_ih, w_hh, dys| {
                 let (t_len, b, d) = xs.dim();
                 let h = w_hh.nrows();
                 let mut grads = Grads::zeros(h, d, h);
@@ -600,7 +733,7 @@ fn lab03_forgetting_one_over_n() {
     names(
         || {
             lab03::check_cross_entropy(|z, y| {
-                let (loss, d) = reference::cross_entropy(z, y);
+                let (loss, d) = learner::cross_entropy(z, y);
                 (loss, d * z.nrows() as f64)
             })
         },
@@ -613,7 +746,7 @@ fn lab03_summing_instead_of_averaging() {
     names(
         || {
             lab03::check_cross_entropy(|z, y| {
-                let (loss, d) = reference::cross_entropy(z, y);
+                let (loss, d) = learner::cross_entropy(z, y);
                 (loss * z.nrows() as f64, d)
             })
         },
@@ -698,7 +831,7 @@ fn lab06_returning_the_clipped_norm() {
     names(
         || {
             lab06::check_clip_by_global_norm(|grads, max_norm| {
-                reference::clip_by_global_norm(grads, max_norm);
+                learner::clip_by_global_norm(grads, max_norm);
                 grads
                     .iter()
                     .map(|g| g.iter().map(|v| v * v).sum::<f64>())
@@ -715,10 +848,686 @@ fn lab07_gate_order_figo() {
     names(
         || {
             lab07::check_lstm_forward(|x, h, c, w_ih, w_hh, b_ih, b_hh| {
-                let (h, c) = reference::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh, [1, 0, 2, 3]);
+                let (h, c) = learner::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh, [1, 0, 2, 3]);
                 (h, c, ())
             })
         },
         "wrong gate order",
+    );
+}
+
+// ---------------------------------------------------------------- lab 9: the training loop
+
+mod char_lm {
+    use labcheck::lab09::{self, BATCH, CharModel, HIDDEN, LR, MAX_NORM, SEQ_LEN, Step};
+    use ndarray::{Array2, Array3, ArrayViewMutD, Axis, Zip};
+    use rnn::bptt::{bptt, unroll};
+    use rnn::cells::{Cell, State};
+    use rnn::data::{TbpttBatches, Vocab};
+    use rnn::params::Parameters;
+
+    use super::names;
+
+    /// Slips in the step: clipping left out; returning the state after the chunk's first step.
+    #[derive(Clone, Copy, PartialEq)]
+    enum StepSlip {
+        None,
+        NoClip,
+        FirstStepState,
+    }
+
+    /// Slips in the loop: never carrying the state; training four times longer; not training at all.
+    #[derive(Clone, Copy, PartialEq)]
+    enum LoopSlip {
+        None,
+        NoCarry,
+        FourTimesLonger,
+        FakeLosses,
+    }
+
+    fn train_step(
+        model: &mut CharModel,
+        mem: &mut CharModel,
+        state: &State,
+        inputs: &Array2<usize>,
+        targets: &Array2<usize>,
+        slip: StepSlip,
+    ) -> (f64, State) {
+        let (t_len, b) = inputs.dim();
+        let (v, h) = model.w_hy.dim();
+        let xs = Array3::from_shape_fn(
+            (t_len, b, v),
+            |(t, j, k)| {
+                if inputs[[t, j]] == k { 1.0 } else { 0.0 }
+            },
+        );
+        let ys: Vec<usize> = targets.iter().cloned().collect();
+        let run = unroll(&model.cell, xs.view(), state);
+        let hs = run
+            .outputs
+            .clone()
+            .into_shape_with_order((t_len * b, h))
+            .unwrap();
+        let logits = hs.dot(&model.w_hy.t()) + &model.b_y;
+        let (loss, dlogits) = rnn::loss::softmax_cross_entropy(logits.view(), &ys, None);
+        let mut grads = model.zeros_like();
+        grads.w_hy = dlogits.t().dot(&hs);
+        grads.b_y = dlogits.sum_axis(Axis(0));
+        let dhs = dlogits
+            .dot(&model.w_hy)
+            .into_shape_with_order((t_len, b, h))
+            .unwrap();
+        bptt(&model.cell, &run.caches, dhs.view(), None, &mut grads.cell);
+        if slip != StepSlip::NoClip {
+            let mut all: Vec<ArrayViewMutD<'_, f64>> =
+                grads.params_mut().into_iter().map(|(_, g)| g).collect();
+            let total = all
+                .iter()
+                .map(|g| g.iter().map(|x| x * x).sum::<f64>())
+                .sum::<f64>()
+                .sqrt();
+            if total > MAX_NORM {
+                for g in all.iter_mut() {
+                    g.mapv_inplace(|x| x * MAX_NORM / (total + 1e-6));
+                }
+            }
+        }
+        for (((_, mut p), (_, g)), (_, mut m)) in model
+            .params_mut()
+            .into_iter()
+            .zip(grads.params())
+            .zip(mem.params_mut())
+        {
+            Zip::from(&mut p).and(&g).and(&mut m).for_each(|p, &g, m| {
+                *m += g * g;
+                *p -= LR * g / (*m + 1e-8).sqrt();
+            });
+        }
+        let last = if slip == StepSlip::FirstStepState {
+            State::from_h(run.outputs.index_axis(Axis(0), 0).to_owned())
+        } else {
+            run.last
+        };
+        (loss, last)
+    }
+
+    fn train(
+        text: &str,
+        steps: usize,
+        seed: u64,
+        step: &mut Step<'_>,
+        slip: LoopSlip,
+    ) -> (CharModel, Vec<f64>) {
+        let vocab = Vocab::from_text(text);
+        let ids = vocab.encode(text).unwrap();
+        let batches = TbpttBatches::new(&ids, BATCH, SEQ_LEN).unwrap();
+        let mut model = CharModel::new(vocab.len(), HIDDEN, &mut rnn::init::rng(seed));
+        let mut mem = model.zeros_like();
+        if slip == LoopSlip::FakeLosses {
+            // Trains nothing; reports a nice decreasing curve.
+            let losses = (0..steps)
+                .map(|i| 3.3 * (-(i as f64) / 100.0).exp() + 0.2)
+                .collect();
+            return (model, losses);
+        }
+        let total = if slip == LoopSlip::FourTimesLonger {
+            4 * steps
+        } else {
+            steps
+        };
+        let mut state = model.cell.zero_state(BATCH);
+        let mut losses = Vec::new();
+        for i in 0..total {
+            let k = i % batches.num_chunks();
+            if k == 0 || slip == LoopSlip::NoCarry {
+                state = model.cell.zero_state(BATCH);
+            }
+            let (inputs, targets) = batches.chunk(k);
+            let (loss, last) = step(&mut model, &mut mem, &state, &inputs, &targets);
+            state = last;
+            if losses.len() < steps {
+                losses.push(loss);
+            }
+        }
+        (model, losses)
+    }
+
+    fn check(step_slip: StepSlip, loop_slip: LoopSlip) {
+        lab09::check_training(
+            |text: &str, steps: usize, seed: u64, step: &mut Step<'_>| {
+                train(text, steps, seed, step, loop_slip)
+            },
+            |m: &mut CharModel,
+             mem: &mut CharModel,
+             s: &State,
+             x: &Array2<usize>,
+             y: &Array2<usize>| train_step(m, mem, s, x, y, step_slip),
+        );
+    }
+
+    #[test]
+    fn lab09_correct_training_passes() {
+        check(StepSlip::None, LoopSlip::None);
+    }
+
+    #[test]
+    fn lab09_made_up_losses_without_training() {
+        names(
+            || check(StepSlip::None, LoopSlip::FakeLosses),
+            "train called step 0 times",
+        );
+    }
+
+    #[test]
+    fn lab09_not_carrying_the_state() {
+        names(
+            || check(StepSlip::None, LoopSlip::NoCarry),
+            "not carrying the hidden state between chunks",
+        );
+    }
+
+    #[test]
+    fn lab09_carrying_the_wrong_steps_state() {
+        names(
+            || check(StepSlip::FirstStepState, LoopSlip::None),
+            "the state after step 1 of its 6, not after its last",
+        );
+    }
+
+    #[test]
+    fn lab09_training_four_times_longer() {
+        names(
+            || check(StepSlip::None, LoopSlip::FourTimesLonger),
+            "train called step 2000 times, but it was asked for steps = 500",
+        );
+    }
+
+    #[test]
+    fn lab09_no_clipping() {
+        names(
+            || check(StepSlip::NoClip, LoopSlip::None),
+            "Likely mistake: no gradient clipping",
+        );
+    }
+}
+
+#[test]
+fn lab05_relative_error_sum_of_maxima() {
+    names(
+        || {
+            lab05::check_relative_error(|a, n| {
+                let diff = a
+                    .iter()
+                    .zip(n.iter())
+                    .map(|(a, n)| (a - n).abs())
+                    .fold(0.0, f64::max);
+                let max_a = a.iter().map(|v| v.abs()).fold(0.0, f64::max);
+                let max_n = n.iter().map(|v| v.abs()).fold(0.0, f64::max);
+                diff / (max_a + max_n).max(1e-8)
+            })
+        },
+        "adding the two tensors' maxima",
+    );
+}
+
+// ---------------------------------------------------------------- mistakes named by the data-driven checks
+
+#[test]
+fn lab01_sigmoid_instead_of_tanh() {
+    names(
+        || {
+            lab01::check_elman_step(|x, h, w_ih, w_hh, b_ih, b_hh| {
+                (x.dot(&w_ih.t()) + b_ih + h.dot(&w_hh.t()) + b_hh).mapv(rnn::activation::sigmoid)
+            })
+        },
+        "the wrong activation (you applied the sigmoid σ)",
+    );
+}
+
+#[test]
+fn lab01_ignoring_the_input() {
+    names(
+        || {
+            lab01::check_elman_step(|_, h, _, w_hh, b_ih, b_hh| {
+                (h.dot(&w_hh.t()) + b_ih + b_hh).mapv(f64::tanh)
+            })
+        },
+        "ignoring the input x",
+    );
+}
+
+#[test]
+fn lab02_starting_from_zeros() {
+    names(
+        || {
+            lab02::check_unroll(|xs, _h0, w_ih, w_hh, b_ih, b_hh| {
+                let (t_len, b, _) = xs.dim();
+                let mut hs = Array3::zeros((t_len, b, w_hh.nrows()));
+                let mut h = Array2::zeros((b, w_hh.nrows())); // h0 never read
+                for t in 0..t_len {
+                    let x = xs.index_axis(Axis(0), t).to_owned();
+                    h = step_ok(&x, &h, (w_ih, w_hh, b_ih, b_hh));
+                    hs.index_axis_mut(Axis(0), t).assign(&h);
+                }
+                hs
+            })
+        },
+        "ignoring h0 (starting from zeros)",
+    );
+}
+
+#[test]
+fn lab03_softmax_over_the_wrong_axis() {
+    names(
+        || {
+            lab03::check_softmax(|z| {
+                let m = z.map_axis(Axis(0), |c| c.fold(f64::NEG_INFINITY, |a, &b| a.max(b)));
+                let e = (z - &m.insert_axis(Axis(0))).mapv(f64::exp);
+                let sums = e.sum_axis(Axis(0)).insert_axis(Axis(0));
+                &e / &sums
+            })
+        },
+        "normalising over the wrong axis",
+    );
+}
+
+#[test]
+fn lab03_overflowed_log_sum_exp_is_not_called_an_underflow() {
+    let msg = caught(|| {
+        lab03::check_cross_entropy(|z, y| {
+            let n = z.nrows() as f64;
+            // log-sum-exp without the max: exp(1000) = inf
+            let loss = y
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| z.row(i).mapv(f64::exp).sum().ln() - z[[i, t]])
+                .sum::<f64>()
+                / n;
+            let mut d = learner::softmax(z);
+            for (i, &t) in y.iter().enumerate() {
+                d[[i, t]] -= 1.0;
+            }
+            (loss, d / n)
+        })
+    });
+    println!("{msg}");
+    assert!(
+        msg.contains("Likely mistake: an overflowed log-sum-exp"),
+        "{msg}"
+    );
+    assert!(!msg.contains("underflow"), "{msg}");
+}
+
+#[test]
+fn lab03_gradient_check_waits_for_the_loss() {
+    names(
+        || {
+            lab03::check_gradient_numerically(|z, y| {
+                let (loss, d) = learner::cross_entropy(z, y);
+                (2.0 * loss, d) // a wrong loss, whose finite differences the right gradient does not match
+            })
+        },
+        "Fix the loss first",
+    );
+}
+
+#[test]
+fn lab04_transposed_weight_in_the_backward() {
+    let msg = caught(|| {
+        lab04::check_step_backward(|x, hp, h, w_ih, w_hh, dh, g| {
+            let da = dh * &h.mapv(|v| 1.0 - v * v);
+            g.w_ih += &da.t().dot(x);
+            g.w_hh += &da.t().dot(hp);
+            g.b_ih += &da.sum_axis(Axis(0));
+            g.b_hh += &da.sum_axis(Axis(0));
+            (da.dot(&w_ih.t()), da.dot(w_hh)) // forward habit: .t()
+        })
+    });
+    println!("{msg}");
+    assert!(
+        msg.contains("Likely mistake: multiplying by the transposed weight (in dx"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("x.dot(&w_ih.t())"),
+        "forward advice in a backward:\n{msg}"
+    );
+}
+
+#[test]
+fn lab04_tanh_derivative_at_h_prev() {
+    names(
+        || {
+            lab04::check_step_backward(|x, hp, _h, w_ih, w_hh, dh, g| {
+                let da = dh * &hp.mapv(|v| 1.0 - v * v);
+                g.w_ih += &da.t().dot(x);
+                g.w_hh += &da.t().dot(hp);
+                g.b_ih += &da.sum_axis(Axis(0));
+                g.b_hh += &da.sum_axis(Axis(0));
+                (da.dot(w_ih), da.dot(w_hh))
+            })
+        },
+        "you used 1 - h_prev² instead of 1 - h²",
+    );
+}
+
+#[test]
+fn lab04_bptt_waits_for_the_step() {
+    let no_tanh = |x: &Array2<f64>,
+                   hp: &Array2<f64>,
+                   _h: &Array2<f64>,
+                   w_ih: &Array2<f64>,
+                   w_hh: &Array2<f64>,
+                   dh: &Array2<f64>,
+                   g: &mut Grads| {
+        g.w_ih += &dh.t().dot(x);
+        g.w_hh += &dh.t().dot(hp);
+        g.b_ih += &dh.sum_axis(Axis(0));
+        g.b_hh += &dh.sum_axis(Axis(0));
+        (dh.dot(w_ih), dh.dot(w_hh))
+    };
+    let msg = caught(|| {
+        lab04::check_bptt(no_tanh, |xs, h0, hs, w_ih, w_hh, dys| {
+            bptt(xs, h0, hs, w_ih, w_hh, dys, true, false)
+        })
+    });
+    println!("{msg}");
+    assert!(msg.contains("Fix elman_step_backward first"), "{msg}");
+    assert!(
+        !msg.contains("Likely mistake"),
+        "a second diagnosis:\n{msg}"
+    );
+}
+
+#[test]
+fn lab06_rescaling_below_the_threshold() {
+    names(
+        || {
+            lab06::check_clip_by_global_norm(|grads, max_norm| {
+                let total = grads
+                    .iter()
+                    .map(|g| g.iter().map(|v| v * v).sum::<f64>())
+                    .sum::<f64>()
+                    .sqrt();
+                for g in grads.iter_mut() {
+                    g.mapv_inplace(|v| v * max_norm / (total + 1e-6)); // always, even if total < max_norm
+                }
+                total
+            })
+        },
+        "rescaling even when the norm is below max_norm",
+    );
+}
+
+mod gated {
+    //! An LSTM and a GRU step as a learner writes them, with one switch each for a slip in the backward.
+
+    use labcheck::Grads;
+    use ndarray::{Array1, Array2, Axis, s};
+    use rnn::activation::sigmoid;
+
+    pub struct LstmCache {
+        x: Array2<f64>,
+        h_prev: Array2<f64>,
+        c_prev: Array2<f64>,
+        gates: [Array2<f64>; 4],
+        tanh_c: Array2<f64>,
+    }
+
+    pub fn lstm_step(
+        x: &Array2<f64>,
+        h_prev: &Array2<f64>,
+        c_prev: &Array2<f64>,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        b_ih: &Array1<f64>,
+        b_hh: &Array1<f64>,
+    ) -> (Array2<f64>, Array2<f64>, LstmCache) {
+        let n = h_prev.ncols();
+        let a = x.dot(&w_ih.t()) + b_ih + h_prev.dot(&w_hh.t()) + b_hh;
+        let blk = |k: usize| a.slice(s![.., k * n..(k + 1) * n]).to_owned();
+        let (i, f, g, o) = (
+            blk(0).mapv(sigmoid),
+            blk(1).mapv(sigmoid),
+            blk(2).mapv(f64::tanh),
+            blk(3).mapv(sigmoid),
+        );
+        let c = &f * c_prev + &i * &g;
+        let tanh_c = c.mapv(f64::tanh);
+        let h = &o * &tanh_c;
+        let cache = LstmCache {
+            x: x.clone(),
+            h_prev: h_prev.clone(),
+            c_prev: c_prev.clone(),
+            gates: [i, f, g, o],
+            tanh_c,
+        };
+        (h, c, cache)
+    }
+
+    /// `h_path = false` forgets dh ⊙ o ⊙ (1 - tanh²(c)) in dc_total; `transposed` writes dx = da·W_ihᵀ.
+    pub fn lstm_step_backward(
+        cache: &LstmCache,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        dh: &Array2<f64>,
+        dc: &Array2<f64>,
+        grads: &mut Grads,
+        h_path: bool,
+        transposed: bool,
+    ) -> (Array2<f64>, Array2<f64>, Array2<f64>) {
+        let [i, f, g, o] = &cache.gates;
+        let dc_total = if h_path {
+            dc + &(dh * o * &cache.tanh_c.mapv(|t| 1.0 - t * t))
+        } else {
+            dc.clone()
+        };
+        let da_o = dh * &cache.tanh_c * &o.mapv(|v| v * (1.0 - v));
+        let da_i = &dc_total * g * &i.mapv(|v| v * (1.0 - v));
+        let da_f = &dc_total * &cache.c_prev * &f.mapv(|v| v * (1.0 - v));
+        let da_g = &dc_total * i * &g.mapv(|v| 1.0 - v * v);
+        let da = ndarray::concatenate(
+            Axis(1),
+            &[da_i.view(), da_f.view(), da_g.view(), da_o.view()],
+        )
+        .unwrap();
+        grads.w_ih += &da.t().dot(&cache.x);
+        grads.w_hh += &da.t().dot(&cache.h_prev);
+        grads.b_ih += &da.sum_axis(Axis(0));
+        grads.b_hh += &da.sum_axis(Axis(0));
+        let dx = if transposed {
+            da.dot(&w_ih.t())
+        } else {
+            da.dot(w_ih)
+        };
+        (dx, da.dot(w_hh), &dc_total * f)
+    }
+
+    pub struct GruCache {
+        x: Array2<f64>,
+        h_prev: Array2<f64>,
+        r: Array2<f64>,
+        z: Array2<f64>,
+        n: Array2<f64>,
+        gh_n: Array2<f64>,
+    }
+
+    pub fn gru_step(
+        x: &Array2<f64>,
+        h_prev: &Array2<f64>,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        b_ih: &Array1<f64>,
+        b_hh: &Array1<f64>,
+    ) -> (Array2<f64>, GruCache) {
+        let hsz = h_prev.ncols();
+        let gi = x.dot(&w_ih.t()) + b_ih;
+        let gh = h_prev.dot(&w_hh.t()) + b_hh;
+        let blk = |a: &Array2<f64>, k: usize| a.slice(s![.., k * hsz..(k + 1) * hsz]).to_owned();
+        let r = (blk(&gi, 0) + blk(&gh, 0)).mapv(sigmoid);
+        let z = (blk(&gi, 1) + blk(&gh, 1)).mapv(sigmoid);
+        let gh_n = blk(&gh, 2);
+        let n = (blk(&gi, 2) + &r * &gh_n).mapv(f64::tanh);
+        let h = (1.0 - &z) * &n + &z * h_prev;
+        let cache = GruCache {
+            x: x.clone(),
+            h_prev: h_prev.clone(),
+            r,
+            z,
+            n,
+            gh_n,
+        };
+        (h, cache)
+    }
+
+    /// `direct = false` forgets the direct path dh ⊙ z in dh_prev.
+    pub fn gru_step_backward(
+        c: &GruCache,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        dh: &Array2<f64>,
+        grads: &mut Grads,
+        direct: bool,
+    ) -> (Array2<f64>, Array2<f64>) {
+        let dn = dh * &(1.0 - &c.z);
+        let dz = dh * &(&c.h_prev - &c.n);
+        let da_n = &dn * &c.n.mapv(|v| 1.0 - v * v);
+        let da_r = &da_n * &c.gh_n * &c.r.mapv(|v| v * (1.0 - v));
+        let da_z = &dz * &c.z.mapv(|v| v * (1.0 - v));
+        let dgi = ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), da_n.view()]).unwrap();
+        let da_n_r = &da_n * &c.r;
+        let dgh =
+            ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), da_n_r.view()]).unwrap();
+        grads.w_ih += &dgi.t().dot(&c.x);
+        grads.b_ih += &dgi.sum_axis(Axis(0));
+        grads.w_hh += &dgh.t().dot(&c.h_prev);
+        grads.b_hh += &dgh.sum_axis(Axis(0));
+        let dh_prev = if direct {
+            dh * &c.z + dgh.dot(w_hh)
+        } else {
+            dgh.dot(w_hh)
+        };
+        (dgi.dot(w_ih), dh_prev)
+    }
+}
+
+#[test]
+fn lab07_correct_backward_passes() {
+    lab07::check_lstm_backward(gated::lstm_step, |c, wi, wh, dh, dc, g| {
+        gated::lstm_step_backward(c, wi, wh, dh, dc, g, true, false)
+    });
+}
+
+#[test]
+fn lab07_forgetting_the_path_from_h_into_c() {
+    let msg = caught(|| {
+        lab07::check_lstm_backward(gated::lstm_step, |c, wi, wh, dh, dc, g| {
+            gated::lstm_step_backward(c, wi, wh, dh, dc, g, false, false)
+        })
+    });
+    println!("{msg}");
+    assert!(
+        msg.contains("Likely mistake: forgetting the path from h into c"),
+        "{msg}"
+    );
+    assert!(!msg.contains("don't overwrite"), "{msg}");
+}
+
+#[test]
+fn lab07_shape_panic_in_the_backward_gets_backward_advice() {
+    let msg = caught(|| {
+        lab07::check_lstm_backward(gated::lstm_step, |c, wi, wh, dh, dc, g| {
+            gated::lstm_step_backward(c, wi, wh, dh, dc, g, true, true)
+        })
+    });
+    println!("{msg}");
+    assert!(msg.contains("A shape mismatch in a backward"), "{msg}");
+    assert!(
+        !msg.contains("x.dot(&w_ih.t())"),
+        "forward advice in a backward:\n{msg}"
+    );
+}
+
+#[test]
+fn lab07_backward_waits_for_the_forward() {
+    let msg = caught(|| {
+        lab07::check_lstm_backward(
+            |x, h, c, w_ih, w_hh, b_ih, b_hh| {
+                let (_, c_new, cache) = gated::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh);
+                let (h_ifog, _) = learner::lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh, [0, 1, 3, 2]);
+                (h_ifog, c_new, cache)
+            },
+            |c, wi, wh, dh, dc, g| gated::lstm_step_backward(c, wi, wh, dh, dc, g, true, false),
+        )
+    });
+    println!("{msg}");
+    assert!(msg.contains("Fix the forward first"), "{msg}");
+    assert!(
+        !msg.contains("Likely mistake"),
+        "a second diagnosis:\n{msg}"
+    );
+}
+
+#[test]
+fn lab07_forgetting_the_forget_gate() {
+    names(
+        || {
+            lab07::check_lstm_forward(|x, h, c, w_ih, w_hh, b_ih, b_hh| {
+                let n = h.ncols();
+                let a = x.dot(&w_ih.t()) + b_ih + h.dot(&w_hh.t()) + b_hh;
+                let blk = |k: usize| a.slice(s![.., k * n..(k + 1) * n]).to_owned();
+                let i = blk(0).mapv(rnn::activation::sigmoid);
+                let g = blk(2).mapv(f64::tanh);
+                let o = blk(3).mapv(rnn::activation::sigmoid);
+                let c_new = c + &(&i * &g); // f never used
+                (&o * &c_new.mapv(f64::tanh), c_new, ())
+            })
+        },
+        "forgetting the forget gate",
+    );
+}
+
+#[test]
+fn lab08_correct_backward_passes() {
+    lab08::check_gru_backward(gated::gru_step, |c, wi, wh, dh, g| {
+        gated::gru_step_backward(c, wi, wh, dh, g, true)
+    });
+}
+
+#[test]
+fn lab08_forgetting_the_direct_path() {
+    names(
+        || {
+            lab08::check_gru_backward(gated::gru_step, |c, wi, wh, dh, g| {
+                gated::gru_step_backward(c, wi, wh, dh, g, false)
+            })
+        },
+        "forgetting the direct path dh ⊙ z in dh_prev",
+    );
+}
+
+#[test]
+fn lab05_checker_waits_for_the_relative_error() {
+    names(
+        || {
+            lab05::check_checker_catches_a_bug(
+                |f, x, _h| rnn::gradcheck::numeric_gradient(x, |v| f(v)),
+                |a, n| {
+                    // the absolute value forgotten: a gradient that is too *large* looks perfect
+                    let diff = a
+                        .iter()
+                        .zip(n.iter())
+                        .map(|(a, n)| n - a)
+                        .fold(0.0, f64::max);
+                    let scale = a
+                        .iter()
+                        .zip(n.iter())
+                        .map(|(a, n)| a.abs() + n.abs())
+                        .fold(0.0, f64::max);
+                    diff / scale.max(1e-8)
+                },
+            )
+        },
+        "Fix relative_error first",
     );
 }
