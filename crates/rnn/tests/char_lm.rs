@@ -114,3 +114,13 @@ fn training_lowers_the_loss() {
     assert!((after.bits - after.nats / std::f64::consts::LN_2).abs() < 1e-12);
     assert!((after.perplexity - after.nats.exp()).abs() < 1e-12);
 }
+
+#[test]
+#[should_panic(expected = "CharLm::forward: the chunk is (T, B) = (0, 2)")]
+fn an_empty_chunk_is_refused_with_its_shape_not_a_nan_loss() {
+    // A mean over zero predictions would be 0/0: the loss would be NaN and training would go on with it.
+    let config = CharLmConfig::new("rnn_tanh", Vocab::from_text("abcde"), 0, 4, 1, 0.0);
+    let model = CharLm::new(config, &mut rnn::init::rng(0)).unwrap();
+    let empty = Array2::<usize>::zeros((0, 2));
+    let _ = model.forward(&empty, &empty, None, None);
+}

@@ -270,6 +270,11 @@ impl CharLm {
             targets.dim()
         );
         let (t_len, batch) = inputs.dim();
+        assert!(
+            t_len > 0 && batch > 0,
+            "CharLm::forward: the chunk is (T, B) = ({t_len}, {batch}); the loss is a mean over T·B \
+             predictions, so both must be at least 1"
+        );
         let (h, n) = (self.config.hidden_size, t_len * batch);
         let xs = self.encode(inputs); // (T, B, D)
         let (outputs, finals, rnn_cache) =
