@@ -95,56 +95,99 @@ fn check_grads(
     }
 }
 
+/// One case of the step backward: random inputs, weights and incoming gradient `dh`, the non-zero
+/// gradients the learner adds into (as in the middle of BPTT), and the library's answer.
+struct StepCase {
+    x: Array2<f64>,
+    h_prev: Array2<f64>,
+    h: Array2<f64>,
+    cell: Elman,
+    dh: Array2<f64>,
+    start: Grads,
+    /// `start` plus the library's increments.
+    want: Grads,
+    want_dx: Array2<f64>,
+    want_dprev: Array2<f64>,
+}
+
+impl StepCase {
+    fn new(b: usize, d: usize, h: usize, rng: &mut rnn::init::Rng) -> Self {
+        let x = rand2(b, d, 1.0, rng);
+        let h_prev = rand2(b, h, 0.8, rng);
+        let cell = library_cell(
+            &rand2(h, d, 0.7, rng),
+            &rand2(h, h, 0.7, rng),
+            &rand1(h, 0.5, rng),
+            &rand1(h, 0.5, rng),
+        );
+        let dh = rand2(b, h, 1.0, rng);
+        let (next, cache) = cell.forward(x.view(), &State::from_h(h_prev.clone()));
+        let start = Grads {
+            w_ih: rand2(h, d, 1.0, rng),
+            w_hh: rand2(h, h, 1.0, rng),
+            b_ih: rand1(h, 1.0, rng),
+            b_hh: rand1(h, 1.0, rng),
+        };
+        let mut lib = cell.zeros_like();
+        let (want_dx, want_dprev) = cell.backward(&cache, &State::from_h(dh.clone()), &mut lib);
+        let mut want = start.clone();
+        add(&mut want, &as_grads(&lib));
+        StepCase {
+            x,
+            h_prev,
+            h: next.h,
+            cell,
+            dh,
+            start,
+            want,
+            want_dx,
+            want_dprev: want_dprev.h,
+        }
+    }
+
+    /// The learner's backward on this case, adding into a copy of `start`: (grads, dx, dh_prev).
+    fn run(&self, backward: &impl StepBackward) -> (Grads, Array2<f64>, Array2<f64>) {
+        let mut got = self.start.clone();
+        let (dx, dh_prev) = backward(
+            &self.x,
+            &self.h_prev,
+            &self.h,
+            &self.cell.weight_ih,
+            &self.cell.weight_hh,
+            &self.dh,
+            &mut got,
+        );
+        (got, dx, dh_prev)
+    }
+}
+
 /// Checks `elman_step_backward` against `rnn::cells::Elman::backward`, including that it *adds* into
 /// `grads` rather than overwriting them.
 #[track_caller]
 pub fn check_step_backward(backward: impl StepBackward) {
     let mut rng = rnn::init::rng(4);
     for (b, d, h) in SHAPES {
-        let x = rand2(b, d, 1.0, &mut rng);
-        let h_prev = rand2(b, h, 0.8, &mut rng);
-        let cell = library_cell(
-            &rand2(h, d, 0.7, &mut rng),
-            &rand2(h, h, 0.7, &mut rng),
-            &rand1(h, 0.5, &mut rng),
-            &rand1(h, 0.5, &mut rng),
-        );
-        let dh = rand2(b, h, 1.0, &mut rng);
-        let (next, cache) = cell.forward(x.view(), &State::from_h(h_prev.clone()));
-        // Start from non-zero gradients, as in the middle of BPTT.
-        let start = Grads {
-            w_ih: rand2(h, d, 1.0, &mut rng),
-            w_hh: rand2(h, h, 1.0, &mut rng),
-            b_ih: rand1(h, 1.0, &mut rng),
-            b_hh: rand1(h, 1.0, &mut rng),
-        };
-        let mut got = start.clone();
-        let (dx, dh_prev) = run_backward(LAB_STEP, || {
-            backward(
-                &x,
-                &h_prev,
-                &next.h,
-                &cell.weight_ih,
-                &cell.weight_hh,
-                &dh,
-                &mut got,
-            )
-        });
+        let case = StepCase::new(b, d, h, &mut rng);
+        let StepCase {
+            x,
+            h_prev,
+            cell,
+            dh,
+            start,
+            ..
+        } = &case;
+        let (got, dx, dh_prev) = run_backward(LAB_STEP, || case.run(&backward));
         check_shape(LAB_STEP, "dx", dx.shape(), &[b, d], "(B, D)");
         check_shape(LAB_STEP, "dh_prev", dh_prev.shape(), &[b, h], "(B, H)");
 
-        let mut lib = cell.zeros_like();
-        let (want_dx, want_dprev) = cell.backward(&cache, &State::from_h(dh.clone()), &mut lib);
-        let mut want = start.clone();
-        add(&mut want, &as_grads(&lib));
         let variants = step_variants(
-            &x,
-            &h_prev,
-            &next.h,
+            x,
+            h_prev,
+            &case.h,
             &cell.weight_ih,
             &cell.weight_hh,
-            &dh,
-            &start,
+            dh,
+            start,
         );
         let pick = |k: usize| -> Vec<Mistake> {
             variants
@@ -169,12 +212,12 @@ pub fn check_step_backward(backward: impl StepBackward) {
             dh_prev.into_dyn(),
         ];
         let want_t = [
-            want.w_ih.into_dyn(),
-            want.w_hh.into_dyn(),
-            want.b_ih.into_dyn(),
-            want.b_hh.into_dyn(),
-            want_dx.into_dyn(),
-            want_dprev.h.into_dyn(),
+            case.want.w_ih.clone().into_dyn(),
+            case.want.w_hh.clone().into_dyn(),
+            case.want.b_ih.clone().into_dyn(),
+            case.want.b_hh.clone().into_dyn(),
+            case.want_dx.clone().into_dyn(),
+            case.want_dprev.clone().into_dyn(),
         ];
         for (k, name) in ["dW_ih", "dW_hh", "db_ih", "db_hh", "dx", "dh_prev"]
             .iter()
@@ -453,46 +496,17 @@ fn step_variants(
 /// `true` if the learner's step backward gives the library's answer on one small step (used to say "fix the
 /// step first" instead of diagnosing BPTT).
 fn step_is_right(backward: &impl StepBackward) -> bool {
-    let mut rng = rnn::init::rng(404);
-    let (b, d, h) = (2, 3, 4);
-    let x = rand2(b, d, 1.0, &mut rng);
-    let h_prev = rand2(b, h, 0.8, &mut rng);
-    let cell = library_cell(
-        &rand2(h, d, 0.7, &mut rng),
-        &rand2(h, h, 0.7, &mut rng),
-        &rand1(h, 0.5, &mut rng),
-        &rand1(h, 0.5, &mut rng),
-    );
-    let dh = rand2(b, h, 1.0, &mut rng);
-    let (next, cache) = cell.forward(x.view(), &State::from_h(h_prev.clone()));
-    let start = Grads {
-        w_ih: rand2(h, d, 1.0, &mut rng),
-        w_hh: rand2(h, h, 1.0, &mut rng),
-        b_ih: rand1(h, 1.0, &mut rng),
-        b_hh: rand1(h, 1.0, &mut rng),
-    };
-    let mut got = start.clone();
-    let Ok((dx, dprev)) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        backward(
-            &x,
-            &h_prev,
-            &next.h,
-            &cell.weight_ih,
-            &cell.weight_hh,
-            &dh,
-            &mut got,
-        )
-    })) else {
+    let case = StepCase::new(2, 3, 4, &mut rnn::init::rng(404));
+    let Ok((got, dx, dprev)) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| case.run(backward)))
+    else {
         return false;
     };
-    let mut lib = cell.zeros_like();
-    let (want_dx, want_dprev) = cell.backward(&cache, &State::from_h(dh), &mut lib);
-    let mut want = start;
-    add(&mut want, &as_grads(&lib));
+    let want = &case.want;
     let close =
         |a: ndarray::ArrayViewD<'_, f64>, b: ndarray::ArrayViewD<'_, f64>| is_close(&a, &b, EXACT);
-    close(dx.view().into_dyn(), want_dx.view().into_dyn())
-        && close(dprev.view().into_dyn(), want_dprev.h.view().into_dyn())
+    close(dx.view().into_dyn(), case.want_dx.view().into_dyn())
+        && close(dprev.view().into_dyn(), case.want_dprev.view().into_dyn())
         && close(got.w_ih.view().into_dyn(), want.w_ih.view().into_dyn())
         && close(got.w_hh.view().into_dyn(), want.w_hh.view().into_dyn())
         && close(got.b_ih.view().into_dyn(), want.b_ih.view().into_dyn())
