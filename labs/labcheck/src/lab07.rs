@@ -299,6 +299,28 @@ pub fn numeric_cell_grads(
 /// checked tensors).
 pub type Variant = (&'static str, &'static str, Vec<ArrayD<f64>>);
 
+/// The variant "overwriting the parameter gradients instead of adding to them", for a backward checked by
+/// the increments it adds to `start`: `right` is the right backward's output (the four parameter increments
+/// first), and a learner who assigns instead of adding leaves `increment - start` as the increment.
+pub fn overwrite_variant(right: &[ArrayD<f64>], start: &Grads) -> Variant {
+    let overwrite = right
+        .iter()
+        .zip([
+            start.w_ih.clone().into_dyn(),
+            start.w_hh.clone().into_dyn(),
+            start.b_ih.clone().into_dyn(),
+            start.b_hh.clone().into_dyn(),
+        ])
+        .map(|(t, s)| t - &s)
+        .collect();
+    (
+        crate::lab04::OVERWRITE,
+        "`grads.w_ih += &...` (and the other three): over a sequence the same weights collect a \
+         gradient from every step.",
+        overwrite,
+    )
+}
+
 /// Compares the learner's gradients tensor by tensor with central finite differences and with the library's
 /// backward (to rounding). A wrong tensor is explained by the first `variants` entry that gives exactly it,
 /// otherwise by the tensor's hint.
@@ -423,23 +445,8 @@ pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmB
             )
         };
         let right = slip(LstmSlip::None);
-        let overwrite: Vec<ArrayD<f64>> = right
-            .iter()
-            .zip([
-                start.w_ih.clone().into_dyn(),
-                start.w_hh.clone().into_dyn(),
-                start.b_ih.clone().into_dyn(),
-                start.b_hh.clone().into_dyn(),
-            ])
-            .map(|(t, s)| t - &s)
-            .collect();
         let variants: Vec<Variant> = vec![
-            (
-                "overwriting the parameter gradients instead of adding to them",
-                "`grads.w_ih += &...` (and the other three): over a sequence the same weights collect a \
-                 gradient from every step.",
-                overwrite,
-            ),
+            overwrite_variant(&right, &start),
             (
                 "forgetting the path from h into c",
                 "h = o ⊙ tanh(c) reads the new c, so the gradient reaching c is dc_total = dc + dh ⊙ o ⊙ \

@@ -1,9 +1,11 @@
 //! Lab 8: the GRU step, forward and backward, in PyTorch's form (gates r, z, n;
 //! n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h' = (1 - z) ⊙ n + z ⊙ h).
 
-use ndarray::{Array1, Array2, ArrayD};
+use ndarray::{Array1, Array2};
 
-use crate::lab07::{Case, Variant, cases, check_cell_grads, forward_first, numeric_cell_grads};
+use crate::lab07::{
+    Case, Variant, cases, check_cell_grads, forward_first, numeric_cell_grads, overwrite_variant,
+};
 use crate::reference::{self, GruForm, GruSlip};
 use crate::report::{EXACT, Mistake, check, check_shape, run as run_learner};
 use crate::{Grads, rand1, rand2};
@@ -167,23 +169,8 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
         let slip = |which: GruSlip| {
             reference::gru_backward(&k.x, &k.h, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh, &r, which)
         };
-        let overwrite: Vec<ArrayD<f64>> = slip(GruSlip::None)
-            .iter()
-            .zip([
-                start.w_ih.clone().into_dyn(),
-                start.w_hh.clone().into_dyn(),
-                start.b_ih.clone().into_dyn(),
-                start.b_hh.clone().into_dyn(),
-            ])
-            .map(|(t, s)| t - &s)
-            .collect();
         let variants: Vec<Variant> = vec![
-            (
-                "overwriting the parameter gradients instead of adding to them",
-                "`grads.w_ih += &...` (and the other three): over a sequence the same weights collect a \
-                 gradient from every step.",
-                overwrite,
-            ),
+            overwrite_variant(&slip(GruSlip::None), &start),
             (
                 "forgetting the direct path dh ⊙ z in dh_prev",
                 "h' = (1 - z) ⊙ n + z ⊙ h reads h directly too: dh_prev = dh ⊙ z + dgh·W_hh.",
