@@ -114,11 +114,7 @@ pub(crate) fn open(args: &[String]) -> Result {
     if let (Some(job), Some(lab_port)) = (venv_job, lab_port) {
         let lab = (|| -> Result<(Child, String)> {
             setup_group(&mut report, Group::Notebooks)?;
-            let outcome = job
-                .join()
-                .map_err(|_| "the venv step panicked".to_string())??;
-            report.add(".venv (Python packages)", outcome);
-            setup_kernel(&mut report)?;
+            finish_venv_and_kernel(&mut report, job)?;
             start_lab(lab_port)
         })();
         match lab {

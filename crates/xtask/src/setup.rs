@@ -100,11 +100,7 @@ pub(crate) fn setup() -> Result<Report> {
     // Every Rust tool at once: the builds' single-threaded ends overlap.
     install_cargo_tools(&mut report, &CARGO_TOOLS.iter().collect::<Vec<_>>())?;
     setup_katex(&mut report)?;
-    let venv_outcome = venv_job
-        .join()
-        .map_err(|_| "the venv step panicked".to_string())??;
-    report.add(".venv (Python packages)", venv_outcome);
-    setup_kernel(&mut report)?;
+    finish_venv_and_kernel(&mut report, venv_job)?;
     setup_chromium(&mut report)?;
     println!("setup: done in {:.1?}", start.elapsed());
     Ok(report)
@@ -307,6 +303,19 @@ pub(crate) fn setup_venv() -> Result<String> {
         "installed from tools/requirements.txt in {:.0?}",
         t0.elapsed()
     ))
+}
+
+/// Waits for the venv step started on its own thread ([`setup_venv`]), reports it, and registers the kernel
+/// in the venv.
+pub(crate) fn finish_venv_and_kernel(
+    report: &mut Report,
+    venv_job: std::thread::JoinHandle<Result<String>>,
+) -> Result {
+    let outcome = venv_job
+        .join()
+        .map_err(|_| "the venv step panicked".to_string())??;
+    report.add(".venv (Python packages)", outcome);
+    setup_kernel(report)
 }
 
 /// The evcxr kernel, registered inside the venv (its jupyter looks in .venv/share/jupyter first), and
