@@ -102,6 +102,15 @@ fn fmt(v: impl IntoIterator<Item = f64>) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// The sampling settings the samples and the "hello" probabilities are shown for: (temperature, top-k).
+const SAMPLING: [(f64, Option<usize>); 5] = [
+    (0.5, None),
+    (1.0, None),
+    (2.0, None),
+    (5.0, None),
+    (5.0, Some(2)),
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(
         std::env::args()
@@ -188,13 +197,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  greedy:            {}",
         generate((&cell, &out), &vocab, 'h', 4, None, None, &mut rng)
     );
-    for (tau, k) in [
-        (0.5, None),
-        (1.0, None),
-        (2.0, None),
-        (5.0, None),
-        (5.0, Some(2)),
-    ] {
+    for (tau, k) in SAMPLING {
         let samples: Vec<String> = (0..8)
             .map(|_| generate((&cell, &out), &vocab, 'h', 4, Some(tau), k, &mut rng))
             .collect();
@@ -210,13 +213,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let logits = logits_for(&cell, &out, inputs, v); // (T, V)
     println!();
     println!("== probability that one sample is \"hello\", and that eight in a row are ==");
-    for (tau, k) in [
-        (0.5, None),
-        (1.0, None),
-        (2.0, None),
-        (5.0, None),
-        (5.0, Some(2)),
-    ] {
+    for (tau, k) in SAMPLING {
         let p: f64 = targets
             .iter()
             .enumerate()
