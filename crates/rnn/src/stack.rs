@@ -405,14 +405,9 @@ impl Rnn<AnyCell> {
     /// A freshly initialised network (PyTorch's default initialisation) of the architecture `config`
     /// describes. [`Error::Config`] for an invalid config.
     pub fn from_config(config: &RnnConfig, rng: &mut Rng) -> Result<Self> {
-        config.validate()?;
         let cell = config.cell;
-        Rnn::new(
-            config.input_size,
-            config.hidden_size,
-            config.num_layers,
-            config.bidirectional,
-            config.dropout,
+        Self::with_config(
+            config,
             |d, h, rng| AnyCell::from_config(&cell, d, h, rng),
             rng,
         )
@@ -422,17 +417,30 @@ impl Rnn<AnyCell> {
     /// random numbers: the container [`Rnn::from_checkpoint`] loads weights into. [`Error::Config`] for an
     /// invalid config.
     pub fn zeros(config: &RnnConfig) -> Result<Self> {
-        config.validate()?;
         let cell = config.cell;
         // `make_cell` ignores the generator: nothing is drawn from it.
+        Self::with_config(
+            config,
+            |d, h, _| AnyCell::zeros(&cell, d, h),
+            &mut crate::init::rng(0),
+        )
+    }
+
+    /// The network `config` describes, each cell made by `make_cell(input_size, hidden_size, rng)`.
+    fn with_config(
+        config: &RnnConfig,
+        make_cell: impl FnMut(usize, usize, &mut Rng) -> AnyCell,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        config.validate()?;
         Rnn::new(
             config.input_size,
             config.hidden_size,
             config.num_layers,
             config.bidirectional,
             config.dropout,
-            |d, h, _| AnyCell::zeros(&cell, d, h),
-            &mut crate::init::rng(0),
+            make_cell,
+            rng,
         )
     }
 
