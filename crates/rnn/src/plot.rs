@@ -163,6 +163,126 @@ impl LineChart {
     }
 }
 
+/// A dot chart for a few named categories (the variants of a cell, the settings of a sweep): every run
+/// is a dot above its category's name, and a short bar marks the categories' means. Made for results
+/// over a handful of seeds, where a mean alone would hide the spread.
+///
+/// ```
+/// let svg = rnn::plot::DotChart::new("final loss by variant", "nats per character")
+///     .category("V", vec![1.61, 1.63, 1.60])
+///     .category("NFG", vec![1.84, 1.80, 1.95])
+///     .to_svg();
+/// assert!(svg.0.contains("NFG"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct DotChart {
+    title: String,
+    y_label: String,
+    categories: Vec<(String, Vec<f64>)>,
+    size: (u32, u32),
+}
+
+impl DotChart {
+    /// An empty chart with a title and a y-axis label.
+    pub fn new(title: &str, y_label: &str) -> Self {
+        DotChart {
+            title: title.into(),
+            y_label: y_label.into(),
+            categories: vec![],
+            size: (720, 420),
+        }
+    }
+
+    /// Adds a category with its values (one per run); non-finite values are left out.
+    pub fn category(mut self, name: &str, values: Vec<f64>) -> Self {
+        self.categories.push((name.into(), values));
+        self
+    }
+
+    /// Sets the image size in pixels.
+    pub fn size(mut self, width: u32, height: u32) -> Self {
+        self.size = (width, height);
+        self
+    }
+
+    /// Renders the chart.
+    pub fn to_svg(&self) -> Svg {
+        let mut out = String::new();
+        {
+            let root = SVGBackend::with_string(&mut out, self.size).into_drawing_area();
+            root.fill(&WHITE).expect("svg fill");
+            let finite: Vec<f64> = self
+                .categories
+                .iter()
+                .flat_map(|(_, v)| v.iter().copied().filter(|y| y.is_finite()))
+                .collect();
+            let (mut y0, mut y1) = finite
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
+                    (a.min(y), b.max(y))
+                });
+            if finite.is_empty() {
+                (y0, y1) = (0.0, 1.0);
+            }
+            if y1 <= y0 {
+                y1 = y0 + y0.abs().max(1.0) * 0.1;
+            }
+            let pad = 0.08 * (y1 - y0);
+            let n = self.categories.len().max(1);
+            let names: Vec<String> = self.categories.iter().map(|(n, _)| n.clone()).collect();
+            let mut chart = ChartBuilder::on(&root)
+                .caption(&self.title, ("sans-serif", 20))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(64)
+                .build_cartesian_2d(-0.5..(n as f64 - 0.5), (y0 - pad)..(y1 + pad))
+                .expect("chart");
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(n)
+                .x_label_formatter(&|x| {
+                    let i = x.round();
+                    if (x - i).abs() < 1e-6 && i >= 0.0 {
+                        names.get(i as usize).cloned().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .y_desc(&self.y_label)
+                .draw()
+                .expect("mesh");
+            for (i, (_, values)) in self.categories.iter().enumerate() {
+                let c = PALETTE[i % PALETTE.len()];
+                let vs: Vec<f64> = values.iter().copied().filter(|y| y.is_finite()).collect();
+                let k = vs.len();
+                // spread a category's dots a little sideways so that equal values stay visible
+                let dots = vs.iter().enumerate().map(|(j, &y)| {
+                    let dx = if k > 1 {
+                        0.24 * (j as f64 / (k - 1) as f64 - 0.5)
+                    } else {
+                        0.0
+                    };
+                    Circle::new((i as f64 + dx, y), 4, c.filled())
+                });
+                chart.draw_series(dots).expect("dots");
+                if k > 0 {
+                    let mean = vs.iter().sum::<f64>() / k as f64;
+                    let x = i as f64;
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            vec![(x - 0.25, mean), (x + 0.25, mean)],
+                            BLACK.stroke_width(2),
+                        )))
+                        .expect("mean");
+                }
+            }
+            root.present().expect("svg present");
+        }
+        Svg(out)
+    }
+}
+
 /// Draws each series as a coloured line, with a legend when there is more than one.
 fn draw_lines<'a, 'b, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>,
@@ -228,6 +348,24 @@ mod tests {
             .any(|l| svg.0.contains(l));
         assert!(labelled, "no tick label below 1e-16");
         assert!(svg.0.contains("1e0"));
+    }
+
+    #[test]
+    fn dot_chart_draws_every_run_and_names_every_category() {
+        let svg = DotChart::new("runs", "loss")
+            .category("V", vec![1.0, 1.2, 1.1])
+            .category("NIG", vec![1.5, f64::NAN, 1.4])
+            .category("empty", vec![])
+            .to_svg();
+        for name in ["V", "NIG", "empty"] {
+            assert!(svg.0.contains(&format!(">\n{name}\n<")), "no label {name}");
+        }
+        assert_eq!(
+            svg.0.matches("<circle").count(),
+            5,
+            "one dot per finite value"
+        );
+        DotChart::new("nothing", "y").to_svg();
     }
 
     #[test]
