@@ -47,6 +47,9 @@
 
 use super::*;
 
+mod gated;
+use gated::{gru_cell, lstm_cell};
+
 /// A function that draws one diagram.
 pub(crate) type Draw = fn() -> Svg;
 
@@ -56,6 +59,8 @@ pub(crate) const DIAGRAMS: &[(&str, Draw)] = &[
     ("ch02-five-shapes", five_shapes),
     ("ch02-stacked-rnn", stacked_rnn),
     ("ch04-bptt-graph", bptt_graph),
+    ("ch07-lstm-cell", lstm_cell),
+    ("ch08-gru-cell", gru_cell),
 ];
 
 fn diagrams_dir() -> PathBuf {
@@ -559,6 +564,42 @@ impl Svg {
             hh: r,
             round: true,
         }
+    }
+
+    /// The outline of a whole cell: a large rounded box with a dashed edge and the [`Fill::Cell`] tint,
+    /// drawn first so that everything of the step sits on it. (x, y) is the top-left corner.
+    pub fn frame(&mut self, x: f64, y: f64, w: f64, h: f64) {
+        self.body.push(format!(
+            "<rect class=\"n d {}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"12\"/>",
+            Fill::Cell.class(),
+            num(x),
+            num(y),
+            num(w),
+            num(h)
+        ));
+    }
+
+    /// A junction: a dot where a line branches (a value that goes to two places).
+    pub fn dot(&mut self, x: f64, y: f64, stroke: Stroke) {
+        self.body.push(format!(
+            "<circle class=\"{}\" cx=\"{}\" cy=\"{}\" r=\"3.5\"/>",
+            stroke.head_class(),
+            num(x),
+            num(y)
+        ));
+    }
+
+    /// A line through `pts` without an arrowhead (the first stretch of a line that branches at a
+    /// [`Svg::dot`]).
+    pub fn line(&mut self, pts: &[(f64, f64)], stroke: Stroke) {
+        let mut d = format!("M{} {}", num(pts[0].0), num(pts[0].1));
+        for pt in &pts[1..] {
+            d.push_str(&format!(" L{} {}", num(pt.0), num(pt.1)));
+        }
+        self.body.push(format!(
+            "<path class=\"{}\" d=\"{d}\"/>",
+            stroke.line_class()
+        ));
     }
 
     /// A straight arrow from `a` to `b` (the head's tip at `b`).
