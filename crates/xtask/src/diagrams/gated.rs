@@ -12,7 +12,7 @@ pub(super) fn lstm_cell() -> Svg {
          multiplied element-wise by f_t and i_t ⊙ g_t is added, which gives c_t; h_t is o_t ⊙ tanh(c_t).",
     );
     let (yc, yig, yg, ya) = (70.0, 150.0, 230.0, 300.0);
-    let (xf, xi, xg, xo, xh) = (280.0, 380.0, 480.0, 620.0, 720.0);
+    let (xf, xi, xg, xo, xh) = (280.0, 380.0, 500.0, 620.0, 720.0);
     let (xin, xout) = (60.0, 815.0);
     s.frame(130.0, 25.0, 640.0, 312.0);
     s.note(145.0, 42.0, Anchor::Start, "one step");
@@ -67,8 +67,73 @@ pub(super) fn lstm_cell() -> Svg {
     let ht = s.node(xout, yg, 60.0, 36.0, Fill::Cell, "h_t");
     s.arrow(out.right(), ht.left(), Stroke::Fwd);
     s.note(xout, yg + 32.0, Anchor::Middle, "to «y_t»,");
-    s.note(xout, yg + 50.0, Anchor::Middle, "step «t + 1»");
+    s.note(xout, yg + 56.0, Anchor::Middle, "step «t + 1»");
     s.note(xout, yc + 32.0, Anchor::Middle, "to step «t + 1»");
+    s
+}
+
+/// Chapter 7: the backward path along the cell state (7.16), beside the Elman path of chapter 5.
+pub(super) fn lstm_carousel() -> Svg {
+    let mut s = Svg::new(
+        880.0,
+        272.0,
+        "Backward along the cell state, an LSTM's gradient of c_t reaches c_(t-1) multiplied element-wise \
+         by f_t and nothing else, with no weight matrix on the way; an Elman network's gradient of h_t \
+         reaches h_(t-1) multiplied element-wise by 1 - h_t ⊙ h_t and then by W_hh transposed, at every step.",
+    );
+    let (y1, y2, gw, h) = (92.0, 220.0, 84.0, 36.0);
+    s.text(20.0, 24.0, Anchor::Start, "LSTM: along the cell state", false);
+    s.text(20.0, 152.0, Anchor::Start, "Elman: along the hidden state (chapter 5)", false);
+    // The LSTM: ∂L/∂c_t, times f_t, is the part of ∂L/∂c_(t-1) that comes through step t.
+    let states = [(780.0, "t"), (530.0, "t-1"), (280.0, "t-2")];
+    let mut prev: Option<(Node, &str)> = None;
+    for &(cx, sub) in &states {
+        let g = s.node(cx, y1, gw, h, Fill::Grad, &format!("∂L/∂c_{{{sub}}}"));
+        if let Some((p, gate)) = prev {
+            let mx = (p.left().0 + g.right().0) / 2.0;
+            let keep = s.op(mx, y1, 13.0, "⊙", true);
+            s.arrow(p.left(), keep.right(), Stroke::Back);
+            s.arrow(keep.left(), g.right(), Stroke::Back);
+            s.math(mx, y1 - 48.0, Anchor::Middle, &format!("f_{{{gate}}}"));
+            s.arrow((mx, y1 - 37.0), keep.top(), Stroke::Dotted);
+            s.note_back(mx, y1 + 26.0, Anchor::Middle, "(7.16)");
+        }
+        prev = Some((g, sub));
+    }
+    let (first, _) = prev.expect("three states");
+    s.arrow(first.left(), (218.0, y1), Stroke::Back);
+    s.math(200.0, y1, Anchor::Middle, "⋯");
+    // Elman: ∂L/∂h_t, times 1 - h_t ⊙ h_t, then through W_hh transposed.
+    let states = [(780.0, "t"), (530.0, "t-1"), (280.0, "t-2")];
+    let mut prev: Option<(Node, &str)> = None;
+    for &(cx, sub) in &states {
+        let g = s.node(cx, y2, gw, h, Fill::Grad, &format!("∂L/∂h_{{{sub}}}"));
+        if let Some((p, psub)) = prev {
+            let (xd, xw) = (p.left().0 - 40.0, g.right().0 + 40.0);
+            let squash = s.op(xd, y2, 13.0, "⊙", true);
+            let w = s.node(xw, y2, 40.0, 30.0, Fill::Plain, "W_{hh}^⊤");
+            s.arrow(p.left(), squash.right(), Stroke::Back);
+            s.arrow(squash.left(), w.right(), Stroke::Back);
+            s.arrow(w.left(), g.right(), Stroke::Back);
+            s.math(
+                xd,
+                y2 - 48.0,
+                Anchor::Middle,
+                &format!("1 − h_{{{psub}}} ⊙ h_{{{psub}}}"),
+            );
+            s.arrow((xd, y2 - 37.0), squash.top(), Stroke::Dotted);
+            s.note_back(
+                (xd + xw) / 2.0,
+                y2 + 30.0,
+                Anchor::Middle,
+                "transpose of (5.1)",
+            );
+        }
+        prev = Some((g, sub));
+    }
+    let (first, _) = prev.expect("three states");
+    s.arrow(first.left(), (218.0, y2), Stroke::Back);
+    s.math(200.0, y2, Anchor::Middle, "⋯");
     s
 }
 
@@ -146,6 +211,6 @@ pub(super) fn gru_cell() -> Svg {
     let ht = s.node(835.0, yh, 60.0, 36.0, Fill::Cell, "h_t");
     s.arrow(add.right(), ht.left(), Stroke::Fwd);
     s.note(835.0, yh + 32.0, Anchor::Middle, "to «y_t»,");
-    s.note(835.0, yh + 50.0, Anchor::Middle, "step «t + 1»");
+    s.note(835.0, yh + 56.0, Anchor::Middle, "step «t + 1»");
     s
 }
