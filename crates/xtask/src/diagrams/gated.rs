@@ -31,7 +31,12 @@ pub(super) fn lstm_cell() -> Svg {
         let r = if op == "tanh" { 21.0 } else { 18.0 };
         let g = s.op(gx, yg, r, op, false);
         s.arrow((gx, a.top().1), g.bottom(), Stroke::Fwd);
-        s.math(gx + 6.0, (a.top().1 + g.bottom().1) / 2.0, Anchor::Start, block);
+        s.math(
+            gx + 6.0,
+            (a.top().1 + g.bottom().1) / 2.0,
+            Anchor::Start,
+            block,
+        );
         s.note(gx - r - 4.0, yg, Anchor::End, tag);
         g
     };
@@ -49,7 +54,12 @@ pub(super) fn lstm_cell() -> Svg {
     s.arrow_path(&[i.top(), (xi, yig), ig.left()], Stroke::Fwd);
     s.math((xi + ig.left().0) / 2.0, yig - 13.0, Anchor::Middle, "i_t");
     s.arrow(g.top(), ig.bottom(), Stroke::Fwd);
-    s.math(xg + 7.0, (g.top().1 + ig.bottom().1) / 2.0, Anchor::Start, "g_t");
+    s.math(
+        xg + 7.0,
+        (g.top().1 + ig.bottom().1) / 2.0,
+        Anchor::Start,
+        "g_t",
+    );
     s.arrow(ig.top(), add.bottom(), Stroke::Fwd);
     s.arrow(keep.right(), add.left(), Stroke::Fwd);
     s.note(xg, yc - 24.0, Anchor::Middle, "(7.6)");
@@ -62,7 +72,12 @@ pub(super) fn lstm_cell() -> Svg {
     s.arrow((xh, yc), th.top(), Stroke::Fwd);
     s.arrow(th.bottom(), out.top(), Stroke::Fwd);
     s.arrow(o.right(), out.left(), Stroke::Fwd);
-    s.math((o.right().0 + out.left().0) / 2.0, yg - 13.0, Anchor::Middle, "o_t");
+    s.math(
+        (o.right().0 + out.left().0) / 2.0,
+        yg - 13.0,
+        Anchor::Middle,
+        "o_t",
+    );
     s.note(xh, yg + 26.0, Anchor::Middle, "(7.7)");
     let ht = s.node(xout, yg, 60.0, 36.0, Fill::Cell, "h_t");
     s.arrow(out.right(), ht.left(), Stroke::Fwd);
@@ -82,8 +97,20 @@ pub(super) fn lstm_carousel() -> Svg {
          reaches h_(t-1) multiplied element-wise by 1 - h_t ⊙ h_t and then by W_hh transposed, at every step.",
     );
     let (y1, y2, gw, h) = (92.0, 220.0, 84.0, 36.0);
-    s.text(20.0, 24.0, Anchor::Start, "LSTM: along the cell state", false);
-    s.text(20.0, 152.0, Anchor::Start, "Elman: along the hidden state (chapter 5)", false);
+    s.text(
+        20.0,
+        24.0,
+        Anchor::Start,
+        "LSTM: along the cell state",
+        false,
+    );
+    s.text(
+        20.0,
+        152.0,
+        Anchor::Start,
+        "Elman: along the hidden state (chapter 5)",
+        false,
+    );
     // The LSTM: ∂L/∂c_t, times f_t, is the part of ∂L/∂c_(t-1) that comes through step t.
     let states = [(780.0, "t"), (530.0, "t-1"), (280.0, "t-2")];
     let mut prev: Option<(Node, &str)> = None;
@@ -171,7 +198,12 @@ pub(super) fn gru_cell() -> Svg {
     // The update gate (8.10): z_t keeps h_(t-1), 1 - z_t lets the candidate in.
     let z = s.op(xz, ygate, 18.0, "σ", false);
     s.arrow((xz, b.top().1), z.bottom(), Stroke::Fwd);
-    s.math(xz + 6.0, (b.top().1 + z.bottom().1) / 2.0, Anchor::Start, "a_z");
+    s.math(
+        xz + 6.0,
+        (b.top().1 + z.bottom().1) / 2.0,
+        Anchor::Start,
+        "a_z",
+    );
     s.note(xz - 22.0, ygate, Anchor::End, "(8.10)");
     let keep = s.op(xkeep, yh, 13.0, "⊙", false);
     let one_minus = s.op(360.0, yzs, 17.0, "1−", false);
@@ -186,23 +218,48 @@ pub(super) fn gru_cell() -> Svg {
     // The reset gate (8.9) and the candidate (8.11a): r_t multiplies the hidden term q_t.
     let r = s.op(xr, ygate, 18.0, "σ", false);
     s.arrow((xr, b.top().1), r.bottom(), Stroke::Fwd);
-    s.math(xr + 6.0, (b.top().1 + r.bottom().1) / 2.0, Anchor::Start, "a_r");
+    s.math(
+        xr + 6.0,
+        (b.top().1 + r.bottom().1) / 2.0,
+        Anchor::Start,
+        "a_r",
+    );
     s.note(xr - 22.0, ygate, Anchor::End, "(8.9)");
     let reset = s.op(xn, ygate, 13.0, "⊙", false);
     s.arrow(r.right(), reset.left(), Stroke::Fwd);
-    s.math((r.right().0 + reset.left().0) / 2.0, ygate - 13.0, Anchor::Middle, "r_t");
+    s.math(
+        (r.right().0 + reset.left().0) / 2.0,
+        ygate - 13.0,
+        Anchor::Middle,
+        "r_t",
+    );
     s.arrow((xn, b.top().1), reset.bottom(), Stroke::Fwd);
-    s.math(xn + 6.0, (b.top().1 + reset.bottom().1) / 2.0, Anchor::Start, "q_t");
+    s.math(
+        xn + 6.0,
+        (b.top().1 + reset.bottom().1) / 2.0,
+        Anchor::Start,
+        "q_t",
+    );
     let sum = s.op(xn, ysum, 13.0, "+", false);
     s.arrow(reset.top(), sum.bottom(), Stroke::Fwd);
     s.arrow_path(&[(xin, b.top().1), (xin, ysum), sum.right()], Stroke::Fwd);
     s.math(xin + 8.0, 262.0, Anchor::Start, "W_{in} x_t + b_{in}");
     let n = s.op(xn, yn, 21.0, "tanh", false);
     s.arrow(sum.top(), n.bottom(), Stroke::Fwd);
-    s.math(xn + 7.0, (sum.top().1 + n.bottom().1) / 2.0, Anchor::Start, "a_n");
+    s.math(
+        xn + 7.0,
+        (sum.top().1 + n.bottom().1) / 2.0,
+        Anchor::Start,
+        "a_n",
+    );
     s.note(xn + 26.0, yn, Anchor::Start, "(8.11a)");
     s.arrow(n.left(), mix.right(), Stroke::Fwd);
-    s.math((n.left().0 + mix.right().0) / 2.0, yn - 13.0, Anchor::Middle, "n_t");
+    s.math(
+        (n.left().0 + mix.right().0) / 2.0,
+        yn - 13.0,
+        Anchor::Middle,
+        "n_t",
+    );
     // The hidden state (8.12): h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_(t-1).
     s.arrow(hp.right(), keep.left(), Stroke::Fwd);
     s.arrow(keep.right(), add.left(), Stroke::Fwd);
