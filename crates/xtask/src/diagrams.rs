@@ -27,25 +27,31 @@
 //! every page in every theme (size, contrast of every label and line against the page, labels inside
 //! the picture and not overlapping) and saves a screenshot of each.
 //!
-//! # Adding a diagram (chapters 7 to 11: LSTM cell, GRU cell, encoder-decoder, attention)
+//! # Adding a diagram (chapters 9 to 11: encoder-decoder, attention)
 //!
-//! 1. Write `fn lstm_cell() -> Svg` below, with the building blocks of [`Svg`]: [`Svg::node`] for a
-//!    value or a cell (a box with a [`Fill`] colour by role), [`Svg::op`] for an operation in a circle
-//!    (`σ`, `tanh`, `⊙`, `+`), [`Svg::arrow`] / [`Svg::arrow_path`] between the anchor points of nodes
-//!    ([`Node::top`], [`Node::toward`], ...), [`Svg::math`] for labels and [`Svg::note`] for a few words
-//!    of prose with math between `«` and `»`. Labels use the book's symbols in a small TeX-like markup:
-//!    `W_{hh}^⊤`, `h_{t-1}`, `h_t^{(k)}`, `∂L/∂a_t` (subscripts and superscripts become real `<tspan>`s,
-//!    a hyphen a minus sign; as in TeX, single letters are italic, words such as `tanh` upright).
-//!    Use the colours of [`Fill`] and [`Stroke`] by role, never a colour of your own. When a diagram
-//!    needs a new building block (a junction dot, the outline of a whole cell), add it to [`Svg`] with
-//!    its style in [`STYLE`], so that every diagram keeps the one palette and stroke.
-//! 2. Add it to [`DIAGRAMS`] with its file name (`ch07-lstm-cell`), run `cargo xtask diagrams`.
+//! 1. Write `fn encoder_decoder() -> Svg`, below or in a file of the `diagrams/` folder as the gated
+//!    cells of chapters 7 and 8 are (`diagrams/gated.rs`: the LSTM and the GRU step, and the LSTM's
+//!    backward path), with the building blocks of [`Svg`]: [`Svg::node`] for a value or a cell (a box
+//!    with a [`Fill`] colour by role), [`Svg::op`] for an operation in a circle (`σ`, `tanh`, `⊙`, `+`),
+//!    [`Svg::arrow`] / [`Svg::arrow_path`] between the anchor points of nodes ([`Node::top`],
+//!    [`Node::toward`], ...), [`Svg::line`] and [`Svg::dot`] for a line that branches at a junction,
+//!    [`Svg::frame`] for the outline of a whole cell (drawn first), [`Svg::math`] for labels and
+//!    [`Svg::note`] for a few words of prose with math between `«` and `»`. Labels use the book's symbols
+//!    in a small TeX-like markup: `W_{hh}^⊤`, `h_{t-1}`, `h_t^{(k)}`, `∂L/∂a_t` (subscripts and
+//!    superscripts become real `<tspan>`s, a hyphen a minus sign; as in TeX, single letters are italic,
+//!    words such as `tanh` upright). Use the colours of [`Fill`] and [`Stroke`] by role, never a colour
+//!    of your own. When a diagram needs a new building block, add it to [`Svg`] with its style in
+//!    [`STYLE`], so that every diagram keeps the one palette and stroke.
+//! 2. Add it to [`DIAGRAMS`] with its file name (`ch10-encoder-decoder`), run `cargo xtask diagrams`.
 //! 3. Include it in the chapter as above, with a caption and a sentence that refers to it ("the figure
 //!    below ...").
 //! 4. `cargo xtask browser-check` and look at `target/browser-check/diagram-*.png` in a light and a dark
 //!    theme; commit the SVG with the code.
 
 use super::*;
+
+mod gated;
+use gated::{gru_cell, lstm_carousel, lstm_cell};
 
 /// A function that draws one diagram.
 pub(crate) type Draw = fn() -> Svg;
@@ -56,6 +62,9 @@ pub(crate) const DIAGRAMS: &[(&str, Draw)] = &[
     ("ch02-five-shapes", five_shapes),
     ("ch02-stacked-rnn", stacked_rnn),
     ("ch04-bptt-graph", bptt_graph),
+    ("ch07-lstm-cell", lstm_cell),
+    ("ch07-lstm-carousel", lstm_carousel),
+    ("ch08-gru-cell", gru_cell),
 ];
 
 fn diagrams_dir() -> PathBuf {
@@ -559,6 +568,42 @@ impl Svg {
             hh: r,
             round: true,
         }
+    }
+
+    /// The outline of a whole cell: a large rounded box with a dashed edge and the [`Fill::Cell`] tint,
+    /// drawn first so that everything of the step sits on it. (x, y) is the top-left corner.
+    pub fn frame(&mut self, x: f64, y: f64, w: f64, h: f64) {
+        self.body.push(format!(
+            "<rect class=\"n d {}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"12\"/>",
+            Fill::Cell.class(),
+            num(x),
+            num(y),
+            num(w),
+            num(h)
+        ));
+    }
+
+    /// A junction: a dot where a line branches (a value that goes to two places).
+    pub fn dot(&mut self, x: f64, y: f64, stroke: Stroke) {
+        self.body.push(format!(
+            "<circle class=\"{}\" cx=\"{}\" cy=\"{}\" r=\"3.5\"/>",
+            stroke.head_class(),
+            num(x),
+            num(y)
+        ));
+    }
+
+    /// A line through `pts` without an arrowhead (the first stretch of a line that branches at a
+    /// [`Svg::dot`]).
+    pub fn line(&mut self, pts: &[(f64, f64)], stroke: Stroke) {
+        let mut d = format!("M{} {}", num(pts[0].0), num(pts[0].1));
+        for pt in &pts[1..] {
+            d.push_str(&format!(" L{} {}", num(pt.0), num(pt.1)));
+        }
+        self.body.push(format!(
+            "<path class=\"{}\" d=\"{d}\"/>",
+            stroke.line_class()
+        ));
     }
 
     /// A straight arrow from `a` to `b` (the head's tip at `b`).
