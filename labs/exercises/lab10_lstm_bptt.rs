@@ -5,12 +5,12 @@
 // dh_last and dc_last from later use (the next chunk, a decoder). Walk t from T-1 down to 0, carrying two
 // gradients back, dh_next and dc_next (they start as dh_last and dc_last):
 //
-//     dh_t = dys[t] + dh_next                       h_t is read by the loss AND by step t+1    (4.7)
+//     dh_t = dys[t] + dh_next                          h_t is read by the loss AND by step t+1  (4.7)
 //     dc_t = dc_next + dh_t ⊙ o_t ⊙ (1 - tanh²(c_t))   c_t is read by step t+1 AND by h_t       (7.10)
-//     (grads_t, dx_t, dh_prev) = lstm_gates_backward(cache_t, dh_t, dc_t)      (7.8)-(7.23)
-//     dW_ih += grads_t.w_ih, ... (all four)       the same weights at every step  (7.19)-(7.21)
-//     dxs[t] = dx_t;  dh_next = dh_prev                                                      (7.23)
-//     dc_next = dc_t ⊙ f_t                          the constant error carousel                 (7.16)
+//     (grads_t, dx_t, dh_prev) = lstm_gates_backward(cache_t, dh_t, dc_t)                (7.8)-(7.23)
+//     dW_ih += grads_t.w_ih, ... (all four)            the same weights at every step    (7.19)-(7.21)
+//     dxs[t] = dx_t;  dh_next = dh_prev                                                         (7.23)
+//     dc_next = dc_t ⊙ f_t                             the constant error carousel              (7.16)
 //
 // After step 0, dh_next = ∂L/∂h0 and dc_next = ∂L/∂c0. The carousel (7.16) is the LSTM's point: the gradient
 // reaches c_{t-1} through a product with f_t alone, no weight matrix and no tanh' in the way, so with f ≈ 1

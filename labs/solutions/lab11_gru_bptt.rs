@@ -2,26 +2,30 @@
 //
 // The forward step (given below, lab 8's) is PyTorch's GRU, gates r | z | n in the rows of the weights:
 //
-//     r = σ(W_ir x + b_ir + W_hr h_prev + b_hr)                                         (8.9)
-//     z = σ(W_iz x + b_iz + W_hz h_prev + b_hz)                                         (8.10)
-//     n = tanh(W_in x + b_in + r ⊙ q),   q = W_hn h_prev + b_hn   reset AFTER the matmul   (8.11a)
-//     h = (1 - z) ⊙ n + z ⊙ h_prev        z is how much of the OLD state to keep        (8.12)
+//     r = σ(W_ir x + b_ir + W_hr h_prev + b_hr)                                               (8.9)
+//     z = σ(W_iz x + b_iz + W_hz h_prev + b_hz)                                              (8.10)
+//     n = tanh(W_in x + b_in + r ⊙ q),  q = W_hn h_prev + b_hn   reset AFTER the matmul     (8.11a)
+//     h = (1 - z) ⊙ n + z ⊙ h_prev      z is how much of the OLD state to keep               (8.12)
+//
+// (Cho et al.'s original GRU, (8.11b), applies r before the matmul, W_hn (r ⊙ h_prev): not this one.)
 //
 // Part 1, the step backward, given dh = ∂L/∂h:
 //
-//     dn = dh ⊙ (1 - z)                                                                  (8.13)
-//     dz = dh ⊙ (h_prev - n)                                                             (8.14)
-//     dh_prev (direct) = dh ⊙ z                                                          (8.15)
+//     dn = dh ⊙ (1 - z)                                                                      (8.13)
+//     dz = dh ⊙ (h_prev - n)                                                                 (8.14)
+//     dh_prev (direct) = dh ⊙ z                                                              (8.15)
 //     da_n = dn ⊙ (1 - n²),   da_z = dz ⊙ z(1 - z)                                   (8.16), (8.17)
-//     dq = da_n ⊙ r,   dr = da_n ⊙ q,   da_r = dr ⊙ r(1 - r)                (8.18a), (8.19a), (8.22)
-//     dgi = [da_r | da_z | da_n],   dgh = [da_r | da_z | dq]      (B, 3H)            (8.23), (8.24)
-//     dW_ih += dgiᵀ·x,  db_ih += Σ_rows dgi,  db_hh += Σ_rows dgh,  dx = dgi·W_ih    (8.25)-(8.28)
+//     dq = da_n ⊙ r,   dr = da_n ⊙ q,   da_r = dr ⊙ r(1 - r)               (8.18a), (8.19a), (8.22)
+//     dgi = [da_r | da_z | da_n],   dgh = [da_r | da_z | dq]   (B, 3H)               (8.23), (8.24)
+//     dW_ih += dgiᵀ·x,  db_ih += Σ_rows dgi,  db_hh += Σ_rows dgh,  dx = dgi·W_ih     (8.25)-(8.28)
 //     dW_hh += dghᵀ·h_prev,   dh_prev = dh ⊙ z + dgh·W_hh                          (8.29a), (8.30a)
+//
+// The direct path (8.15) is the GRU's carousel: with z ≈ 1 the gradient reaches h_prev through z alone.
 //
 // Part 2, BPTT over the sequence. dys[t] = ∂L_t/∂h_t (T, B, H); dh_last = ∂L/∂h_T from later use. Walk t
 // from T-1 down to 0 with dh_next starting at dh_last:
 //
-//     dh_t = dys[t] + dh_next                                                            (4.7)
+//     dh_t = dys[t] + dh_next                                                                 (4.7)
 //
 // call the step backward with dh_t (adding into the same grads), store dx in dxs[t], and keep its dh_prev
 // as the next dh_next. After step 0, dh_next is ∂L/∂h0.
