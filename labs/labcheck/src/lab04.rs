@@ -23,7 +23,7 @@ const REPLACE_FIX: &str = "Both paths reach h_t: ∂L/∂h_t = dys[t] + dh_next.
      last step, where dh_next is zero).";
 /// The name of the other classic mistake: parameter gradients overwritten at each step instead of summed.
 pub const OVERWRITE: &str = "overwriting the parameter gradients instead of adding to them";
-const OVERWRITE_FIX: &str = "The same weights are used at every time step, so their gradient is the *sum* over \
+pub(crate) const OVERWRITE_FIX: &str = "The same weights are used at every time step, so their gradient is the *sum* over \
      steps: use `grads.w_ih += &...` (and the same for the other three), never `grads.w_ih = ...`.";
 
 /// The learner's step backward:

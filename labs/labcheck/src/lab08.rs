@@ -95,7 +95,7 @@ pub fn check_gru_forward<C>(forward: impl GruForward<C>) {
                 run(&k, GruForm::OrderZrn).into_dyn(),
             ),
             Mistake::new(
-                "applying the reset gate before the matmul (the original Cho et al. variant)",
+                RESET_BEFORE,
                 "PyTorch applies r *after* the recurrent matmul: n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)). \
                  You computed W_hn (r ⊙ h) + b_hn, the 2014 paper's variant.",
                 run(&k, GruForm::ResetBeforeMatmul).into_dyn(),
@@ -114,10 +114,27 @@ pub fn check_gru_forward<C>(forward: impl GruForward<C>) {
     }
 }
 
+/// The name of the mistake where the reset gate's backward is Cho et al.'s (8.11b) form.
+pub const RESET_BEFORE: &str =
+    "applying the reset gate before the matmul (the original Cho et al. variant)";
+/// The name of the mistake where dh_prev misses the direct path (8.15).
+pub const NO_DIRECT_PATH: &str = "forgetting the direct path dh ⊙ z in dh_prev";
+
 /// Checks the backward step against `rnn::cells::Gru::backward` and finite differences, and that it adds
 /// into `grads`.
 #[track_caller]
 pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBackward<C>) {
+    check_step_backward(LAB_BWD, "check_gru_forward", forward, backward);
+}
+
+/// [`check_gru_backward`] under the name of lab `lab`, whose forward is checked by `forward_check`.
+#[track_caller]
+pub(crate) fn check_step_backward<C>(
+    lab: &str,
+    forward_check: &str,
+    forward: impl GruForward<C>,
+    backward: impl GruBackward<C>,
+) {
     let mut rng = rnn::init::rng(88);
     for k in cases(3, 80, false) {
         let (b, h) = k.h.dim();
@@ -127,8 +144,8 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
             forward(&k.x, &k.h, &k.w_ih, &k.w_hh, &k.b_ih, &k.b_hh)
         });
         let want_h = run(&k, GruForm::PyTorch);
-        if let Err(m) = forward_first(&[&fh], &[&want_h], "gru_step", "check_gru_forward") {
-            crate::report::fail(LAB_BWD, m);
+        if let Err(m) = forward_first(&[&fh], &[&want_h], "gru_step", forward_check) {
+            crate::report::fail(lab, m);
         }
         let start = Grads {
             w_ih: rand2(3 * h, d, 1.0, &mut rng),
@@ -138,9 +155,9 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
         };
         let mut g = start.clone();
         let (dx, dh_prev) =
-            crate::report::run_backward(LAB_BWD, || backward(&cache, &k.w_ih, &k.w_hh, &r, &mut g));
-        check_shape(LAB_BWD, "dx", dx.shape(), &[b, d], "(B, D)");
-        check_shape(LAB_BWD, "dh_prev", dh_prev.shape(), &[b, h], "(B, H)");
+            crate::report::run_backward(lab, || backward(&cache, &k.w_ih, &k.w_hh, &r, &mut g));
+        check_shape(lab, "dx", dx.shape(), &[b, d], "(B, D)");
+        check_shape(lab, "dh_prev", dh_prev.shape(), &[b, h], "(B, H)");
         let zero = Array2::zeros((b, h));
         let mut numeric = numeric_cell_grads(&k, &r, &zero, &|kk| {
             (run(kk, GruForm::PyTorch), zero.clone())
@@ -172,9 +189,22 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
         let variants: Vec<Variant> = vec![
             overwrite_variant(&slip(GruSlip::None), &start),
             (
-                "forgetting the direct path dh ⊙ z in dh_prev",
-                "h' = (1 - z) ⊙ n + z ⊙ h reads h directly too: dh_prev = dh ⊙ z + dgh·W_hh.",
+                NO_DIRECT_PATH,
+                "h' = (1 - z) ⊙ n + z ⊙ h reads h directly too: dh_prev = dh ⊙ z (8.15) + dgh·W_hh (8.30a).",
                 slip(GruSlip::NoDirectPath),
+            ),
+            (
+                FLIPPED_Z,
+                "You differentiated h' = z ⊙ n + (1 - z) ⊙ h, but PyTorch's GRU is h' = (1 - z) ⊙ n + z ⊙ h \
+                 (8.12): dn = dh ⊙ (1 - z) (8.13), dz = dh ⊙ (h - n) (8.14), direct path dh ⊙ z (8.15).",
+                slip(GruSlip::FlippedZ),
+            ),
+            (
+                RESET_BEFORE,
+                "PyTorch's reset gate multiplies after the matmul, n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)) \
+                 (8.11a): dq = da_n ⊙ r (8.18a), dr = da_n ⊙ q with q = W_hn h + b_hn (8.19a), and W_hh is one \
+                 product of h_prev (8.29a), (8.30a). You wrote the backward of (8.11b), W_hn (r ⊙ h).",
+                slip(GruSlip::ResetBefore),
             ),
             (
                 "a sign error in dz",
@@ -193,7 +223,7 @@ pub fn check_gru_backward<C>(forward: impl GruForward<C>, backward: impl GruBack
             ),
         ];
         check_cell_grads(
-            LAB_BWD,
+            lab,
             &got,
             &library,
             &numeric,

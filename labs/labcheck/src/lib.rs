@@ -28,6 +28,8 @@ pub mod lab06;
 pub mod lab07;
 pub mod lab08;
 pub mod lab09;
+pub mod lab10;
+pub mod lab11;
 mod reference;
 pub mod report;
 

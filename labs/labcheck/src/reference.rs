@@ -10,6 +10,9 @@
 use ndarray::{Array1, Array2, ArrayD, Axis, s};
 use rnn::activation::sigmoid;
 
+mod seq;
+pub use seq::{SeqSlip, gru_bptt, lstm_bptt};
+
 /// Row-wise softmax, stable (subtracts each row's max).
 pub fn softmax(z: &Array2<f64>) -> Array2<f64> {
     let mut p = z.clone();
@@ -365,6 +368,12 @@ pub enum GruSlip {
     NoRInGh,
     /// dr = da_n, without the factor (W_hn h + b_hn).
     RWithoutHn,
+    /// The backward of h' = z ⊙ n + (1 - z) ⊙ h: z's role flipped (dn = dh ⊙ z, dz = dh ⊙ (n - h), direct
+    /// path dh ⊙ (1 - z)).
+    FlippedZ,
+    /// The backward of Cho et al.'s (8.11b), reset before the matmul ((8.18b)-(8.21b), (8.29b)-(8.31b)),
+    /// applied to the values PyTorch's forward cached.
+    ResetBefore,
 }
 
 /// The GRU step backward for the loss gradient `dh` of h', with one slip: the increments of dW_ih, dW_hh,
@@ -380,40 +389,110 @@ pub fn gru_backward(
     dh: &Array2<f64>,
     slip: GruSlip,
 ) -> Vec<ArrayD<f64>> {
+    gru_backward_on(x, h, w_ih, w_hh, b_ih, b_hh, dh, slip, false)
+}
+
+/// The backward of Cho et al.'s GRU (8.11b) on its own forward: a cross-check of the `ResetBefore` slip's
+/// formulas against the library's `GruVariant::ResetBefore`.
+#[cfg(test)]
+pub fn gru_backward_cho(
+    x: &Array2<f64>,
+    h: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    b_ih: &Array1<f64>,
+    b_hh: &Array1<f64>,
+    dh: &Array2<f64>,
+) -> Vec<ArrayD<f64>> {
+    gru_backward_on(x, h, w_ih, w_hh, b_ih, b_hh, dh, GruSlip::ResetBefore, true)
+}
+
+/// [`gru_backward`] on the values of PyTorch's forward, or of Cho et al.'s if `cho_forward`.
+#[allow(clippy::too_many_arguments)]
+fn gru_backward_on(
+    x: &Array2<f64>,
+    h: &Array2<f64>,
+    w_ih: &Array2<f64>,
+    w_hh: &Array2<f64>,
+    b_ih: &Array1<f64>,
+    b_hh: &Array1<f64>,
+    dh: &Array2<f64>,
+    slip: GruSlip,
+    cho_forward: bool,
+) -> Vec<ArrayD<f64>> {
     let hsz = h.ncols();
     let (gi, gh) = preacts(x, h, w_ih, w_hh, b_ih, b_hh);
     let r = (block(&gi, 0, hsz) + block(&gh, 0, hsz)).mapv(sigmoid);
     let z = (block(&gi, 1, hsz) + block(&gh, 1, hsz)).mapv(sigmoid);
     let hn = block(&gh, 2, hsz);
-    let n = (block(&gi, 2, hsz) + &r * &hn).mapv(f64::tanh);
-    let dn = dh * &(1.0 - &z);
-    let dz = if slip == GruSlip::ZSign {
+    let n = if cho_forward {
+        let w_hn = w_hh.slice(s![2 * hsz..3 * hsz, ..]);
+        (block(&gi, 2, hsz) + (&r * h).dot(&w_hn.t()) + b_hh.slice(s![2 * hsz..3 * hsz]))
+            .mapv(f64::tanh)
+    } else {
+        (block(&gi, 2, hsz) + &r * &hn).mapv(f64::tanh)
+    };
+    let flipped = slip == GruSlip::FlippedZ;
+    // (8.13), (8.14)
+    let dn = if flipped { dh * &z } else { dh * &(1.0 - &z) };
+    let dz = if slip == GruSlip::ZSign || flipped {
         dh * &(&n - h)
     } else {
         dh * &(h - &n)
     };
+    // (8.16), (8.17)
     let da_n = &dn * &(1.0 - &n * &n);
     let da_z = &dz * &z * &(1.0 - &z);
+    // (8.15)
+    let mut direct = match slip {
+        GruSlip::NoDirectPath => Array2::zeros(h.raw_dim()),
+        GruSlip::FlippedZ => dh * &(1.0 - &z),
+        _ => dh * &z,
+    };
+    if slip == GruSlip::ResetBefore {
+        // (8.18b)-(8.21b), (8.22), (8.29b)-(8.31b)
+        let w_hn = w_hh.slice(s![2 * hsz..3 * hsz, ..]);
+        let d_rh = da_n.dot(&w_hn);
+        let da_r = &d_rh * h * &r * &(1.0 - &r);
+        direct += &(&d_rh * &r);
+        let dgi = ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), da_n.view()])
+            .expect("(B, H) blocks");
+        let drz =
+            ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view()]).expect("(B, H) blocks");
+        let dw_hh = ndarray::concatenate(
+            Axis(0),
+            &[drz.t().dot(h).view(), da_n.t().dot(&(&r * h)).view()],
+        )
+        .expect("(H, H) blocks");
+        let dgh = ndarray::concatenate(Axis(1), &[drz.view(), da_n.view()]).expect("(B, H) blocks");
+        let dprev = direct + drz.dot(&w_hh.slice(s![..2 * hsz, ..]));
+        return vec![
+            dgi.t().dot(x).into_dyn(),
+            dw_hh.into_dyn(),
+            dgi.sum_axis(Axis(0)).into_dyn(),
+            dgh.sum_axis(Axis(0)).into_dyn(),
+            dgi.dot(w_ih).into_dyn(),
+            dprev.into_dyn(),
+        ];
+    }
+    // (8.19a), (8.22)
     let dr = if slip == GruSlip::RWithoutHn {
         da_n.clone()
     } else {
         &da_n * &hn
     };
     let da_r = &dr * &r * &(1.0 - &r);
+    // (8.18a)
     let gh_n = if slip == GruSlip::NoRInGh {
         da_n.clone()
     } else {
         &da_n * &r
     };
+    // (8.23), (8.24)
     let dgi = ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), da_n.view()])
         .expect("(B, H) blocks");
     let dgh = ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), gh_n.view()])
         .expect("(B, H) blocks");
-    let direct = if slip == GruSlip::NoDirectPath {
-        Array2::zeros(h.raw_dim())
-    } else {
-        dh * &z
-    };
     vec![
         dgi.t().dot(x).into_dyn(),
         dgh.t().dot(h).into_dyn(),

@@ -6,7 +6,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use labcheck::{Grads, lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08};
+use labcheck::{Grads, lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08, lab10, lab11};
 use ndarray::{Array1, Array2, Array3, ArrayD, Axis, s};
 
 /// What a learner would write for the pieces several broken variants share (the answer key,
@@ -1529,5 +1529,557 @@ fn lab05_checker_waits_for_the_relative_error() {
             )
         },
         "Fix relative_error first",
+    );
+}
+
+// ---------------------------------------------------------------- lab 10: LSTM BPTT over a sequence
+
+mod lstm_seq {
+    //! Lab 10's given step functions, and a BPTT loop with one switch per classic mistake.
+
+    use labcheck::Grads;
+    use ndarray::{Array1, Array2, Array3, Axis, s};
+    use rnn::activation::sigmoid;
+
+    pub struct Cache {
+        x: Array2<f64>,
+        h_prev: Array2<f64>,
+        c_prev: Array2<f64>,
+        i: Array2<f64>,
+        f: Array2<f64>,
+        g: Array2<f64>,
+        o: Array2<f64>,
+        tanh_c: Array2<f64>,
+    }
+
+    pub fn step(
+        x: &Array2<f64>,
+        h_prev: &Array2<f64>,
+        c_prev: &Array2<f64>,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        b_ih: &Array1<f64>,
+        b_hh: &Array1<f64>,
+    ) -> (Array2<f64>, Array2<f64>, Cache) {
+        let n = h_prev.ncols();
+        let a = x.dot(&w_ih.t()) + b_ih + h_prev.dot(&w_hh.t()) + b_hh;
+        let blk = |k: usize| a.slice(s![.., k * n..(k + 1) * n]).to_owned();
+        let (i, f) = (blk(0).mapv(sigmoid), blk(1).mapv(sigmoid));
+        let (g, o) = (blk(2).mapv(f64::tanh), blk(3).mapv(sigmoid));
+        let c = &f * c_prev + &i * &g;
+        let tanh_c = c.mapv(f64::tanh);
+        let h = &o * &tanh_c;
+        let cache = Cache {
+            x: x.clone(),
+            h_prev: h_prev.clone(),
+            c_prev: c_prev.clone(),
+            i,
+            f,
+            g,
+            o,
+            tanh_c,
+        };
+        (h, c, cache)
+    }
+
+    pub fn gates_backward(
+        k: &Cache,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        dh: &Array2<f64>,
+        dc: &Array2<f64>,
+    ) -> (Grads, Array2<f64>, Array2<f64>) {
+        let da_o = dh * &k.tanh_c * &k.o.mapv(|v| v * (1.0 - v));
+        let da_i = dc * &k.g * &k.i.mapv(|v| v * (1.0 - v));
+        let da_f = dc * &k.c_prev * &k.f.mapv(|v| v * (1.0 - v));
+        let da_g = dc * &k.i * &k.g.mapv(|v| 1.0 - v * v);
+        let da = ndarray::concatenate(
+            Axis(1),
+            &[da_i.view(), da_f.view(), da_g.view(), da_o.view()],
+        )
+        .unwrap();
+        let db = da.sum_axis(Axis(0));
+        let g = Grads {
+            w_ih: da.t().dot(&k.x),
+            w_hh: da.t().dot(&k.h_prev),
+            b_ih: db.clone(),
+            b_hh: db,
+        };
+        (g, da.dot(w_ih), da.dot(w_hh))
+    }
+
+    /// One classic mistake in the loop, or none.
+    #[derive(Clone, Copy, PartialEq)]
+    pub enum Slip {
+        None,
+        DcWithoutF,
+        DcResetEachStep,
+        LastStepOnly,
+        NoDhNext,
+        Overwrite,
+        ForwardInTime,
+        ZeroFinalGrad,
+    }
+
+    pub fn bptt(
+        caches: &[Cache],
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        dys: &Array3<f64>,
+        dh_last: &Array2<f64>,
+        dc_last: &Array2<f64>,
+        slip: Slip,
+    ) -> (Grads, Array3<f64>, Array2<f64>, Array2<f64>) {
+        let (t_len, b, h) = dys.dim();
+        let d = w_ih.ncols();
+        let mut grads = Grads::zeros(4 * h, d, h);
+        let mut dxs = Array3::zeros((t_len, b, d));
+        let (mut dh_next, mut dc_next) = if slip == Slip::ZeroFinalGrad {
+            (Array2::zeros((b, h)), Array2::zeros((b, h)))
+        } else {
+            (dh_last.clone(), dc_last.clone())
+        };
+        let order: Vec<usize> = if slip == Slip::ForwardInTime {
+            (0..t_len).collect()
+        } else {
+            (0..t_len).rev().collect()
+        };
+        for t in order {
+            let k = &caches[t];
+            let dh = match slip {
+                Slip::NoDhNext => dys.index_axis(Axis(0), t).to_owned(),
+                Slip::LastStepOnly if t + 1 < t_len => dh_next.clone(),
+                _ => &dys.index_axis(Axis(0), t) + &dh_next,
+            };
+            let dc = &dc_next + &(&dh * &k.o * &k.tanh_c.mapv(|v| 1.0 - v * v));
+            let (g, dx, dh_prev) = gates_backward(k, w_ih, w_hh, &dh, &dc);
+            if slip == Slip::Overwrite {
+                grads = g;
+            } else {
+                grads.w_ih += &g.w_ih;
+                grads.w_hh += &g.w_hh;
+                grads.b_ih += &g.b_ih;
+                grads.b_hh += &g.b_hh;
+            }
+            dxs.index_axis_mut(Axis(0), t).assign(&dx);
+            dh_next = dh_prev;
+            dc_next = match slip {
+                Slip::DcWithoutF => dc,
+                Slip::DcResetEachStep => Array2::zeros((b, h)),
+                _ => &dc * &k.f,
+            };
+        }
+        (grads, dxs, dh_next, dc_next)
+    }
+}
+
+fn lab10_with(slip: lstm_seq::Slip) {
+    lab10::check_lstm_bptt(
+        lstm_seq::step,
+        lstm_seq::gates_backward,
+        move |c, wi, wh, dys, dh, dc| lstm_seq::bptt(c, wi, wh, dys, dh, dc, slip),
+    );
+}
+
+#[test]
+fn lab10_correct_bptt_passes() {
+    lab10_with(lstm_seq::Slip::None);
+}
+
+#[test]
+fn lab10_dc_without_the_forget_gate() {
+    names(
+        || lab10_with(lstm_seq::Slip::DcWithoutF),
+        lab10::DC_WITHOUT_F,
+    );
+}
+
+#[test]
+fn lab10_dc_reset_each_step() {
+    names(
+        || lab10_with(lstm_seq::Slip::DcResetEachStep),
+        lab10::DC_DROPPED,
+    );
+}
+
+#[test]
+fn lab10_dc_ignored_everywhere() {
+    // dc_next never used: (7.10) written as dc = dh ⊙ o ⊙ (1 - tanh²(c)).
+    names(
+        || {
+            lab10::check_lstm_bptt(
+                lstm_seq::step,
+                lstm_seq::gates_backward,
+                |c, wi, wh, dys, dh, _dc| {
+                    let zero = ndarray::Array2::zeros(dh.raw_dim());
+                    lstm_seq::bptt(c, wi, wh, dys, dh, &zero, lstm_seq::Slip::DcResetEachStep)
+                },
+            )
+        },
+        lab10::DC_DROPPED,
+    );
+}
+
+#[test]
+fn lab10_gradient_of_the_last_step_only() {
+    names(
+        || lab10_with(lstm_seq::Slip::LastStepOnly),
+        lab10::LAST_ONLY,
+    );
+}
+
+#[test]
+fn lab10_forgetting_dh_next() {
+    names(|| lab10_with(lstm_seq::Slip::NoDhNext), lab04::NO_DH_NEXT);
+}
+
+#[test]
+fn lab10_overwriting_parameter_gradients() {
+    names(|| lab10_with(lstm_seq::Slip::Overwrite), lab04::OVERWRITE);
+}
+
+#[test]
+fn lab10_looping_forward_in_time() {
+    names(
+        || lab10_with(lstm_seq::Slip::ForwardInTime),
+        lab10::FORWARD_IN_TIME,
+    );
+}
+
+#[test]
+fn lab10_ignoring_the_final_state_gradient() {
+    names(
+        || lab10_with(lstm_seq::Slip::ZeroFinalGrad),
+        lab10::NO_FINAL_GRAD,
+    );
+}
+
+#[test]
+fn lab10_bptt_waits_for_the_given_step() {
+    // The given helper edited: dx through W_ihᵀ... here, the output gate's gradient dropped.
+    let msg = caught(|| {
+        lab10::check_lstm_bptt(
+            lstm_seq::step,
+            |k, wi, wh, dh, dc| lstm_seq::gates_backward(k, wi, wh, &(dh * 0.5), dc),
+            |c, wi, wh, dys, dh, dc| lstm_seq::bptt(c, wi, wh, dys, dh, dc, lstm_seq::Slip::None),
+        )
+    });
+    println!("{msg}");
+    assert!(msg.contains("Fix lstm_gates_backward"), "{msg}");
+    assert!(
+        !msg.contains("Likely mistake"),
+        "a second diagnosis:\n{msg}"
+    );
+}
+
+#[test]
+fn lab10_bptt_waits_for_the_forward() {
+    let msg = caught(|| {
+        lab10::check_lstm_bptt(
+            |x, h, c, w_ih, w_hh, b_ih, b_hh| {
+                let (h_new, c_new, cache) = lstm_seq::step(x, h, c, w_ih, w_hh, b_ih, b_hh);
+                (h_new.mapv(|v| v * 1.01), c_new, cache)
+            },
+            lstm_seq::gates_backward,
+            |c, wi, wh, dys, dh, dc| lstm_seq::bptt(c, wi, wh, dys, dh, dc, lstm_seq::Slip::None),
+        )
+    });
+    println!("{msg}");
+    assert!(msg.contains("Fix the forward first"), "{msg}");
+}
+
+// ---------------------------------------------------------------- lab 11: GRU BPTT over a sequence
+
+mod gru_seq {
+    //! Lab 11's given forward, a step backward with one switch per classic step mistake, and a BPTT loop with
+    //! one switch per classic loop mistake.
+
+    use labcheck::Grads;
+    use ndarray::{Array1, Array2, Array3, Axis, s};
+    use rnn::activation::sigmoid;
+
+    pub struct Cache {
+        x: Array2<f64>,
+        h_prev: Array2<f64>,
+        r: Array2<f64>,
+        z: Array2<f64>,
+        n: Array2<f64>,
+        q: Array2<f64>,
+    }
+
+    pub fn step(
+        x: &Array2<f64>,
+        h_prev: &Array2<f64>,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        b_ih: &Array1<f64>,
+        b_hh: &Array1<f64>,
+    ) -> (Array2<f64>, Cache) {
+        let hsz = h_prev.ncols();
+        let gi = x.dot(&w_ih.t()) + b_ih;
+        let gh = h_prev.dot(&w_hh.t()) + b_hh;
+        let blk = |a: &Array2<f64>, k: usize| a.slice(s![.., k * hsz..(k + 1) * hsz]).to_owned();
+        let r = (blk(&gi, 0) + blk(&gh, 0)).mapv(sigmoid);
+        let z = (blk(&gi, 1) + blk(&gh, 1)).mapv(sigmoid);
+        let q = blk(&gh, 2);
+        let n = (blk(&gi, 2) + &r * &q).mapv(f64::tanh);
+        let h = (1.0 - &z) * &n + &z * h_prev;
+        let cache = Cache {
+            x: x.clone(),
+            h_prev: h_prev.clone(),
+            r,
+            z,
+            n,
+            q,
+        };
+        (h, cache)
+    }
+
+    /// One classic mistake in the step backward, or none.
+    #[derive(Clone, Copy, PartialEq)]
+    pub enum StepSlip {
+        None,
+        FlippedZ,
+        ResetBeforeMatmul,
+        NoDirectPath,
+        Overwrite,
+    }
+
+    pub fn step_backward(
+        c: &Cache,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        dh: &Array2<f64>,
+        grads: &mut Grads,
+        slip: StepSlip,
+    ) -> (Array2<f64>, Array2<f64>) {
+        let hsz = c.h_prev.ncols();
+        let flipped = slip == StepSlip::FlippedZ;
+        // a learner who believes h' = z ⊙ n + (1 - z) ⊙ h
+        let (dn, dz, mut direct) = if flipped {
+            (dh * &c.z, dh * &(&c.n - &c.h_prev), dh * &(1.0 - &c.z))
+        } else {
+            (dh * &(1.0 - &c.z), dh * &(&c.h_prev - &c.n), dh * &c.z)
+        };
+        if slip == StepSlip::NoDirectPath {
+            direct.fill(0.0);
+        }
+        let da_n = &dn * &c.n.mapv(|v| 1.0 - v * v);
+        let da_z = &dz * &c.z.mapv(|v| v * (1.0 - v));
+        let (da_r, dq, dw_hh, dprev_matmul) = if slip == StepSlip::ResetBeforeMatmul {
+            // the backward of n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)
+            let w_hn = w_hh.slice(s![2 * hsz.., ..]);
+            let d_rh = da_n.dot(&w_hn);
+            let da_r = &d_rh * &c.h_prev * &c.r.mapv(|v| v * (1.0 - v));
+            direct += &(&d_rh * &c.r);
+            let drz = ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view()]).unwrap();
+            let dw = ndarray::concatenate(
+                Axis(0),
+                &[
+                    drz.t().dot(&c.h_prev).view(),
+                    da_n.t().dot(&(&c.r * &c.h_prev)).view(),
+                ],
+            )
+            .unwrap();
+            let dprev = drz.dot(&w_hh.slice(s![..2 * hsz, ..]));
+            (da_r, da_n.clone(), dw, dprev)
+        } else {
+            let da_r = &da_n * &c.q * &c.r.mapv(|v| v * (1.0 - v));
+            let dq = &da_n * &c.r;
+            let dgh =
+                ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), dq.view()]).unwrap();
+            (da_r, dq, dgh.t().dot(&c.h_prev), dgh.dot(w_hh))
+        };
+        let dgi = ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), da_n.view()]).unwrap();
+        let dgh = ndarray::concatenate(Axis(1), &[da_r.view(), da_z.view(), dq.view()]).unwrap();
+        let step = Grads {
+            w_ih: dgi.t().dot(&c.x),
+            w_hh: dw_hh,
+            b_ih: dgi.sum_axis(Axis(0)),
+            b_hh: dgh.sum_axis(Axis(0)),
+        };
+        if slip == StepSlip::Overwrite {
+            *grads = step;
+        } else {
+            grads.w_ih += &step.w_ih;
+            grads.w_hh += &step.w_hh;
+            grads.b_ih += &step.b_ih;
+            grads.b_hh += &step.b_hh;
+        }
+        (dgi.dot(w_ih), direct + dprev_matmul)
+    }
+
+    pub fn step_backward_ok(
+        c: &Cache,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        dh: &Array2<f64>,
+        grads: &mut Grads,
+    ) -> (Array2<f64>, Array2<f64>) {
+        step_backward(c, w_ih, w_hh, dh, grads, StepSlip::None)
+    }
+
+    /// One classic mistake in the loop, or none.
+    #[derive(Clone, Copy, PartialEq)]
+    pub enum Slip {
+        None,
+        LastStepOnly,
+        NoDhNext,
+        FreshGradsEachStep,
+        ForwardInTime,
+        ZeroFinalGrad,
+    }
+
+    pub fn bptt(
+        caches: &[Cache],
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        dys: &Array3<f64>,
+        dh_last: &Array2<f64>,
+        slip: Slip,
+    ) -> (Grads, Array3<f64>, Array2<f64>) {
+        let (t_len, b, h) = dys.dim();
+        let d = w_ih.ncols();
+        let mut grads = Grads::zeros(3 * h, d, h);
+        let mut dxs = Array3::zeros((t_len, b, d));
+        let mut dh_next = if slip == Slip::ZeroFinalGrad {
+            Array2::zeros((b, h))
+        } else {
+            dh_last.clone()
+        };
+        let order: Vec<usize> = if slip == Slip::ForwardInTime {
+            (0..t_len).collect()
+        } else {
+            (0..t_len).rev().collect()
+        };
+        for t in order {
+            let dh = match slip {
+                Slip::NoDhNext => dys.index_axis(Axis(0), t).to_owned(),
+                Slip::LastStepOnly if t + 1 < t_len => dh_next.clone(),
+                _ => &dys.index_axis(Axis(0), t) + &dh_next,
+            };
+            let (dx, dh_prev) = if slip == Slip::FreshGradsEachStep {
+                let mut fresh = Grads::zeros(3 * h, d, h);
+                let out = step_backward_ok(&caches[t], w_ih, w_hh, &dh, &mut fresh);
+                grads = fresh;
+                out
+            } else {
+                step_backward_ok(&caches[t], w_ih, w_hh, &dh, &mut grads)
+            };
+            dxs.index_axis_mut(Axis(0), t).assign(&dx);
+            dh_next = dh_prev;
+        }
+        (grads, dxs, dh_next)
+    }
+}
+
+fn lab11_step_with(slip: gru_seq::StepSlip) {
+    lab11::check_gru_step_backward(gru_seq::step, move |c, wi, wh, dh, g| {
+        gru_seq::step_backward(c, wi, wh, dh, g, slip)
+    });
+}
+
+fn lab11_bptt_with(slip: gru_seq::Slip) {
+    lab11::check_gru_bptt(
+        gru_seq::step,
+        gru_seq::step_backward_ok,
+        move |c, wi, wh, dys, dh| gru_seq::bptt(c, wi, wh, dys, dh, slip),
+    );
+}
+
+#[test]
+fn lab11_correct_step_and_bptt_pass() {
+    lab11_step_with(gru_seq::StepSlip::None);
+    lab11_bptt_with(gru_seq::Slip::None);
+}
+
+#[test]
+fn lab11_z_the_other_way_in_the_backward() {
+    names(
+        || lab11_step_with(gru_seq::StepSlip::FlippedZ),
+        lab08::FLIPPED_Z,
+    );
+}
+
+#[test]
+fn lab11_reset_before_the_matmul_in_the_backward() {
+    names(
+        || lab11_step_with(gru_seq::StepSlip::ResetBeforeMatmul),
+        lab08::RESET_BEFORE,
+    );
+}
+
+#[test]
+fn lab11_forgetting_the_direct_path() {
+    names(
+        || lab11_step_with(gru_seq::StepSlip::NoDirectPath),
+        lab08::NO_DIRECT_PATH,
+    );
+}
+
+#[test]
+fn lab11_overwriting_in_the_step() {
+    names(
+        || lab11_step_with(gru_seq::StepSlip::Overwrite),
+        lab04::OVERWRITE,
+    );
+}
+
+#[test]
+fn lab11_gradient_of_the_last_step_only() {
+    names(
+        || lab11_bptt_with(gru_seq::Slip::LastStepOnly),
+        lab10::LAST_ONLY,
+    );
+}
+
+#[test]
+fn lab11_forgetting_dh_next() {
+    names(
+        || lab11_bptt_with(gru_seq::Slip::NoDhNext),
+        lab04::NO_DH_NEXT,
+    );
+}
+
+#[test]
+fn lab11_overwriting_in_the_loop() {
+    names(
+        || lab11_bptt_with(gru_seq::Slip::FreshGradsEachStep),
+        lab04::OVERWRITE,
+    );
+}
+
+#[test]
+fn lab11_looping_forward_in_time() {
+    names(
+        || lab11_bptt_with(gru_seq::Slip::ForwardInTime),
+        lab10::FORWARD_IN_TIME,
+    );
+}
+
+#[test]
+fn lab11_ignoring_the_final_state_gradient() {
+    names(
+        || lab11_bptt_with(gru_seq::Slip::ZeroFinalGrad),
+        lab10::NO_FINAL_GRAD,
+    );
+}
+
+#[test]
+fn lab11_bptt_waits_for_the_step() {
+    let msg = caught(|| {
+        lab11::check_gru_bptt(
+            gru_seq::step,
+            |c, wi, wh, dh, g| {
+                gru_seq::step_backward(c, wi, wh, dh, g, gru_seq::StepSlip::FlippedZ)
+            },
+            |c, wi, wh, dys, dh| gru_seq::bptt(c, wi, wh, dys, dh, gru_seq::Slip::None),
+        )
+    });
+    println!("{msg}");
+    assert!(msg.contains("Fix gru_step_backward first"), "{msg}");
+    assert!(
+        !msg.contains("Likely mistake"),
+        "a second diagnosis:\n{msg}"
     );
 }
