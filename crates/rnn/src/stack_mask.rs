@@ -77,13 +77,14 @@ fn run<C: Cell>(
     init: &State,
 ) -> (Array3<f64>, State, Vec<C::Cache>) {
     let (t_len, batch, _) = xs.dim();
+    assert_eq!(masks.len(), t_len, "one mask per step");
     let mut outputs = Array3::zeros((t_len, batch, cell.hidden_size())); // (T, B, H)
     let mut caches = Vec::with_capacity(t_len);
     let mut state = init.clone();
-    for t in 0..t_len {
+    for (t, m) in masks.iter().enumerate() {
         let (new, cache) = cell.forward(xs.index_axis(Axis(0), t), &state);
         // state_t = m_t ⊙ cell(x_t, state_{t-1}) + (1 - m_t) ⊙ state_{t-1}            (B, H)
-        state = blend(&new, &state, &masks[t]);
+        state = blend(&new, &state, m);
         outputs.index_axis_mut(Axis(0), t).assign(&state.h);
         caches.push(cache);
     }
