@@ -1,7 +1,7 @@
 //! Masked recurrence over padded batches: [`Rnn::forward_masked`] and [`Rnn::backward_masked`].
 //!
 //! A batch of sequences of different lengths is padded to the longest, `(T_max, B, D)`, with
-//! `lengths[b]` real steps in row b. With the mask m_t,b = 1 if t < lengths[b] else 0, every step becomes
+//! `lengths[b]` real steps in row b. With the mask m_t,b = 1 if t < `lengths[b]` else 0, every step becomes
 //!
 //! ```text
 //! state_t = m_t ⊙ cell(x_t, state_{t-1}) + (1 - m_t) ⊙ state_{t-1}      (per batch row)
