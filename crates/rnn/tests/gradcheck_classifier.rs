@@ -1,6 +1,7 @@
 //! The sequence classifier (`rnn::models::classifier`): finite-difference checks of every parameter for
 //! every readout, input encoding and cell, with padded batches, 2 bidirectional layers and dropout; pads
-//! that do not matter; and a small training run that must separate a trivially separable task.
+//! that do not matter; a small training run that must separate a trivially separable task; and an LSTM
+//! that must learn the embedded Reber grammar to Hochreiter & Schmidhuber's criterion.
 
 use ndarray::{Array2, Array3};
 use rand::Rng as _;
@@ -27,6 +28,8 @@ const INPUTS: [InputConfig; 3] = [
 ];
 const LENGTHS: [usize; 3] = [4, 2, 3];
 const DROPOUT_SEED: u64 = 11;
+/// Training steps (batches of 16 strings) for the embedded Reber grammar.
+const REBER_STEPS: usize = 1500;
 
 /// A batch `(T, B)` of ids or `(T, B, D)` of features; `garbage` fills the pads (after each length).
 fn batch(
@@ -215,4 +218,62 @@ fn training_separates_a_separable_task() {
         after, 1.0,
         "accuracy after training: {after} (before: {before})"
     );
+}
+
+/// The fraction of real steps at which the k most likely next symbols are exactly the k legal ones
+/// (Hochreiter & Schmidhuber's criterion, per step), and the fraction of whole strings that meet it.
+fn reber_scores(model: &Classifier, batch: &rnn::tasks::ReberBatch) -> (f64, f64) {
+    use rnn::tasks::reber::{all_steps_correct, top_k_is_legal, NUM_SYMBOLS};
+    let x = batch.one_hot();
+    let (t, b, _) = x.dim();
+    let (logits, _) = model.forward(SeqInput::Features(x.view()), Some(&batch.lengths), None);
+    let scores = logits.into_shape_with_order((t, b, NUM_SYMBOLS)).unwrap(); // (T, B, 7)
+    let (mut ok, mut n) = (0, 0);
+    for j in 0..b {
+        for s in 0..batch.lengths[j] {
+            let row: Vec<f64> = (0..NUM_SYMBOLS).map(|k| scores[[s, j, k]]).collect();
+            let mut legal = [false; NUM_SYMBOLS];
+            (0..NUM_SYMBOLS).for_each(|k| legal[k] = batch.legal[[s, j, k]] == 1.0);
+            ok += usize::from(top_k_is_legal(&row, &legal));
+            n += 1;
+        }
+    }
+    let strings = (0..b)
+        .filter(|&j| all_steps_correct(&scores, batch, j))
+        .count();
+    (ok as f64 / n as f64, strings as f64 / b as f64)
+}
+
+#[test]
+fn reber_batches_train_the_every_step_readout() {
+    let mut rng = rnn::init::rng(1997);
+    let config = ClassifierConfig::new(
+        CellKind::Lstm,
+        InputConfig::Features { dim: 7 },
+        12,
+        Readout::EveryStep,
+        7,
+    );
+    let mut model = Classifier::new(&config, &mut rng).unwrap();
+    let test = rnn::tasks::ReberBatch::generate(200, &mut rng);
+    let before = reber_scores(&model, &test);
+    let mut opt = Adam::new(0.02);
+    for _ in 0..REBER_STEPS {
+        let batch = rnn::tasks::ReberBatch::generate(16, &mut rng);
+        let x = batch.one_hot();
+        let (logits, cache) =
+            model.forward(SeqInput::Features(x.view()), Some(&batch.lengths), None);
+        let targets = Targets::StepClasses(batch.targets.view());
+        let (_, d) = model.loss(logits.view(), targets, Some(&batch.lengths));
+        let mut g = model.zeros_like();
+        model.backward(&cache, d.view(), &mut g);
+        opt.step(&mut model, &g);
+    }
+    let after = reber_scores(&model, &test);
+    println!(
+        "steps meeting the criterion: {:.3} -> {:.3}; whole strings: {:.3} -> {:.3}",
+        before.0, after.0, before.1, after.1
+    );
+    // Hochreiter & Schmidhuber's criterion on 200 fresh strings: every step of every string right
+    assert_eq!(after, (1.0, 1.0), "before training: {before:?}");
 }

@@ -18,6 +18,7 @@
 //!
 //! ```
 //! use rnn::cells::CellKind;
+//! use rnn::params::Parameters;
 //! use rnn::models::classifier::{Classifier, ClassifierConfig, InputConfig, Readout, SeqInput, Targets};
 //!
 //! let mut rng = rnn::init::rng(0);
@@ -34,7 +35,6 @@
 //! assert!(loss > 0.0);
 //! let mut grads = model.zeros_like();
 //! model.backward(&cache, d_logits.view(), &mut grads);
-//! # use rnn::params::Parameters;
 //! ```
 
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
