@@ -7,4 +7,5 @@
 
 pub mod char_lm;
 pub mod classifier;
+mod classifier_io;
 mod readout;
