@@ -1,4 +1,5 @@
-//! Data: character vocabularies, truncated-BPTT batching, and synthetic sequence tasks.
+//! Data: character vocabularies and truncated-BPTT batching (the synthetic sequence tasks are in
+//! [`crate::tasks`]).
 //!
 //! ```
 //! use rnn::data::{Vocab, TbpttBatches};
@@ -16,7 +17,6 @@
 use std::collections::BTreeMap;
 
 use ndarray::{Array2, Array3};
-use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use crate::init::Rng;
@@ -217,28 +217,10 @@ impl TbpttBatches {
     // ANCHOR_END: tbptt_chunk
 }
 
-/// The adding problem (Hochreiter & Schmidhuber 1997): inputs `(T, B, 2)` where channel 0 holds random
-/// values in [0, 1) and channel 1 marks exactly two positions (one in each half); the target `(B)` is the sum
-/// of the two marked values. Always predicting 1.0 gives MSE ≈ 0.167.
+/// The adding problem; moved to [`crate::tasks::adding_problem`], which this calls.
+#[deprecated(note = "moved to rnn::tasks::adding_problem")]
 pub fn adding_problem(t_len: usize, batch: usize, rng: &mut Rng) -> (Array3<f64>, Vec<f64>) {
-    assert!(
-        t_len >= 2,
-        "the adding problem needs at least 2 time steps, got {t_len}"
-    );
-    let mut xs = Array3::zeros((t_len, batch, 2));
-    let mut targets = Vec::with_capacity(batch);
-    let half = t_len / 2;
-    for b in 0..batch {
-        for t in 0..t_len {
-            xs[[t, b, 0]] = rng.random::<f64>();
-        }
-        let i = rng.random_range(0..half);
-        let j = rng.random_range(half..t_len);
-        xs[[i, b, 1]] = 1.0;
-        xs[[j, b, 1]] = 1.0;
-        targets.push(xs[[i, b, 0]] + xs[[j, b, 0]]);
-    }
-    (xs, targets)
+    crate::tasks::adding_problem(t_len, batch, rng)
 }
 
 #[cfg(test)]
@@ -300,16 +282,5 @@ mod tests {
         assert_eq!((tr.len(), va.len()), (90, 10));
         assert!(split_train_val(&ids[..3], 0.1).is_err());
         assert!(split_train_val(&ids, 1.5).is_err());
-    }
-
-    #[test]
-    fn adding_problem_targets_are_marked_sums() {
-        let (xs, ys) = adding_problem(10, 3, &mut crate::init::rng(0));
-        for b in 0..3 {
-            let marked: Vec<usize> = (0..10).filter(|&t| xs[[t, b, 1]] == 1.0).collect();
-            assert_eq!(marked.len(), 2);
-            assert!(marked[0] < 5 && marked[1] >= 5);
-            assert!((ys[b] - xs[[marked[0], b, 0]] - xs[[marked[1], b, 0]]).abs() < 1e-15);
-        }
     }
 }

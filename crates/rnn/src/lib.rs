@@ -41,6 +41,8 @@ pub mod params;
 pub mod plot;
 pub mod sample;
 pub mod stack;
+pub mod stack_mask;
+pub mod tasks;
 pub mod tensors;
 pub mod viz;
 

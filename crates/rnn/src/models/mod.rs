@@ -2,5 +2,10 @@
 //!
 //! - [`char_lm`]: a character-level language model (embedding or one-hot → deep RNN/LSTM/GRU → dense →
 //!   softmax), trained with truncated BPTT; the model behind the `rnn` command-line tool.
+//! - [`classifier`]: a sequence classifier, regressor or tagger over any stack, with padded batches
+//!   (masked recurrence) and a readout (last state, mean, max, or every step).
 
 pub mod char_lm;
+pub mod classifier;
+mod classifier_io;
+mod readout;
