@@ -19,6 +19,7 @@ fn rand_state(like: &State, rng: &mut Rng) -> State {
     State {
         h: r(&like.h, rng),
         c: like.c.as_ref().map(|c| r(c, rng)),
+        gates: None,
     }
 }
 

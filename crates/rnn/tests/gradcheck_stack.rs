@@ -33,6 +33,7 @@ fn rand_state(like: &State, scale: f64, rng: &mut Rng) -> State {
     State {
         h: rand2(like.h.dim(), scale, rng),
         c: like.c.as_ref().map(|c| rand2(c.dim(), scale, rng)),
+        gates: None,
     }
 }
 
