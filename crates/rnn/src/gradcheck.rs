@@ -289,7 +289,7 @@ pub fn check_cell<C: crate::cells::Cell>(
             loss(cell, &x.clone().into_dimensionality().unwrap(), &init)
         }));
     // the initial state, one part at a time: h0, then c0 and g0 where the cell has them
-    let parts: [(&str, Option<&Array2<f64>>, Option<Array2<f64>>); 3] = [
+    let parts = [
         ("h0", Some(&h0), Some(dinit.h)),
         ("c0", c0.as_ref(), dinit.c),
         ("g0", g0.as_ref(), dinit.gates),

@@ -661,3 +661,76 @@ fn forward_without_a_cell_state_panics_with_a_message() {
     let prev = State::from_h(Array2::zeros((1, 3)));
     let _ = cell.forward(Array2::zeros((1, 2)).view(), &prev);
 }
+
+/// Each Greff variant's tensors: the gate blocks that exist (in the order i, f, g, o), the peepholes
+/// of those gates, `weight_gg` for FGR and its gates in the zero state; contradictory options and
+/// unknown names are refused.
+#[test]
+fn greff_variants_have_their_tensors_and_contradictions_are_refused() {
+    use rnn::cells::GreffVariant as G;
+    let (d, h) = (3, 2);
+    let expect: [(G, usize, &[&str]); 9] = [
+        (G::Vanilla, 4, &["weight_ci", "weight_cf", "weight_co"]),
+        (G::Nig, 3, &["weight_cf", "weight_co"]),
+        (G::Nfg, 3, &["weight_ci", "weight_co"]),
+        (G::Nog, 3, &["weight_ci", "weight_cf"]),
+        (G::Niaf, 4, &["weight_ci", "weight_cf", "weight_co"]),
+        (G::Noaf, 4, &["weight_ci", "weight_cf", "weight_co"]),
+        (G::Np, 4, &[]),
+        (G::Cifg, 3, &["weight_cf", "weight_co"]),
+        (
+            G::Fgr,
+            4,
+            &["weight_ci", "weight_cf", "weight_co", "weight_gg"],
+        ),
+    ];
+    for (v, gates, extra) in expect {
+        let cell = Lstm::with_options(d, h, LstmOptions::greff(v), &mut rnn::init::rng(1));
+        assert_eq!(cell.weight_ih.dim(), (gates * h, d), "{v:?}");
+        assert_eq!(cell.weight_hh.dim(), (gates * h, h), "{v:?}");
+        let names: Vec<String> = cell.params().into_iter().map(|(n, _)| n).collect();
+        let mut want = vec!["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
+        want.extend(extra);
+        assert_eq!(names, want, "{v:?}");
+        let zero = cell.zero_state(5);
+        assert_eq!(
+            zero.gates.map(|g| g.dim()),
+            (v == G::Fgr).then_some((5, 3 * h)),
+            "{v:?}"
+        );
+        assert_eq!(v.name().to_lowercase().parse::<G>().unwrap(), v);
+    }
+    if let Some(w) =
+        &Lstm::with_options(d, h, LstmOptions::greff(G::Fgr), &mut rnn::init::rng(1)).weight_gg
+    {
+        assert_eq!(w.dim(), (3 * h, 3 * h));
+    }
+    let err = "XYZ".parse::<G>().unwrap_err().to_string();
+    assert!(err.contains("XYZ") && err.contains("NOAF"), "{err}");
+    for bad in [
+        LstmOptions {
+            cifg: true,
+            no_forget_gate: true,
+            ..Default::default()
+        },
+        LstmOptions {
+            cifg: true,
+            no_input_gate: true,
+            ..Default::default()
+        },
+        LstmOptions {
+            full_gate_recurrence: true,
+            no_output_gate: true,
+            ..Default::default()
+        },
+        LstmOptions {
+            full_gate_recurrence: true,
+            cifg: true,
+            ..Default::default()
+        },
+    ] {
+        assert!(bad.validate().is_err(), "{bad:?}");
+        let cfg = rnn::cells::CellConfig::lstm(bad);
+        assert!(cfg.validate().is_err(), "{bad:?}");
+    }
+}

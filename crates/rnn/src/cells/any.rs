@@ -255,6 +255,9 @@ impl From<CellKind> for CellConfig {
 /// assert_eq!(out.dim(), (5, 1, 4));
 /// ```
 #[derive(Clone, Debug)]
+// The LSTM is the largest cell (its optional peepholes and FGR matrix); a model holds one cell per layer
+// and direction, so the unboxed size costs nothing worth an indirection on every call.
+#[allow(clippy::large_enum_variant)]
 pub enum AnyCell {
     /// An Elman cell.
     Elman(Elman),
@@ -266,6 +269,9 @@ pub enum AnyCell {
 
 /// The cache of an [`AnyCell`] step: the cache of the cell it holds.
 #[derive(Clone, Debug)]
+// The LSTM's cache is the largest (nine tensors and the FGR gates); boxing it would add an allocation
+// per step for every cell kind.
+#[allow(clippy::large_enum_variant)]
 pub enum AnyCache {
     /// An Elman step's cache.
     Elman(ElmanCache),
