@@ -48,6 +48,11 @@ pub enum GreffVariant {
     /// CIFG, coupled input and forget gate: i_t = 1 - f_t (8.3).
     Cifg,
     /// FGR, full gate recurrence: the gates also read the previous step's gates (8.38).
+    ///
+    /// The reading implemented: the *activations* i_{t-1}, f_{t-1}, o_{t-1} (after the sigmoid) feed
+    /// the pre-activations of i_t, f_t, o_t through nine H×H matrices, one for each (source, target)
+    /// pair, added next to the input, recurrent and peephole terms; there is no extra bias, and the
+    /// candidate g_t gets no gate recurrence. Before the first step the previous gates are zeros.
     Fgr,
 }
 
