@@ -110,7 +110,11 @@ pub fn load(path: &Path) -> Result<(CharLm, RunState)> {
                 })
         };
         let c = cs.remove(&k).map(as2).transpose()?;
-        states.push(State { h: as2(h)?, c });
+        states.push(State {
+            h: as2(h)?,
+            c,
+            gates: None,
+        });
     }
     Ok((
         model,

@@ -27,9 +27,12 @@
 //! | `gru_variant` | GRU only: `"reset_after"` (`nn.GRU`) or `"reset_before"` (Cho et al. 2014) | `"reset_after"` |
 //! | `peephole` | LSTM only: peephole connections | `false` |
 //! | `cifg` | LSTM only: coupled input-forget gate | `false` |
+//! | `no_input_gate`, `no_forget_gate`, `no_output_gate` | LSTM only: Greff et al.'s NIG, NFG, NOG | `false` |
+//! | `no_input_activation`, `no_output_activation` | LSTM only: Greff et al.'s NIAF, NOAF | `false` |
+//! | `full_gate_recurrence` | LSTM only: Greff et al.'s FGR (tensor `weight_gg_l{k}`) | `false` |
 //!
 //! For example `{"cell": "lstm", "input_size": 3, "hidden_size": 5, "num_layers": 2, "bidirectional": true,
-//! "dropout": 0.0}`. [`RnnConfig::to_json`] writes the first six keys always and the last three only when
+//! "dropout": 0.0}`. [`RnnConfig::to_json`] writes the first six keys always and the others only when
 //! they differ from PyTorch's cell. Other keys are ignored, so a program may store more next to these.
 //! [`RnnConfig::from_json`] also reads the older spellings of checkpoints written before this format:
 //! `"cell": "rnn"` (or `"elman"`) for `rnn_tanh`, and `"kind": "rnn" | "lstm" | "gru"` with
@@ -170,11 +173,10 @@ impl RnnConfig {
         if self.cell.gru_variant != GruVariant::ResetAfter {
             m.insert("gru_variant".into(), "reset_before".into());
         }
-        if self.cell.peephole {
-            m.insert("peephole".into(), true.into());
-        }
-        if self.cell.cifg {
-            m.insert("cifg".into(), true.into());
+        for (name, on) in self.cell.lstm_flags() {
+            if on {
+                m.insert(name.into(), true.into());
+            }
         }
         Value::Object(m)
     }
@@ -261,6 +263,12 @@ impl RnnConfig {
                 gru_variant,
                 peephole: flag("peephole")?,
                 cifg: flag("cifg")?,
+                no_input_gate: flag("no_input_gate")?,
+                no_forget_gate: flag("no_forget_gate")?,
+                no_output_gate: flag("no_output_gate")?,
+                no_input_activation: flag("no_input_activation")?,
+                no_output_activation: flag("no_output_activation")?,
+                full_gate_recurrence: flag("full_gate_recurrence")?,
             },
             input_size: count("input_size", None)?,
             hidden_size: count("hidden_size", None)?,

@@ -242,28 +242,33 @@ pub fn check_cell<C: crate::cells::Cell>(
     let as2 = |a: ArrayD<f64>| a.into_dimensionality::<Ix2>().unwrap();
     let xs: Array3<f64> = as3(uniform(&[t_len, batch, d], -1.0, 1.0, rng));
     let zero = cell.zero_state(batch);
+    // a random (B, n) tensor where the zero state has one (c for the LSTM, the gates for an FGR LSTM)
+    let like = |z: &Option<Array2<f64>>, lo: f64, hi: f64, rng: &mut crate::init::Rng| {
+        z.as_ref()
+            .map(|z| as2(uniform(&[batch, z.ncols()], lo, hi, rng)))
+    };
     let h0: Array2<f64> = as2(uniform(&[batch, h], -0.5, 0.5, rng));
-    let c0 = zero
-        .c
-        .as_ref()
-        .map(|_| as2(uniform(&[batch, h], -0.5, 0.5, rng)));
+    let c0 = like(&zero.c, -0.5, 0.5, rng);
+    let g0 = like(&zero.gates, 0.1, 0.9, rng);
     let r: Array3<f64> = as3(uniform(&[t_len, batch, h], -1.0, 1.0, rng));
     let s_h: Array2<f64> = as2(uniform(&[batch, h], -1.0, 1.0, rng));
-    let s_c = c0
-        .as_ref()
-        .map(|_| as2(uniform(&[batch, h], -1.0, 1.0, rng)));
+    let s_c = like(&zero.c, -1.0, 1.0, rng);
+    let s_g = like(&zero.gates, -1.0, 1.0, rng);
 
     let loss = |cell: &C, xs: &Array3<f64>, init: &State| -> f64 {
         let run = unroll(cell, xs.view(), init);
         let mut l = (&run.outputs * &r).sum() + (&run.last.h * &s_h).sum();
-        if let (Some(c), Some(s)) = (&run.last.c, &s_c) {
-            l += (c * s).sum();
+        for (m, s) in [(&run.last.c, &s_c), (&run.last.gates, &s_g)] {
+            if let (Some(m), Some(s)) = (m, s) {
+                l += (m * s).sum();
+            }
         }
         l
     };
     let init = State {
         h: h0.clone(),
         c: c0.clone(),
+        gates: g0.clone(),
     };
 
     // analytic gradients
@@ -271,6 +276,7 @@ pub fn check_cell<C: crate::cells::Cell>(
     let d_last = State {
         h: s_h.clone(),
         c: s_c.clone(),
+        gates: s_g.clone(),
     };
     let mut grads = cell.zeros_like();
     let (dxs, dinit) = bptt(cell, &run.caches, r.view(), Some(&d_last), &mut grads);
@@ -282,28 +288,28 @@ pub fn check_cell<C: crate::cells::Cell>(
         .push(check_tensor("xs", &xs_dyn, &dxs.into_dyn(), |x| {
             loss(cell, &x.clone().into_dimensionality().unwrap(), &init)
         }));
-    report.tensors.push(check_tensor(
-        "h0",
-        &h0.clone().into_dyn(),
-        &dinit.h.into_dyn(),
-        |x| {
-            let st = State {
-                h: x.clone().into_dimensionality().unwrap(),
-                c: c0.clone(),
-            };
-            loss(cell, &xs, &st)
-        },
-    ));
-    if let (Some(c0), Some(dc)) = (&c0, dinit.c) {
+    // the initial state, one part at a time: h0, then c0 and g0 where the cell has them
+    let parts = [
+        ("h0", Some(&h0), Some(dinit.h)),
+        ("c0", c0.as_ref(), dinit.c),
+        ("g0", g0.as_ref(), dinit.gates),
+    ];
+    for (k, (name, value, grad)) in parts.into_iter().enumerate() {
+        let (Some(value), Some(grad)) = (value, grad) else {
+            continue;
+        };
         report.tensors.push(check_tensor(
-            "c0",
-            &c0.clone().into_dyn(),
-            &dc.into_dyn(),
+            name,
+            &value.clone().into_dyn(),
+            &grad.into_dyn(),
             |x| {
-                let st = State {
-                    h: h0.clone(),
-                    c: Some(x.clone().into_dimensionality().unwrap()),
-                };
+                let mut st = init.clone();
+                let x = x.clone().into_dimensionality().unwrap();
+                match k {
+                    0 => st.h = x,
+                    1 => st.c = Some(x),
+                    _ => st.gates = Some(x),
+                }
                 loss(cell, &xs, &st)
             },
         ));

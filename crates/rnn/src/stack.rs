@@ -571,6 +571,7 @@ pub fn states_from_pytorch(h: ArrayView3<'_, f64>, c: Option<ArrayView3<'_, f64>
         .map(|i| State {
             h: h.index_axis(Axis(0), i).to_owned(),
             c: c.as_ref().map(|c| c.index_axis(Axis(0), i).to_owned()),
+            gates: None,
         })
         .collect()
 }

@@ -42,6 +42,7 @@ fn check(cell: &str, embed: usize, hidden: usize, layers: usize, dropout: f64, t
             c: s.c
                 .as_ref()
                 .map(|c| c.mapv(|_| rng.random_range(-0.5..0.5))),
+            gates: s.gates.clone(),
         })
         .collect();
     let loss_of = |m: &CharLm| {

@@ -876,6 +876,7 @@ fn rnn_from_checkpoint_rebuilds_every_cell_variant() {
                     peephole: true,
                     cifg: true,
                     forget_bias: 1.0,
+                    ..Default::default()
                 },
                 r,
             )
@@ -993,4 +994,65 @@ fn pytorch_state_tensors_convert_both_ways_in_h_n_order() {
     let no_c = states_from_pytorch(h.view(), None);
     assert!(no_c.iter().all(|s| s.c.is_none()));
     assert_eq!(states_to_pytorch(&no_c), (h, None));
+}
+
+/// Every LSTM variant of Greff et al. round-trips through `Rnn::save` and `Rnn::from_checkpoint`
+/// (config, parameters, outputs), and a checkpoint of one variant does not load into another: a
+/// `WrongModel` error whose reason names both.
+#[test]
+fn every_greff_variant_round_trips_and_refuses_the_others() {
+    use rnn::cells::{AnyCell, CellConfig, GreffVariant, LstmOptions};
+    use rnn::stack::Rnn;
+    let dir = Scratch::new("greff-variants");
+    let xs = rnn::init::uniform(&[4, 2, 3], -1.0, 1.0, &mut rnn::init::rng(5))
+        .into_dimensionality::<ndarray::Ix3>()
+        .unwrap();
+    let build = |v: GreffVariant| {
+        let make = |d, h, r: &mut rnn::init::Rng| -> AnyCell {
+            Lstm::with_options(d, h, LstmOptions::greff(v), r).into()
+        };
+        Rnn::new(3, 5, 2, true, 0.0, make, &mut rnn::init::rng(9)).unwrap()
+    };
+    for v in GreffVariant::ALL {
+        let model = build(v);
+        let path = dir.path(&format!("{}.safetensors", v.name()));
+        model.save(&path).unwrap();
+        let ck = Checkpoint::load(&path).unwrap();
+        let back = Rnn::<AnyCell>::from_checkpoint(&ck).unwrap_or_else(|e| panic!("{v:?}: {e}"));
+        assert_eq!(back.config(), model.config(), "{v:?}");
+        assert_eq!(
+            back.config().unwrap().cell,
+            CellConfig::lstm(LstmOptions::greff(v)),
+            "{v:?}"
+        );
+        assert_eq!(bits(&back), bits(&model), "{v:?}");
+        let (a, _, _) = model.forward(xs.view(), None, None);
+        let (b, _, _) = back.forward(xs.view(), None, None);
+        assert_eq!(a, b, "{v:?}");
+        for other in GreffVariant::ALL.into_iter().filter(|&o| o != v) {
+            let mut wrong = build(other);
+            match ck.load_into(&mut wrong) {
+                Err(e @ Error::WrongModel { .. }) => {
+                    let msg = e.to_string();
+                    let (mine, theirs) = (
+                        CellConfig::lstm(LstmOptions::greff(v)).describe(),
+                        CellConfig::lstm(LstmOptions::greff(other)).describe(),
+                    );
+                    assert!(
+                        msg.contains(&mine) && msg.contains(&theirs),
+                        "{v:?} into {other:?}: {msg}"
+                    );
+                }
+                r => panic!("{v:?} into {other:?}: expected WrongModel, got {r:?}"),
+            }
+        }
+    }
+    // an old config, without the new keys, still loads as the LSTM it was
+    let old =
+        serde_json::json!({"cell": "lstm", "input_size": 3, "hidden_size": 5, "peephole": true});
+    let config = rnn::checkpoint::RnnConfig::from_json(&old).unwrap();
+    assert_eq!(
+        config.cell,
+        CellConfig::lstm(LstmOptions::greff(GreffVariant::Vanilla))
+    );
 }

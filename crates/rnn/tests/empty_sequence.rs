@@ -19,6 +19,7 @@ fn rand_state(like: &State, rng: &mut Rng) -> State {
     State {
         h: r(&like.h, rng),
         c: like.c.as_ref().map(|c| r(c, rng)),
+        gates: like.gates.as_ref().map(|g| r(g, rng)),
     }
 }
 
@@ -41,10 +42,15 @@ fn cells() -> Vec<(&'static str, MakeCell)> {
                     peephole: true,
                     cifg: true,
                     forget_bias: 0.0,
+                    ..Default::default()
                 },
                 r,
             )
             .into()
+        }),
+        ("lstm FGR", |d, h, r| {
+            let fgr = rnn::cells::GreffVariant::Fgr;
+            Lstm::with_options(d, h, LstmOptions::greff(fgr), r).into()
         }),
         ("gru", |d, h, r| AnyCell::new(CellKind::Gru, d, h, r)),
         ("gru reset-before", |d, h, r| {

@@ -9,8 +9,13 @@ use rnn::gradcheck::{check_cell, TOLERANCE};
 use rnn::prelude::*;
 
 /// (D, H, T, B) shapes every variant is checked over.
-const SHAPES: [(usize, usize, usize, usize); 4] =
-    [(1, 1, 1, 1), (3, 4, 5, 2), (2, 3, 6, 3), (4, 2, 3, 1)];
+const SHAPES: [(usize, usize, usize, usize); 5] = [
+    (1, 1, 1, 1),
+    (3, 4, 1, 2),
+    (3, 4, 5, 2),
+    (2, 3, 6, 3),
+    (4, 2, 3, 1),
+];
 
 /// Gradient-checks `options` over every shape, prints the worst error, and fails above the tolerance.
 fn gradcheck_variant(name: &str, options: LstmOptions, seed: u64) {
@@ -19,8 +24,13 @@ fn gradcheck_variant(name: &str, options: LstmOptions, seed: u64) {
     for (d, h, t, b) in SHAPES {
         let cell = Lstm::with_options(d, h, options, &mut rng);
         let report = check_cell(&cell, t, b, &mut rng);
-        // every parameter, plus xs, h0 and c0, was checked
-        assert_eq!(report.tensors.len(), cell.params().len() + 3, "{report}");
+        // every parameter, plus xs, h0 and c0 (and the initial gates g0 with FGR), was checked
+        let states = 3 + usize::from(options.full_gate_recurrence);
+        assert_eq!(
+            report.tensors.len(),
+            cell.params().len() + states,
+            "{report}"
+        );
         eprintln!(
             "LSTM {name:<16} D={d} H={h} T={t} B={b}: worst {:.2e}",
             report.max_rel_error()
@@ -72,8 +82,89 @@ fn gradcheck_peephole_cifg() {
         peephole: true,
         cifg: true,
         forget_bias: 0.5,
+        ..Default::default()
     };
     gradcheck_variant("peephole+cifg", options, 25);
+}
+
+/// Every variant of Greff et al. (2015), one step (T = 1) and sequences (T ≥ 4, B ≥ 2), through BPTT with
+/// a loss on every h_t and on the final state.
+#[test]
+fn gradcheck_greff_variants() {
+    for (k, v) in rnn::cells::GreffVariant::ALL.into_iter().enumerate() {
+        gradcheck_variant(v.name(), LstmOptions::greff(v), 40 + k as u64);
+    }
+}
+
+/// Greff's variants with a forget bias (it moves the forget gate's bias, so the gates saturate
+/// differently), and combinations of the new options.
+#[test]
+fn gradcheck_greff_combinations() {
+    use rnn::cells::GreffVariant;
+    for (k, v) in GreffVariant::ALL.into_iter().enumerate() {
+        let options = LstmOptions {
+            forget_bias: 1.0,
+            ..LstmOptions::greff(v)
+        };
+        gradcheck_variant(&format!("{}+fb=1", v.name()), options, 60 + k as u64);
+    }
+    let combos = [
+        (
+            "NIAF+NOAF",
+            LstmOptions {
+                no_input_activation: true,
+                no_output_activation: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "NIG+NOG",
+            LstmOptions {
+                no_input_gate: true,
+                no_output_gate: true,
+                forget_bias: 0.5,
+                ..Default::default()
+            },
+        ),
+        (
+            "NFG, no peep",
+            LstmOptions {
+                no_forget_gate: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "CIFG+NOG+NOAF",
+            LstmOptions {
+                cifg: true,
+                no_output_gate: true,
+                no_output_activation: true,
+                peephole: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "FGR, no peep",
+            LstmOptions {
+                full_gate_recurrence: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "FGR+NIAF+NOAF",
+            LstmOptions {
+                full_gate_recurrence: true,
+                no_input_activation: true,
+                no_output_activation: true,
+                peephole: true,
+                forget_bias: 1.0,
+                ..Default::default()
+            },
+        ),
+    ];
+    for (k, (name, options)) in combos.into_iter().enumerate() {
+        gradcheck_variant(name, options, 80 + k as u64);
+    }
 }
 
 /// An LSTM whose backward drops the constant error carousel (returns a zero dc_{t-1}).
@@ -202,6 +293,7 @@ fn one_step_by_hand_h1_d1() {
     let prev = State {
         h: array![[h_prev]],
         c: Some(array![[c_prev]]),
+        gates: None,
     };
     let (next, cache) = cell.forward(array![[x]].view(), &prev);
     eprintln!("one step by hand: i={i:.6} f={f:.6} g={g:.6} o={o:.6} c={c:.6} h={h:.6}");
@@ -228,6 +320,7 @@ fn forward_matches_a_loop_implementation_for_every_variant() {
             peephole,
             cifg,
             forget_bias: 1.0,
+            ..Default::default()
         };
         let (d, h, b) = (3, 4, 2);
         let cell = Lstm::with_options(d, h, options, &mut rng);
@@ -238,6 +331,7 @@ fn forward_matches_a_loop_implementation_for_every_variant() {
         let prev = State {
             h: h0.clone(),
             c: Some(c0.clone()),
+            gates: None,
         };
         let (next, _) = cell.forward(x.view(), &prev);
         let (h_ref, c_ref) = reference_step(&cell, &x, &h0, &c0);
@@ -279,6 +373,7 @@ fn matches_pytorch_lstm() {
     let init = State {
         h: as2(fill(&[b, h], 0.6)),
         c: Some(as2(fill(&[b, h], 0.7))),
+        gates: None,
     };
     let run = rnn::bptt::unroll(&cell, xs.view(), &init);
     let torch_out = [
@@ -327,6 +422,7 @@ fn step(cell: &Lstm, c_prev: &Array2<f64>) -> (Array2<f64>, Array2<f64>) {
     let prev = State {
         h: Array2::zeros(c_prev.raw_dim()),
         c: Some(c_prev.clone()),
+        gates: None,
     };
     let x = Array2::zeros((c_prev.nrows(), cell.input_size()));
     let (next, _) = cell.forward(x.view(), &prev);
@@ -409,6 +505,7 @@ fn cifg_gate_order_is_f_g_o_and_i_is_one_minus_f() {
     let prev = State {
         h: Array2::zeros((1, h)),
         c: Some(c_prev.clone()),
+        gates: None,
     };
     let (_, cache) = cell.forward(Array2::zeros((1, 2)).view(), &prev);
     assert_eq!(cache.i, cache.f.mapv(|f| 1.0 - f));
@@ -423,12 +520,14 @@ fn constant_error_carousel_passes_dc_through_an_open_forget_gate() {
     let prev = State {
         h: Array2::zeros((1, 3)),
         c: Some(c_prev),
+        gates: None,
     };
     let (_, cache) = cell.forward(Array2::zeros((1, 2)).view(), &prev);
     let dc = array![[1.0, -2.0, 0.5]];
     let d_next = State {
         h: Array2::zeros((1, 3)),
         c: Some(dc.clone()),
+        gates: None,
     };
     let mut grads = cell.zeros_like();
     let (_, d_prev) = cell.backward(&cache, &d_next, &mut grads);
@@ -535,6 +634,7 @@ fn parameter_names_and_shapes_per_variant() {
             peephole,
             cifg,
             forget_bias: 0.0,
+            ..Default::default()
         };
         let mut cell = Lstm::with_options(d, h, options, &mut rnn::init::rng(2));
         assert_eq!(options.num_gates(), g);
@@ -560,4 +660,77 @@ fn forward_without_a_cell_state_panics_with_a_message() {
     let cell = Lstm::new(2, 3, &mut rnn::init::rng(0));
     let prev = State::from_h(Array2::zeros((1, 3)));
     let _ = cell.forward(Array2::zeros((1, 2)).view(), &prev);
+}
+
+/// Each Greff variant's tensors: the gate blocks that exist (in the order i, f, g, o), the peepholes
+/// of those gates, `weight_gg` for FGR and its gates in the zero state; contradictory options and
+/// unknown names are refused.
+#[test]
+fn greff_variants_have_their_tensors_and_contradictions_are_refused() {
+    use rnn::cells::GreffVariant as G;
+    let (d, h) = (3, 2);
+    let expect: [(G, usize, &[&str]); 9] = [
+        (G::Vanilla, 4, &["weight_ci", "weight_cf", "weight_co"]),
+        (G::Nig, 3, &["weight_cf", "weight_co"]),
+        (G::Nfg, 3, &["weight_ci", "weight_co"]),
+        (G::Nog, 3, &["weight_ci", "weight_cf"]),
+        (G::Niaf, 4, &["weight_ci", "weight_cf", "weight_co"]),
+        (G::Noaf, 4, &["weight_ci", "weight_cf", "weight_co"]),
+        (G::Np, 4, &[]),
+        (G::Cifg, 3, &["weight_cf", "weight_co"]),
+        (
+            G::Fgr,
+            4,
+            &["weight_ci", "weight_cf", "weight_co", "weight_gg"],
+        ),
+    ];
+    for (v, gates, extra) in expect {
+        let cell = Lstm::with_options(d, h, LstmOptions::greff(v), &mut rnn::init::rng(1));
+        assert_eq!(cell.weight_ih.dim(), (gates * h, d), "{v:?}");
+        assert_eq!(cell.weight_hh.dim(), (gates * h, h), "{v:?}");
+        let names: Vec<String> = cell.params().into_iter().map(|(n, _)| n).collect();
+        let mut want = vec!["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
+        want.extend(extra);
+        assert_eq!(names, want, "{v:?}");
+        let zero = cell.zero_state(5);
+        assert_eq!(
+            zero.gates.map(|g| g.dim()),
+            (v == G::Fgr).then_some((5, 3 * h)),
+            "{v:?}"
+        );
+        assert_eq!(v.name().to_lowercase().parse::<G>().unwrap(), v);
+    }
+    if let Some(w) =
+        &Lstm::with_options(d, h, LstmOptions::greff(G::Fgr), &mut rnn::init::rng(1)).weight_gg
+    {
+        assert_eq!(w.dim(), (3 * h, 3 * h));
+    }
+    let err = "XYZ".parse::<G>().unwrap_err().to_string();
+    assert!(err.contains("XYZ") && err.contains("NOAF"), "{err}");
+    for bad in [
+        LstmOptions {
+            cifg: true,
+            no_forget_gate: true,
+            ..Default::default()
+        },
+        LstmOptions {
+            cifg: true,
+            no_input_gate: true,
+            ..Default::default()
+        },
+        LstmOptions {
+            full_gate_recurrence: true,
+            no_output_gate: true,
+            ..Default::default()
+        },
+        LstmOptions {
+            full_gate_recurrence: true,
+            cifg: true,
+            ..Default::default()
+        },
+    ] {
+        assert!(bad.validate().is_err(), "{bad:?}");
+        let cfg = rnn::cells::CellConfig::lstm(bad);
+        assert!(cfg.validate().is_err(), "{bad:?}");
+    }
 }

@@ -28,11 +28,12 @@ fn rand2(shape: (usize, usize), scale: f64, rng: &mut Rng) -> Array2<f64> {
         .unwrap()
 }
 
-/// A random state shaped like `like` (h, and c if the cell has one).
+/// A random state shaped like `like` (h, and c and the FGR gates if the cell has them).
 fn rand_state(like: &State, scale: f64, rng: &mut Rng) -> State {
     State {
         h: rand2(like.h.dim(), scale, rng),
         c: like.c.as_ref().map(|c| rand2(c.dim(), scale, rng)),
+        gates: like.gates.as_ref().map(|g| rand2(g.dim(), scale, rng)),
     }
 }
 

@@ -99,6 +99,12 @@ fn compare<C: Cell>(cell: &C, xs: &Array3<f64>, with_d_last: bool, seed: u64) {
                     .into_shape_with_order((batch, h))
                     .unwrap()
             }),
+            // an FGR LSTM's previous gates (B, 3H)
+            gates: z.gates.map(|g| {
+                rand3((1, batch, g.ncols()), &mut r)
+                    .into_shape_with_order(g.raw_dim())
+                    .unwrap()
+            }),
         }
     };
     let run = unroll(cell, xs.view(), &init);
@@ -111,6 +117,11 @@ fn compare<C: Cell>(cell: &C, xs: &Array3<f64>, with_d_last: bool, seed: u64) {
         if let Some(c) = &mut d.c {
             *c = rand3((1, batch, h), &mut r)
                 .into_shape_with_order((batch, h))
+                .unwrap();
+        }
+        if let Some(g) = &mut d.gates {
+            *g = rand3((1, batch, g.ncols()), &mut r)
+                .into_shape_with_order(g.raw_dim())
                 .unwrap();
         }
         d
@@ -141,6 +152,10 @@ fn compare<C: Cell>(cell: &C, xs: &Array3<f64>, with_d_last: bool, seed: u64) {
     if let (Some(c), Some(c_ref)) = (&dinit.c, &dinit_ref.c) {
         assert!(close(c, c_ref) < 1e-12, "{what}: ∂L/∂c0");
     }
+    assert_eq!(dinit.gates.is_some(), dinit_ref.gates.is_some(), "{what}");
+    if let (Some(g), Some(g_ref)) = (&dinit.gates, &dinit_ref.gates) {
+        assert!(close(g, g_ref) < 1e-12, "{what}: ∂L/∂gates0");
+    }
 
     // without ∂L/∂xs: None, and exactly the same parameter and initial-state gradients
     let mut g2 = cell.zeros_like();
@@ -164,6 +179,7 @@ fn compare_forward<C: Cell>(cell: &C, xs: &Array3<f64>, name: &str, r: &mut Rng)
     let init = State {
         h: init.h.mapv(|_| 0.3),
         c: init.c.map(|c| c.mapv(|_| -0.2)),
+        gates: init.gates.map(|g| g.mapv(|_| 0.4)),
     };
     let want = unroll(cell, xs.view(), &init);
     let got = cell.forward_seq(xs.view(), &init);
@@ -180,6 +196,11 @@ fn compare_forward<C: Cell>(cell: &C, xs: &Array3<f64>, name: &str, r: &mut Rng)
         (Some(c), Some(c_ref)) => assert!(close(c, c_ref) < 1e-13, "{what}: c_T"),
         (None, None) => {}
         _ => panic!("{what}: only one final state has a cell state c"),
+    }
+    match (&got.last.gates, &want.last.gates) {
+        (Some(g), Some(g_ref)) => assert!(close(g, g_ref) < 1e-13, "{what}: gates_T"),
+        (None, None) => {}
+        _ => panic!("{what}: only one final state has gates"),
     }
     assert_eq!(got.caches.len(), t_len, "{what}: one cache per step");
     // the caches drive the same backward
@@ -347,6 +368,7 @@ fn lstm_sequence_paths_match_unroll_and_bptt_for_every_variant() {
                 peephole: true,
                 cifg: true,
                 forget_bias: 1.0,
+                ..Default::default()
             },
         ),
     ];
@@ -356,6 +378,20 @@ fn lstm_sequence_paths_match_unroll_and_bptt_for_every_variant() {
             |d, h, r| Lstm::with_options(d, h, options, r),
             40 + k as u64,
         );
+    }
+    // Greff et al.'s variants, and each with a forget bias
+    for (k, v) in rnn::cells::GreffVariant::ALL.into_iter().enumerate() {
+        for forget_bias in [0.0, 1.0] {
+            let options = LstmOptions {
+                forget_bias,
+                ..LstmOptions::greff(v)
+            };
+            compare_everywhere(
+                &format!("lstm {} forget_bias={forget_bias}", v.name()),
+                |d, h, r| Lstm::with_options(d, h, options, r),
+                60 + k as u64,
+            );
+        }
     }
 }
 

@@ -115,6 +115,7 @@ pub fn library_lstm(k: &Case) -> Lstm {
         weight_ci: None,
         weight_cf: None,
         weight_co: None,
+        weight_gg: None,
         options: LstmOptions::default(),
     }
 }
@@ -137,6 +138,7 @@ pub fn check_lstm_forward<C>(forward: impl LstmForward<C>) {
         let prev = State {
             h: k.h.clone(),
             c: Some(k.c.clone()),
+            gates: None,
         };
         let (next, _) = lstm.forward(k.x.view(), &prev);
         let (want_h, want_c) = (next.h, next.c.expect("an LSTM state has c"));
@@ -407,12 +409,14 @@ pub fn check_lstm_backward<C>(forward: impl LstmForward<C>, backward: impl LstmB
         let prev = State {
             h: k.h.clone(),
             c: Some(k.c.clone()),
+            gates: None,
         };
         let (_, lib_cache) = lstm.forward(k.x.view(), &prev);
         let mut lib = lstm.zeros_like();
         let d_next = State {
             h: r.clone(),
             c: Some(s.clone()),
+            gates: None,
         };
         let (lib_dx, lib_dprev) = lstm.backward(&lib_cache, &d_next, &mut lib);
         let library = vec![

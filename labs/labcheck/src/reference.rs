@@ -187,6 +187,7 @@ mod tests {
             let prev = State {
                 h: k.h.clone(),
                 c: Some(k.c.clone()),
+                gates: None,
             };
             let (next, _) = library_lstm(&k).forward(k.x.view(), &prev);
             assert!(is_close(

@@ -108,6 +108,18 @@ pub struct CellConfig {
     pub peephole: bool,
     /// LSTM only: coupled input-forget gate ([`LstmOptions::cifg`]).
     pub cifg: bool,
+    /// LSTM only: no input gate, Greff et al.'s NIG ([`LstmOptions::no_input_gate`]).
+    pub no_input_gate: bool,
+    /// LSTM only: no forget gate, NFG ([`LstmOptions::no_forget_gate`]).
+    pub no_forget_gate: bool,
+    /// LSTM only: no output gate, NOG ([`LstmOptions::no_output_gate`]).
+    pub no_output_gate: bool,
+    /// LSTM only: linear candidate, NIAF ([`LstmOptions::no_input_activation`]).
+    pub no_input_activation: bool,
+    /// LSTM only: no tanh on the output, NOAF ([`LstmOptions::no_output_activation`]).
+    pub no_output_activation: bool,
+    /// LSTM only: full gate recurrence, FGR ([`LstmOptions::full_gate_recurrence`]).
+    pub full_gate_recurrence: bool,
 }
 
 impl CellConfig {
@@ -118,17 +130,51 @@ impl CellConfig {
             gru_variant: GruVariant::ResetAfter,
             peephole: false,
             cifg: false,
+            no_input_gate: false,
+            no_forget_gate: false,
+            no_output_gate: false,
+            no_input_activation: false,
+            no_output_activation: false,
+            full_gate_recurrence: false,
         }
     }
 
+    /// The LSTM cell config with these options (forget bias aside: it only matters at initialisation).
+    pub fn lstm(options: LstmOptions) -> Self {
+        CellConfig {
+            peephole: options.peephole,
+            cifg: options.cifg,
+            no_input_gate: options.no_input_gate,
+            no_forget_gate: options.no_forget_gate,
+            no_output_gate: options.no_output_gate,
+            no_input_activation: options.no_input_activation,
+            no_output_activation: options.no_output_activation,
+            full_gate_recurrence: options.full_gate_recurrence,
+            ..CellConfig::new(CellKind::Lstm)
+        }
+    }
+
+    /// The LSTM options this config records, each with its name as a checkpoint config spells it.
+    pub fn lstm_flags(&self) -> [(&'static str, bool); 8] {
+        [
+            ("peephole", self.peephole),
+            ("cifg", self.cifg),
+            ("no_input_gate", self.no_input_gate),
+            ("no_forget_gate", self.no_forget_gate),
+            ("no_output_gate", self.no_output_gate),
+            ("no_input_activation", self.no_input_activation),
+            ("no_output_activation", self.no_output_activation),
+            ("full_gate_recurrence", self.full_gate_recurrence),
+        ]
+    }
+
     /// The number of blocks of H rows stacked in `weight_ih` and `weight_hh`: 1 (Elman), 3 (GRU; LSTM with
-    /// coupled gates), 4 (LSTM).
+    /// coupled gates or a removed gate), 4 (LSTM).
     pub fn num_gates(&self) -> usize {
         match self.kind {
             CellKind::RnnTanh | CellKind::RnnRelu => 1,
             CellKind::Gru => 3,
-            CellKind::Lstm if self.cifg => 3,
-            CellKind::Lstm => 4,
+            CellKind::Lstm => lstm_options(self).num_gates(),
         }
     }
 
@@ -141,14 +187,16 @@ impl CellConfig {
                 self.kind
             )));
         }
-        if self.kind != CellKind::Lstm && (self.peephole || self.cifg) {
-            let option = if self.peephole { "peephole" } else { "cifg" };
-            return Err(Error::Config(format!(
-                "{option} applies to LSTM cells only, but the cell is {}",
-                self.kind
-            )));
+        if self.kind != CellKind::Lstm {
+            if let Some((option, _)) = self.lstm_flags().into_iter().find(|(_, on)| *on) {
+                return Err(Error::Config(format!(
+                    "{option} applies to LSTM cells only, but the cell is {}",
+                    self.kind
+                )));
+            }
+            return Ok(());
         }
-        Ok(())
+        lstm_options(self).validate()
     }
 
     /// The cell in words, for messages: "an Elman RNN with tanh (no gates)", "an LSTM (4 gates)",
@@ -162,11 +210,25 @@ impl CellConfig {
                 GruVariant::ResetBefore => "a reset-before GRU (3 gates)".into(),
             },
             CellKind::Lstm => {
-                let with = match (self.peephole, self.cifg) {
-                    (false, false) => "",
-                    (true, false) => " with peepholes",
-                    (false, true) => " with coupled input-forget gates",
-                    (true, true) => " with peepholes and coupled input-forget gates",
+                let words = [
+                    "peepholes",
+                    "coupled input-forget gates",
+                    "no input gate",
+                    "no forget gate",
+                    "no output gate",
+                    "no input activation",
+                    "no output activation",
+                    "full gate recurrence",
+                ];
+                let on: Vec<&str> = words
+                    .into_iter()
+                    .zip(self.lstm_flags())
+                    .filter_map(|(w, (_, on))| on.then_some(w))
+                    .collect();
+                let with = match on.split_last() {
+                    None => String::new(),
+                    Some((last, [])) => format!(" with {last}"),
+                    Some((last, rest)) => format!(" with {} and {last}", rest.join(", ")),
                 };
                 format!("an LSTM{with} ({} gates)", self.num_gates())
             }
@@ -193,6 +255,9 @@ impl From<CellKind> for CellConfig {
 /// assert_eq!(out.dim(), (5, 1, 4));
 /// ```
 #[derive(Clone, Debug)]
+// The LSTM is the largest cell (its optional peepholes and FGR matrix); a model holds one cell per layer
+// and direction, so the unboxed size costs nothing worth an indirection on every call.
+#[allow(clippy::large_enum_variant)]
 pub enum AnyCell {
     /// An Elman cell.
     Elman(Elman),
@@ -204,6 +269,9 @@ pub enum AnyCell {
 
 /// The cache of an [`AnyCell`] step: the cache of the cell it holds.
 #[derive(Clone, Debug)]
+// The LSTM's cache is the largest (nine tensors and the FGR gates); boxing it would add an allocation
+// per step for every cell kind.
+#[allow(clippy::large_enum_variant)]
 pub enum AnyCache {
     /// An Elman step's cache.
     Elman(ElmanCache),
@@ -270,16 +338,23 @@ impl AnyCell {
                 variant: config.gru_variant,
             }),
             CellKind::Lstm => {
-                let peep = |present: bool| present.then(|| Array1::zeros(h));
+                let options = lstm_options(config);
+                let blocks = options.blocks();
+                let peep = |gate: Option<usize>| {
+                    (options.peephole && gate.is_some()).then(|| Array1::zeros(h))
+                };
                 AnyCell::Lstm(Lstm {
                     weight_ih: w_ih,
                     weight_hh: w_hh,
                     bias_ih: b_ih,
                     bias_hh: b_hh,
-                    weight_ci: peep(config.peephole && !config.cifg),
-                    weight_cf: peep(config.peephole),
-                    weight_co: peep(config.peephole),
-                    options: lstm_options(config),
+                    weight_ci: peep(blocks.i),
+                    weight_cf: peep(blocks.f),
+                    weight_co: peep(blocks.o),
+                    weight_gg: options
+                        .full_gate_recurrence
+                        .then(|| Matrix::zeros((3 * h, 3 * h))),
+                    options,
                 })
             }
         }
@@ -472,5 +547,11 @@ fn lstm_options(config: &CellConfig) -> LstmOptions {
         peephole: config.peephole,
         cifg: config.cifg,
         forget_bias: 0.0,
+        no_input_gate: config.no_input_gate,
+        no_forget_gate: config.no_forget_gate,
+        no_output_gate: config.no_output_gate,
+        no_input_activation: config.no_input_activation,
+        no_output_activation: config.no_output_activation,
+        full_gate_recurrence: config.full_gate_recurrence,
     }
 }

@@ -1,6 +1,7 @@
 //! The long short-term memory cell (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al.
-//! 2000), exactly as one step of `torch.nn.LSTM`, plus two variants studied by Greff et al. (2015):
-//! peephole connections and the coupled input-forget gate (CIFG).
+//! 2000), exactly as one step of `torch.nn.LSTM`, plus the variants studied by Greff et al. (2015):
+//! peephole connections, the coupled input-forget gate (CIFG), and the removed gates, removed
+//! activations and full gate recurrence whose step is in `lstm_variants.rs`.
 //!
 //! One step in the book's notation (column vectors; the code below uses batches as rows):
 //!
@@ -21,7 +22,6 @@ use crate::linalg::{add_at_b, linear, linear_back};
 use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
 
 use super::{check_step_shapes, Cell, State};
-use crate::activation::{dsigmoid_from_output, dtanh_from_output, sigmoid_arr, tanh_arr};
 use crate::bptt::Unrolled;
 use crate::init::{pytorch_default, Rng};
 use crate::params::Parameters;
@@ -43,24 +43,43 @@ pub struct LstmOptions {
     /// remembers by default (f ≈ σ(forget_bias)). Jozefowicz et al. (2015) suggest 1.0; PyTorch's default
     /// is 0, which is the default here too.
     pub forget_bias: f64,
+    /// NIG (Greff et al.): no input gate, i_t = 1 (8.32); its block of rows is absent.
+    pub no_input_gate: bool,
+    /// NFG (Greff et al.): no forget gate, f_t = 1 (8.32); its block of rows is absent, and
+    /// `forget_bias` has no effect.
+    pub no_forget_gate: bool,
+    /// NOG (Greff et al.): no output gate, o_t = 1 (8.32); its block of rows is absent.
+    pub no_output_gate: bool,
+    /// NIAF (Greff et al.): no input activation function, the candidate is linear, g_t = a_g (8.34).
+    pub no_input_activation: bool,
+    /// NOAF (Greff et al.): no output activation function, h_t = o_t ⊙ c_t (8.36).
+    pub no_output_activation: bool,
+    /// FGR (Greff et al.): full gate recurrence. The gates i, f, o also read the previous step's gate
+    /// activations through one stacked matrix `weight_gg` `(3H, 3H)` (8.38), and the state carries those
+    /// activations ([`State::gates`], `(B, 3H)`, zeros at the start). Needs all three gates.
+    pub full_gate_recurrence: bool,
 }
 
 impl LstmOptions {
-    /// The number of gate blocks G stacked in the weights: 4 (i, f, g, o), or 3 (f, g, o) with CIFG.
+    /// The number of gate blocks G stacked in the weights: 4 (i, f, g, o), less one for each gate the
+    /// variant removes (CIFG, NIG, NFG, NOG); the blocks keep the order i, f, g, o.
     pub fn num_gates(&self) -> usize {
-        if self.cifg {
-            3
-        } else {
-            4
-        }
+        let b = self.blocks();
+        1 + [b.i, b.f, b.o].iter().flatten().count()
     }
 }
 
-/// An LSTM cell: `torch.nn.LSTM` for one layer and one step, optionally with peepholes or CIFG.
+/// An LSTM cell: `torch.nn.LSTM` for one layer and one step, or one of the variants of Greff et al.
+/// (2015) that [`LstmOptions`] describes (see [`GreffVariant`](super::GreffVariant)).
 ///
-/// Parameter names and shapes are PyTorch's, with G = 4 gates in the order i, f, g, o (G = 3, order
-/// f, g, o, with [`LstmOptions::cifg`]): `weight_ih (G·H, D)`, `weight_hh (G·H, H)`, `bias_ih (G·H)`,
-/// `bias_hh (G·H)`. The peephole weights are present only with [`LstmOptions::peephole`].
+/// Parameter names and shapes are PyTorch's: `weight_ih (G·H, D)`, `weight_hh (G·H, H)`,
+/// `bias_ih (G·H)`, `bias_hh (G·H)`, with G blocks of H rows, one for each gate the variant has, in the
+/// order i, f, g, o: G = 4 for PyTorch's LSTM; CIFG and NIG drop i (order f, g, o), NFG drops f
+/// (i, g, o), NOG drops o (i, f, g). The peephole weights are present only with
+/// [`LstmOptions::peephole`], and only for the gates that exist. With [`LstmOptions::full_gate_recurrence`]
+/// there is one more tensor, which PyTorch has no name for: `weight_gg (3H, 3H)`, the nine matrices
+/// R_{jk} (from gate j at t-1 to gate k at t, j, k ∈ {i, f, o}) stacked with the target gate k by rows
+/// and the source gate j by columns, both in the order i, f, o.
 ///
 /// ```
 /// use rnn::prelude::*;
@@ -81,12 +100,15 @@ pub struct Lstm {
     pub bias_ih: Array1<f64>,
     /// b_hh, `(G·H)`.
     pub bias_hh: Array1<f64>,
-    /// Peephole c_{t-1} → input gate, `(H)`; `None` without peepholes or with CIFG.
+    /// Peephole c_{t-1} → input gate, `(H)`; `None` without peepholes or input gate (CIFG, NIG).
     pub weight_ci: Option<Array1<f64>>,
-    /// Peephole c_{t-1} → forget gate, `(H)`; `None` without peepholes.
+    /// Peephole c_{t-1} → forget gate, `(H)`; `None` without peepholes or with NFG.
     pub weight_cf: Option<Array1<f64>>,
-    /// Peephole c_t → output gate, `(H)`; `None` without peepholes.
+    /// Peephole c_t → output gate, `(H)`; `None` without peepholes or with NOG.
     pub weight_co: Option<Array1<f64>>,
+    /// FGR: previous gates [i; f; o]_{t-1} → pre-activations of i, f, o, `(3H, 3H)`; `None` without
+    /// [`LstmOptions::full_gate_recurrence`].
+    pub weight_gg: Option<Array2<f64>>,
     /// The variant this cell is.
     pub options: LstmOptions,
 }
@@ -100,17 +122,19 @@ pub struct LstmCache {
     pub h_prev: Array2<f64>,
     /// c_{t-1}.
     pub c_prev: Array2<f64>,
-    /// Input gate i_t (equal to 1 - f_t with CIFG).
+    /// FGR only: the previous step's gates [i, f, o]_{t-1}, `(B, 3H)`.
+    pub gates_prev: Option<Array2<f64>>,
+    /// Input gate i_t (equal to 1 - f_t with CIFG, to 1 with NIG).
     pub i: Array2<f64>,
-    /// Forget gate f_t.
+    /// Forget gate f_t (1 with NFG).
     pub f: Array2<f64>,
-    /// Candidate values g_t.
+    /// Candidate values g_t (a_g itself with NIAF).
     pub g: Array2<f64>,
-    /// Output gate o_t.
+    /// Output gate o_t (1 with NOG).
     pub o: Array2<f64>,
     /// Cell state c_t.
     pub c: Array2<f64>,
-    /// tanh(c_t).
+    /// The output activation of c_t: tanh(c_t), or c_t itself with NOAF.
     pub tanh_c: Array2<f64>,
 }
 
@@ -122,14 +146,19 @@ impl Lstm {
     }
 
     /// An LSTM variant. Every tensor is drawn from U(-1/√H, 1/√H): first weight_ih, weight_hh, bias_ih,
-    /// bias_hh, then the peepholes weight_ci (unless CIFG), weight_cf, weight_co; finally
-    /// `options.forget_bias` is added to the forget gate's rows of `bias_ih`.
+    /// bias_hh, then the peepholes the variant has (weight_ci, weight_cf, weight_co), then weight_gg
+    /// (FGR); finally `options.forget_bias` is added to the forget gate's rows of `bias_ih`.
+    ///
+    /// Panics if the options contradict each other ([`LstmOptions::validate`]).
     pub fn with_options(
         input_size: usize,
         hidden_size: usize,
         options: LstmOptions,
         rng: &mut Rng,
     ) -> Self {
+        if let Err(e) = options.validate() {
+            panic!("Lstm::with_options: {e}");
+        }
         let (d, h, gh) = (input_size, hidden_size, options.num_gates() * hidden_size);
         let init = |shape: &[usize], rng: &mut Rng| pytorch_default(shape, h, rng);
         let vector = |rng: &mut Rng| init(&[h], rng).into_dimensionality().unwrap();
@@ -141,43 +170,25 @@ impl Lstm {
             weight_ci: None,
             weight_cf: None,
             weight_co: None,
+            weight_gg: None,
             options,
         };
+        let blocks = options.blocks();
         if options.peephole {
-            if !options.cifg {
-                cell.weight_ci = Some(vector(rng));
-            }
-            cell.weight_cf = Some(vector(rng));
-            cell.weight_co = Some(vector(rng));
+            cell.weight_ci = blocks.i.map(|_| vector(rng));
+            cell.weight_cf = blocks.f.map(|_| vector(rng));
+            cell.weight_co = blocks.o.map(|_| vector(rng));
         }
-        let f = cell.forget_block();
-        cell.bias_ih
-            .slice_mut(s![f * h..(f + 1) * h])
-            .mapv_inplace(|b| b + options.forget_bias);
+        if options.full_gate_recurrence {
+            cell.weight_gg = Some(init(&[3 * h, 3 * h], rng).into_dimensionality().unwrap());
+        }
+        if let Some(f) = blocks.f {
+            cell.bias_ih
+                .slice_mut(s![f * h..(f + 1) * h])
+                .mapv_inplace(|b| b + options.forget_bias);
+        }
         cell
     }
-
-    /// Index of the forget gate's block of H rows: 1 (order i, f, g, o), or 0 with CIFG (order f, g, o).
-    /// The candidate g and the output gate o are the two blocks after it.
-    fn forget_block(&self) -> usize {
-        if self.options.cifg {
-            0
-        } else {
-            1
-        }
-    }
-}
-
-/// Columns `[k·H, (k+1)·H)` of a `(B, G·H)` array: gate block k.
-fn block(a: &Array2<f64>, k: usize, h: usize) -> Array2<f64> {
-    a.slice(s![.., k * h..(k + 1) * h]).to_owned()
-}
-
-/// The gradient accumulator of a peephole that the cell has (panics if `grads` was built without it).
-fn peephole_grad<'a>(grad: &'a mut Option<Array1<f64>>, name: &str) -> &'a mut Array1<f64> {
-    grad.as_mut().unwrap_or_else(|| {
-        panic!("LSTM backward: the gradient accumulator has no {name}, but the cell has peepholes")
-    })
 }
 
 impl Parameters for Lstm {
@@ -197,6 +208,9 @@ impl Parameters for Lstm {
             if let Some(w) = w {
                 ps.push((name.into(), w.view().into_dyn()));
             }
+        }
+        if let Some(w) = &self.weight_gg {
+            ps.push(("weight_gg".into(), w.view().into_dyn()));
         }
         ps
     }
@@ -218,6 +232,9 @@ impl Parameters for Lstm {
                 ps.push((name.into(), w.view_mut().into_dyn()));
             }
         }
+        if let Some(w) = &mut self.weight_gg {
+            ps.push(("weight_gg".into(), w.view_mut().into_dyn()));
+        }
         ps
     }
 }
@@ -238,18 +255,20 @@ impl Cell for Lstm {
     }
 
     fn config(&self) -> Option<super::CellConfig> {
-        Some(super::CellConfig {
-            peephole: self.options.peephole,
-            cifg: self.options.cifg,
-            ..super::CellConfig::new(super::CellKind::Lstm)
-        })
+        Some(super::CellConfig::lstm(self.options))
     }
 
     fn zero_state(&self, batch: usize) -> State {
         let zeros = Array2::zeros((batch, self.hidden_size()));
+        // (8.38) FGR: the gates "before the first step" are zeros                          (B, 3H)
+        let gates = self
+            .weight_gg
+            .as_ref()
+            .map(|_| Array2::zeros((batch, 3 * self.hidden_size())));
         State {
             h: zeros.clone(),
             c: Some(zeros),
+            gates,
         }
     }
 
@@ -273,8 +292,8 @@ impl Cell for Lstm {
             + &self.bias_ih
             + linear(&prev.h, &self.weight_hh)
             + &self.bias_hh;
-        // (7.2)-(7.7): the gates, c_t and h_t from a_t (Lstm::gates, below)
-        self.gates(a, x.to_owned(), &prev.h, c_prev)
+        // (7.2)-(7.7): the gates, c_t and h_t from a_t (Lstm::gates, in lstm_variants.rs)
+        self.gates(a, x.to_owned(), &prev.h, c_prev, prev.gates.as_ref())
     }
     // ANCHOR_END: lstm_step
 
@@ -289,8 +308,10 @@ impl Cell for Lstm {
             .c
             .as_ref()
             .expect("LSTM backward: the state gradient has no cell-state part c");
-        // (7.8)-(7.18): ∂L/∂a_t of every gate, and ∂L/∂c_{t-1} (Lstm::gate_grads, below)  (B, G·H), (B, H)
-        let (da, dc_prev) = self.gate_grads(cache, &d_next.h, dc_next, grads);
+        // (7.8)-(7.18): ∂L/∂a_t of every gate, ∂L/∂c_{t-1} and (FGR) ∂L/∂gates_{t-1}
+        // (Lstm::gate_grads, in lstm_variants.rs)                               (B, G·H), (B, H), (B, 3H)
+        let (da, dc_prev, dgates_prev) =
+            self.gate_grads(cache, &d_next.h, dc_next, d_next.gates.as_ref(), grads);
         // (7.19) ∂L/∂W_ih += ∂L/∂a_tᵀ x_t                                                      (G·H, D)
         add_at_b(&mut grads.weight_ih, &da, &cache.x);
         // (7.20) ∂L/∂W_hh += ∂L/∂a_tᵀ h_{t-1}                                                  (G·H, H)
@@ -306,6 +327,7 @@ impl Cell for Lstm {
         let d_prev = State {
             h: dh_prev,
             c: Some(dc_prev),
+            gates: dgates_prev,
         };
         (dx, d_prev)
     }
@@ -328,150 +350,4 @@ impl Cell for Lstm {
         let caches: Vec<&LstmCache> = caches.iter().collect();
         self.backward_steps(&caches, d_outputs, d_last, grads, want_dx)
     }
-}
-
-impl Lstm {
-    // ANCHOR: lstm_gates
-    /// (7.2)-(7.7) and the peepholes (8.1)-(8.3) of one step: the gates, c_t and h_t from the
-    /// pre-activation `a` = a_t `(B, G·H)` of (7.1) and the previous state `h_prev`, `c_prev` `(B, H)`;
-    /// `x` `(B, D)` only goes into the cache. [`Cell::forward`] and the sequence path
-    /// [`Lstm::forward_steps`] compute a_t differently and share this.
-    pub(super) fn gates(
-        &self,
-        a: Array2<f64>,
-        x: Array2<f64>,
-        h_prev: &Array2<f64>,
-        c_prev: &Array2<f64>,
-    ) -> (State, LstmCache) {
-        let h = self.hidden_size();
-        let fb = self.forget_block(); // gate blocks: [i,] f, g, o
-        let (mut a_f, a_g, mut a_o) =
-            (block(&a, fb, h), block(&a, fb + 1, h), block(&a, fb + 2, h));
-        // (8.1) peephole: a_f += w_cf ⊙ c_{t-1}                                                  (B, H)
-        if let Some(w_cf) = &self.weight_cf {
-            a_f += &(c_prev * w_cf);
-        }
-        // (7.3) f_t = σ(a_f)                                                                     (B, H)
-        let f = sigmoid_arr(&a_f);
-        let i = if self.options.cifg {
-            // (8.3) CIFG: i_t = 1 - f_t                                                          (B, H)
-            f.mapv(|f| 1.0 - f)
-        } else {
-            let mut a_i = block(&a, 0, h);
-            // (8.1) peephole: a_i += w_ci ⊙ c_{t-1}                                              (B, H)
-            if let Some(w_ci) = &self.weight_ci {
-                a_i += &(c_prev * w_ci);
-            }
-            // (7.2) i_t = σ(a_i)                                                                 (B, H)
-            sigmoid_arr(&a_i)
-        };
-        // (7.4) g_t = tanh(a_g)                                                                  (B, H)
-        let g = tanh_arr(&a_g);
-        // (7.6) c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t                                                  (B, H)
-        let c = &f * c_prev + &i * &g;
-        // (8.2) peephole: a_o += w_co ⊙ c_t (the output gate sees the *new* cell state)          (B, H)
-        if let Some(w_co) = &self.weight_co {
-            a_o += &(&c * w_co);
-        }
-        // (7.5) o_t = σ(a_o)                                                                     (B, H)
-        let o = sigmoid_arr(&a_o);
-        // (7.7) h_t = o_t ⊙ tanh(c_t)                                                            (B, H)
-        let tanh_c = tanh_arr(&c);
-        let h_next = &o * &tanh_c;
-        let cache = LstmCache {
-            x,
-            h_prev: h_prev.clone(),
-            c_prev: c_prev.clone(),
-            i,
-            f,
-            g,
-            o,
-            c: c.clone(),
-            tanh_c,
-        };
-        let next = State {
-            h: h_next,
-            c: Some(c),
-        };
-        (next, cache)
-    }
-    // ANCHOR_END: lstm_gates
-
-    // ANCHOR: lstm_gate_grads
-    /// (7.8)-(7.18) and the peepholes (8.4)-(8.8) of one backward step: from `dh` = ∂L/∂h_t and
-    /// `dc_next` = the gradient reaching c_t from step t+1 `(B, H)`, returns ∂L/∂a_t `(B, G·H)` (in the
-    /// weights' gate order) and ∂L/∂c_{t-1} `(B, H)`, and adds the peephole weights' gradients into
-    /// `grads`. The weight and bias gradients, ∂L/∂x_t and ∂L/∂h_{t-1} all follow from ∂L/∂a_t: one step
-    /// at a time in [`Cell::backward`], for every step at once in [`Lstm::backward_steps`].
-    pub(super) fn gate_grads(
-        &self,
-        cache: &LstmCache,
-        dh: &Array2<f64>,
-        dc_next: &Array2<f64>,
-        grads: &mut Lstm,
-    ) -> (Array2<f64>, Array2<f64>) {
-        let LstmCache {
-            c_prev,
-            i,
-            f,
-            g,
-            o,
-            c,
-            tanh_c,
-            ..
-        } = cache;
-        // (7.8)  ∂L/∂o_t = ∂L/∂h_t ⊙ tanh(c_t)                                                   (B, H)
-        let d_o = dh * tanh_c;
-        // (7.9)  ∂L/∂a_o = ∂L/∂o_t ⊙ o_t ⊙ (1 - o_t)                                             (B, H)
-        let da_o = d_o * dsigmoid_from_output(o);
-        // (7.10) ∂L/∂c_t = dc_next (from step t+1) + ∂L/∂h_t ⊙ o_t ⊙ (1 - tanh²(c_t))            (B, H)
-        let mut dc = dc_next + &(dh * o * dtanh_from_output(tanh_c));
-        if let Some(w_co) = &self.weight_co {
-            // (8.4) peephole: c_t also reaches the loss through a_o, dc += ∂L/∂a_o ⊙ w_co        (B, H)
-            dc += &(&da_o * w_co);
-            // (8.5) ∂L/∂w_co += Σ_batch ∂L/∂a_o ⊙ c_t                                               (H)
-            *peephole_grad(&mut grads.weight_co, "weight_co") += &(&da_o * c).sum_axis(Axis(0));
-        }
-        // (7.11) ∂L/∂i_t = ∂L/∂c_t ⊙ g_t                                                         (B, H)
-        let d_i = &dc * g;
-        // (7.12) ∂L/∂g_t = ∂L/∂c_t ⊙ i_t                                                         (B, H)
-        let d_g = &dc * i;
-        // (7.13) ∂L/∂f_t = ∂L/∂c_t ⊙ c_{t-1}                                                     (B, H)
-        let mut d_f = &dc * c_prev;
-        if self.options.cifg {
-            // (8.6) CIFG: i_t = 1 - f_t, so the input gate's gradient reaches f_t negated        (B, H)
-            d_f -= &d_i;
-        }
-        // (7.14) ∂L/∂a_f = ∂L/∂f_t ⊙ f_t ⊙ (1 - f_t)                                             (B, H)
-        let da_f = d_f * dsigmoid_from_output(f);
-        // (7.15) ∂L/∂a_g = ∂L/∂g_t ⊙ (1 - g_t²)                                                  (B, H)
-        let da_g = d_g * dtanh_from_output(g);
-        // (7.16) ∂L/∂c_{t-1} = ∂L/∂c_t ⊙ f_t: the constant error carousel, where the gradient
-        //        flows back through a product with f_t alone, with no weight matrix in the way   (B, H)
-        let mut dc_prev = &dc * f;
-        if let Some(w_cf) = &self.weight_cf {
-            // (8.7) peephole: dc_prev += ∂L/∂a_f ⊙ w_cf                                          (B, H)
-            dc_prev += &(&da_f * w_cf);
-            // (8.8) ∂L/∂w_cf += Σ_batch ∂L/∂a_f ⊙ c_{t-1}                                           (H)
-            *peephole_grad(&mut grads.weight_cf, "weight_cf") +=
-                &(&da_f * c_prev).sum_axis(Axis(0));
-        }
-        // (7.17) ∂L/∂a_i = ∂L/∂i_t ⊙ i_t ⊙ (1 - i_t)  (no a_i with CIFG)                         (B, H)
-        let da_i = (!self.options.cifg).then(|| d_i * dsigmoid_from_output(i));
-        if let (Some(da_i), Some(w_ci)) = (&da_i, &self.weight_ci) {
-            // (8.7) peephole: dc_prev += ∂L/∂a_i ⊙ w_ci                                          (B, H)
-            dc_prev += &(da_i * w_ci);
-            // (8.8) ∂L/∂w_ci += Σ_batch ∂L/∂a_i ⊙ c_{t-1}                                           (H)
-            *peephole_grad(&mut grads.weight_ci, "weight_ci") += &(da_i * c_prev).sum_axis(Axis(0));
-        }
-        // (7.18) ∂L/∂a_t = [∂L/∂a_i, ∂L/∂a_f, ∂L/∂a_g, ∂L/∂a_o], in the weights' gate order    (B, G·H)
-        let blocks: Vec<_> = da_i
-            .iter()
-            .chain([&da_f, &da_g, &da_o])
-            .map(|d| d.view())
-            .collect();
-        let da = ndarray::concatenate(Axis(1), &blocks).expect("every gate block is (B, H)");
-        (da, dc_prev)
-    }
-    // ANCHOR_END: lstm_gate_grads
 }

@@ -62,7 +62,7 @@ impl Lstm {
             let c_prev = state.c.as_ref().expect("an LSTM state has c");
             // (7.2)-(7.7): the gates, c_t and h_t, exactly as in the per-step forward          (B, H)
             let x = xs.index_axis(Axis(0), t).to_owned();
-            let (next, cache) = self.gates(a, x, &state.h, c_prev);
+            let (next, cache) = self.gates(a, x, &state.h, c_prev, state.gates.as_ref());
             outputs.index_axis_mut(Axis(0), t).assign(&next.h);
             caches.push(cache);
             state = next;
@@ -113,14 +113,22 @@ impl Lstm {
                 Array2::zeros((batch, hidden)),
             ),
         };
+        // FGR: the gradient reaching the gates of step t from the steps after t            (B, 3H)
+        let mut dg = self.weight_gg.as_ref().map(|_| {
+            d_last
+                .and_then(|d| d.gates.clone())
+                .unwrap_or_else(|| Array2::zeros((batch, 3 * hidden)))
+        });
         for t in (0..t_len).rev() {
             // (4.7) ∂L/∂h_t = ∂L_t/∂h_t + dh_next                                          (B, H)
             dh += &d_outputs.index_axis(Axis(0), t);
-            // (7.8)-(7.18): ∂L/∂a_t, and (7.16) ∂L/∂c_{t-1}, as in the per-step backward  (B, G·H), (B, H)
-            let (da, dc_prev) = self.gate_grads(caches[t], &dh, &dc, grads);
+            // (7.8)-(7.18): ∂L/∂a_t, (7.16) ∂L/∂c_{t-1} and (8.41) ∂L/∂gates_{t-1}, as in the
+            // per-step backward                                                     (B, G·H), (B, H), (B, 3H)
+            let (da, dc_prev, dg_prev) = self.gate_grads(caches[t], &dh, &dc, dg.as_ref(), grads);
             // (7.23) ∂L/∂h_{t-1} = ∂L/∂a_t W_hh                                            (B, H)
             dh = linear_back(&da, &self.weight_hh);
             dc = dc_prev;
+            dg = dg_prev;
             das.slice_mut(s![t * batch..(t + 1) * batch, ..])
                 .assign(&da);
         }
@@ -141,7 +149,11 @@ impl Lstm {
                 .into_shape_with_order((t_len, batch, self.input_size()))
                 .expect("(T·B, D) is contiguous")
         });
-        let d_init = State { h: dh, c: Some(dc) };
+        let d_init = State {
+            h: dh,
+            c: Some(dc),
+            gates: dg,
+        };
         (dxs, d_init)
     }
     // ANCHOR_END: lstm_backward_steps

@@ -14,28 +14,38 @@ mod gru;
 mod gru_seq;
 mod lstm;
 mod lstm_seq;
+mod lstm_variants;
 
 pub use any::{AnyCache, AnyCell, CellConfig, CellKind};
 pub use elman::{Elman, ElmanCache};
 pub use gru::{Gru, GruCache, GruVariant};
 pub use lstm::{Lstm, LstmCache, LstmOptions};
+pub use lstm_variants::GreffVariant;
 
 /// The recurrent state carried from one time step to the next (and its gradient, which has the same shape).
 ///
 /// `h` is the hidden state `(B, H)`, which is also the cell's output at that step. `c` is the LSTM's cell
-/// state `(B, H)`; it is `None` for cells without one.
+/// state `(B, H)`; it is `None` for cells without one. `gates` is what an LSTM with full gate recurrence
+/// (Greff et al.'s FGR, [`LstmOptions::full_gate_recurrence`]) carries besides: the previous step's gate
+/// activations i, f, o side by side, `(B, 3H)`; it is `None` for every other cell.
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
     /// Hidden state h, `(B, H)`.
     pub h: Array2<f64>,
     /// Cell state c, `(B, H)` (LSTM only).
     pub c: Option<Array2<f64>>,
+    /// Gate activations [i, f, o] of the step that made this state, `(B, 3H)` (FGR LSTM only).
+    pub gates: Option<Array2<f64>>,
 }
 
 impl State {
     /// A state holding only `h`.
     pub fn from_h(h: Array2<f64>) -> Self {
-        State { h, c: None }
+        State {
+            h,
+            c: None,
+            gates: None,
+        }
     }
 
     /// A zero state (or zero gradient) with the same shapes as `self`.
@@ -43,6 +53,7 @@ impl State {
         State {
             h: Array2::zeros(self.h.raw_dim()),
             c: self.c.as_ref().map(|c| Array2::zeros(c.raw_dim())),
+            gates: self.gates.as_ref().map(|g| Array2::zeros(g.raw_dim())),
         }
     }
 
@@ -53,6 +64,11 @@ impl State {
             (Some(c), Some(oc)) => *c += oc,
             (None, None) => {}
             _ => panic!("State::add_assign: one state has a cell state c and the other does not"),
+        }
+        match (&mut self.gates, &other.gates) {
+            (Some(g), Some(og)) => *g += og,
+            (None, None) => {}
+            _ => panic!("State::add_assign: one state has gates (FGR) and the other does not"),
         }
     }
 
