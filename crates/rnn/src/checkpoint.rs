@@ -160,6 +160,31 @@ pub struct RnnConfig {
     pub dropout: f64,
 }
 
+/// The keys of a cell's variant in a config's JSON, only those that differ from the plain PyTorch cell:
+/// `gru_variant` = `"reset_before"`, and each LSTM flag that is on (`"peephole": true`, ...).
+pub fn variant_json(cell: &CellConfig) -> Map<String, Value> {
+    let mut m = Map::new();
+    if cell.gru_variant != GruVariant::ResetAfter {
+        m.insert("gru_variant".into(), "reset_before".into());
+    }
+    for (name, on) in cell.lstm_flags() {
+        if on {
+            m.insert(name.into(), true.into());
+        }
+    }
+    m
+}
+
+/// The cell of kind `kind` with the variant keys of [`variant_json`] (absent keys are the plain cell),
+/// checked as a network config's cell is: [`Error::Config`], naming the key, for a bad one.
+pub fn cell_from_variant_json(kind: CellKind, variant: &Map<String, Value>) -> Result<CellConfig> {
+    let mut m = variant.clone();
+    m.insert("cell".into(), kind.name().into());
+    m.insert("input_size".into(), 1.into());
+    m.insert("hidden_size".into(), 1.into());
+    Ok(RnnConfig::from_json(&Value::Object(m))?.cell)
+}
+
 impl RnnConfig {
     /// The config as JSON, in the canonical spelling (see the [module docs](self)).
     pub fn to_json(&self) -> Value {
@@ -170,14 +195,7 @@ impl RnnConfig {
         m.insert("num_layers".into(), self.num_layers.into());
         m.insert("bidirectional".into(), self.bidirectional.into());
         m.insert("dropout".into(), self.dropout.into());
-        if self.cell.gru_variant != GruVariant::ResetAfter {
-            m.insert("gru_variant".into(), "reset_before".into());
-        }
-        for (name, on) in self.cell.lstm_flags() {
-            if on {
-                m.insert(name.into(), true.into());
-            }
-        }
+        m.extend(variant_json(&self.cell));
         Value::Object(m)
     }
 

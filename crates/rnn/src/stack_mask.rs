@@ -59,6 +59,9 @@ fn scale_rows(s: &State, m: &Array1<f64>) -> State {
     if let Some(c) = &mut out.c {
         *c *= &col;
     }
+    if let Some(g) = &mut out.gates {
+        *g *= &col; // an FGR LSTM's previous gates (B, 3H) are part of its state too
+    }
     out
 }
 

@@ -125,3 +125,48 @@ fn an_empty_chunk_is_refused_with_its_shape_not_a_nan_loss() {
     let empty = Array2::<usize>::zeros((0, 2));
     let _ = model.forward(&empty, &empty, None, None);
 }
+
+#[test]
+fn variants_train_save_and_load_as_themselves() {
+    use rnn::cells::{CellConfig, CellKind, GreffVariant, GruVariant, LstmOptions};
+    let dir = std::env::temp_dir().join(format!("rnn-charlm-variants-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let vocab = Vocab::from_text("abcdefg \n");
+    let cells = [
+        CellConfig::lstm(LstmOptions::greff(GreffVariant::Fgr)),
+        CellConfig::lstm(LstmOptions::greff(GreffVariant::Noaf)),
+        CellConfig {
+            gru_variant: GruVariant::ResetBefore,
+            ..CellConfig::new(CellKind::Gru)
+        },
+    ];
+    for (k, cell) in cells.into_iter().enumerate() {
+        let config = CharLmConfig::new("rnn", vocab.clone(), 0, 5, 2, 0.0).with_cell(cell);
+        let model = CharLm::new(config, &mut rnn::init::rng(3)).unwrap();
+        assert_eq!(
+            model.rnn.config().unwrap().cell,
+            cell,
+            "the stack is the variant"
+        );
+        let path = dir.join(format!("m{k}.safetensors"));
+        model.save(&path).unwrap();
+        let back = CharLm::load(&path).unwrap();
+        assert_eq!(back.config, model.config);
+        assert_eq!(back.rnn.config().unwrap().cell, cell);
+        let ids = vocab.encode("abc defg\nabc").unwrap();
+        assert_eq!(
+            back.evaluate(&ids, 1, 4).unwrap(),
+            model.evaluate(&ids, 1, 4).unwrap(),
+            "the loaded model computes what the saved one did"
+        );
+    }
+    // a plain config writes no variant key, so older readers and files agree
+    let plain = CharLmConfig::new("lstm", vocab, 0, 5, 1, 0.0);
+    let json = serde_json::to_value(&plain).unwrap();
+    assert!(json.get("variant").is_none(), "{json}");
+    let mut bad = json.clone();
+    bad["variant"] = serde_json::json!({"gru_variant": "sideways"});
+    let bad: CharLmConfig = serde_json::from_value(bad).unwrap();
+    assert!(bad.validate().is_err(), "a bad variant is refused");
+    std::fs::remove_dir_all(&dir).ok();
+}

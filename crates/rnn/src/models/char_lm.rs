@@ -40,7 +40,7 @@ use std::path::Path;
 use ndarray::{Array2, Array3, ArrayD, ArrayViewD, ArrayViewMutD};
 use serde::{Deserialize, Serialize};
 
-use crate::cells::{AnyCache, AnyCell, Cell, CellKind, State};
+use crate::cells::{AnyCache, AnyCell, Cell, CellConfig, CellKind, State};
 use crate::data::{TbpttBatches, Vocab};
 use crate::init::Rng;
 use crate::layers::{Dense, Embedding};
@@ -67,6 +67,12 @@ pub struct CharLmConfig {
     pub num_layers: usize,
     /// Dropout probability on the output of every recurrent layer (training only), in [0, 1).
     pub dropout: f64,
+    /// The cell's variant, in the keys a network config uses ([`crate::checkpoint::variant_json`]):
+    /// `{"gru_variant": "reset_before"}`, `{"peephole": true, "no_forget_gate": true}`, .... Empty, the
+    /// default (and what older checkpoints hold), is the plain PyTorch cell of `cell`. Set it with
+    /// [`CharLmConfig::with_cell`].
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub variant: serde_json::Map<String, serde_json::Value>,
 }
 
 impl CharLmConfig {
@@ -87,7 +93,32 @@ impl CharLmConfig {
             hidden_size,
             num_layers,
             dropout,
+            variant: serde_json::Map::new(),
         }
+    }
+
+    /// The same configuration with the cell `cell`, variant included (a reset-before GRU, an LSTM of
+    /// Greff et al.'s variants: [`CellConfig::lstm`]).
+    ///
+    /// ```
+    /// use rnn::cells::{CellConfig, GreffVariant, LstmOptions};
+    /// use rnn::models::char_lm::{CharLm, CharLmConfig};
+    /// let vocab = rnn::data::Vocab::from_text("abc");
+    /// let nfg = CellConfig::lstm(LstmOptions::greff(GreffVariant::Nfg));
+    /// let config = CharLmConfig::new("lstm", vocab, 0, 8, 1, 0.0).with_cell(nfg);
+    /// assert_eq!(config.cell_config().unwrap(), nfg);
+    /// let model = CharLm::new(config, &mut rnn::init::rng(0)).unwrap();
+    /// assert_eq!(model.rnn.config().unwrap().cell, nfg);
+    /// ```
+    pub fn with_cell(mut self, cell: CellConfig) -> Self {
+        self.cell = cell.kind.to_string();
+        self.variant = crate::checkpoint::variant_json(&cell);
+        self
+    }
+
+    /// The cell, kind and variant, or [`Error::Config`] for an unknown kind or a bad variant.
+    pub fn cell_config(&self) -> Result<CellConfig> {
+        crate::checkpoint::cell_from_variant_json(self.cell_kind()?, &self.variant)
     }
 
     /// The cell kind, or [`Error::Config`] if the name is unknown.
@@ -106,7 +137,7 @@ impl CharLmConfig {
 
     /// Checks every field, with a message naming the bad value.
     pub fn validate(&self) -> Result<()> {
-        self.cell_kind()?;
+        self.cell_config()?;
         if self.vocab.len() < 2 {
             return Err(Error::Config(format!(
                 "a language model needs at least 2 distinct characters, the vocabulary has {}",
@@ -190,8 +221,8 @@ impl CharLm {
     /// decoder U(-1/√H, 1/√H) (as `nn.Linear`). Returns [`Error::Config`] for an invalid configuration.
     pub fn new(mut config: CharLmConfig, rng: &mut Rng) -> Result<Self> {
         config.validate()?;
-        let kind = config.cell_kind()?;
-        config.cell = kind.to_string();
+        let cell = config.cell_config()?;
+        config.cell = cell.kind.to_string();
         let (v, h) = (config.vocab.len(), config.hidden_size);
         let encoder =
             (config.embedding_dim > 0).then(|| Embedding::new(v, config.embedding_dim, rng));
@@ -201,7 +232,7 @@ impl CharLm {
             config.num_layers,
             false,
             config.dropout,
-            |d, h, rng| AnyCell::new(kind, d, h, rng),
+            |d, h, rng| AnyCell::from_config(&cell, d, h, rng),
             rng,
         )?;
         let decoder = Dense::new(h, v, rng);
