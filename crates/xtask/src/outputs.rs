@@ -2,12 +2,32 @@
 //! them (`book/src/outputs/NAME.txt`, and `NAME.stamp` for the long ones) and the `outputs` stage of
 //! `cargo xtask test` checks that they are still what the code prints.
 //!
-//! The list has one output per line, `NAME quick|long COMMAND...`, `#` starting a comment line. The command
-//! runs from the repository root and its stdout is the output. A `quick` output is re-run by the check and
-//! compared with the committed file, wall-clock values masked (see [`mask`]); a `long` one is too slow for
-//! that, so the check recomputes its stamp, a hash of the code it depends on (see [`stamp`]), and fails
-//! when the code changed since the output was made. The figure commands are the lines whose command writes
-//! into `book/src/figures`: `cargo xtask figures` runs those, so there is one list of commands, not two.
+//! The list has one output per line, `NAME quick|long|long:PROBE COMMAND...`, `#` starting a comment line.
+//! The command runs from the repository root and its stdout is the output. A `quick` output is re-run by
+//! the check and compared with the committed file, wall-clock values masked (see [`mask`]); a `long` one is
+//! too slow for that, so the check recomputes its stamp, a hash of what it depends on (see [`stamp`]), and
+//! fails when that changed since the output was made. The figure commands are the lines whose command
+//! writes into `book/src/figures`: `cargo xtask figures` runs those, so there is one list of commands, not
+//! two.
+//!
+//! # Long outputs with a probe
+//!
+//! A plain `long` output's stamp hashes the whole library (`crates/rnn/src`), so any library change makes
+//! it stale. A `long:PROBE` output ties its validity to a *probe* instead: PROBE is a `quick` output listed
+//! before it that runs the same program on a small version of the same experiment (`--quick`, say). Its
+//! stamp hashes the probe's committed output, timings masked, in place of the library; the rest (Cargo.lock,
+//! the example, the data files, the command line) is hashed as for a plain `long` one.
+//!
+//! Why this is sound enough: every `cargo xtask test` re-runs the probe, so a library change that changes
+//! what the probe prints fails the probe's quick check. Re-making the probe (`cargo xtask outputs PROBE`)
+//! changes its committed output, so the long output's stamp no longer matches and the check asks for
+//! `cargo xtask outputs NAME`. `cargo xtask outputs NAME` refuses to run while the probe's committed output
+//! is not what the probe prints now, so a stamp never records a stale probe.
+//!
+//! Its limit: a library change that alters only what the full run exercises, and not what the probe
+//! prints, goes unnoticed; the long output then stays "current" while the code would print something
+//! else. So a probe must run the same code paths as the full run (every cell, variant, readout and option
+//! it uses) with small sizes, and print numbers that depend on all of them (losses, not just "done").
 
 use super::*;
 
@@ -23,15 +43,21 @@ const FIGURES: &str = "book/src/figures";
 pub(crate) enum Kind {
     /// Re-run by the check and compared with the committed file, masked.
     Quick,
-    /// Too slow to re-run in CI: the check compares the stamp of the code it depends on.
+    /// Too slow to re-run in CI: the check compares the stamp of what it depends on (the library, or the
+    /// output of its probe, see [`Entry::probe`]).
     Long,
 }
 
 /// One line of `book/outputs.txt`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
+    /// The output's name: its files are `book/src/outputs/NAME.txt` (and `NAME.stamp`).
     pub name: String,
+    /// How it is checked.
     pub kind: Kind,
+    /// For a `long:PROBE` output, the name of its probe, a quick output listed before it whose committed
+    /// output the stamp hashes in place of the library. `None` for `quick` and plain `long`.
+    pub probe: Option<String>,
     /// The command, split on whitespace (no quoting: an argument cannot contain a space).
     pub command: Vec<String>,
     /// Line number in the list (1-based), for messages.
@@ -52,8 +78,9 @@ impl Entry {
     }
 }
 
-/// Parses `book/outputs.txt`: `NAME quick|long COMMAND...` per line, `#` comment lines and blank lines
-/// ignored. Names are unique and made of letters, digits, `_` and `-`.
+/// Parses `book/outputs.txt`: `NAME quick|long|long:PROBE COMMAND...` per line, `#` comment lines and
+/// blank lines ignored. Names are unique and made of letters, digits, `_` and `-`; a PROBE is a quick
+/// output listed on an earlier line.
 pub(crate) fn parse_list(text: &str) -> Result<Vec<Entry>> {
     let mut entries: Vec<Entry> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -65,7 +92,7 @@ pub(crate) fn parse_list(text: &str) -> Result<Vec<Entry>> {
         let words: Vec<&str> = line.split_whitespace().collect();
         if words.len() < 3 {
             return Err(format!(
-                "{at}: expected `NAME quick|long COMMAND...`, found `{line}`"
+                "{at}: expected `NAME quick|long|long:PROBE COMMAND...`, found `{line}`"
             ));
         }
         let name = words[0];
@@ -77,12 +104,30 @@ pub(crate) fn parse_list(text: &str) -> Result<Vec<Entry>> {
                 "{at}: output name `{name}` may only use letters, digits, `_` and `-`"
             ));
         }
-        let kind = match words[1] {
-            "quick" => Kind::Quick,
-            "long" => Kind::Long,
-            other => {
+        let (kind, probe) = match words[1].split_once(':') {
+            None if words[1] == "quick" => (Kind::Quick, None),
+            None if words[1] == "long" => (Kind::Long, None),
+            Some(("long", probe)) => {
+                match entries.iter().find(|e| e.name == probe) {
+                    Some(p) if p.kind == Kind::Quick => {}
+                    Some(p) => {
+                        return Err(format!(
+                            "{at}: the probe `{probe}` of `{name}` is a long output (line {}); a probe must be quick",
+                            p.line
+                        ))
+                    }
+                    None => {
+                        return Err(format!(
+                            "{at}: the probe `{probe}` of `{name}` is not a quick output listed before it"
+                        ))
+                    }
+                }
+                (Kind::Long, Some(probe.to_string()))
+            }
+            _ => {
                 return Err(format!(
-                    "{at}: `{other}` should be `quick` or `long` (the second field of `{name}`)"
+                    "{at}: `{}` should be `quick`, `long` or `long:PROBE` (the second field of `{name}`)",
+                    words[1]
                 ))
             }
         };
@@ -95,6 +140,7 @@ pub(crate) fn parse_list(text: &str) -> Result<Vec<Entry>> {
         entries.push(Entry {
             name: name.to_string(),
             kind,
+            probe,
             command: words[2..].iter().map(|w| w.to_string()).collect(),
             line: i + 1,
         });
@@ -221,8 +267,8 @@ fn code_part(line: &str) -> &str {
     line
 }
 
-/// The files an output depends on, relative to the repository root and sorted: `crates/rnn/src/**`,
-/// `Cargo.lock`, the example's file (for `--example NAME` of `-p PKG`), or the package's sources
+/// The files an output depends on, relative to the repository root and sorted: `crates/rnn/src/**` (not
+/// for a `long:PROBE` output, whose probe's output stands for the library, see [`stamp`]), `Cargo.lock`, the example's file (for `--example NAME` of `-p PKG`), or the package's sources
 /// (`crates/PKG/src/**`) when the command runs a package's binary, and any existing file the command
 /// line names (a corpus, say).
 pub(crate) fn dependencies(entry: &Entry, root: &Path) -> Vec<PathBuf> {
@@ -243,7 +289,9 @@ pub(crate) fn dependencies(entry: &Entry, root: &Path) -> Vec<PathBuf> {
             }
         }
     };
-    add_tree(PathBuf::from("crates/rnn/src"), &mut files);
+    if entry.probe.is_none() {
+        add_tree(PathBuf::from("crates/rnn/src"), &mut files);
+    }
     files.push(PathBuf::from("Cargo.lock"));
     let cmd = &entry.command;
     let after = |flag: &str| {
@@ -281,19 +329,39 @@ pub(crate) fn dependencies(entry: &Entry, root: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The line of a `long:PROBE` output's stamp that stands for the library: what follows its hash.
+fn probe_line(probe: &str) -> String {
+    format!("probe output, timings masked: {DIR}/{probe}.txt")
+}
+
 /// The stamp of a long output: one line per file it depends on (the hash of its content, Rust files
-/// stripped by [`strip_rust`] first) and one for the command line.
+/// stripped by [`strip_rust`] first) and one for the command line. A `long:PROBE` output has, in place of
+/// the library's files, a line for its probe's committed output with timings masked by [`mask`].
 pub(crate) fn stamp(entry: &Entry, root: &Path) -> Result<String> {
     let mut s = format!(
         "# stamp of {DIR}/{}.txt, made by `cargo xtask outputs {}`: FNV-1a 64 of each file it depends on\n\
          # (Rust files without `//` comments, blank lines and layout); checked by `cargo xtask test outputs`\n",
         entry.name, entry.name
     );
+    if let Some(probe) = &entry.probe {
+        s.push_str(&format!(
+            "# the library is not hashed: the output of the probe `{probe}` stands for it\n"
+        ));
+    }
     s.push_str(&format!(
         "{:016x} command: {}\n",
         fnv1a(entry.command_line().as_bytes()),
         entry.command_line()
     ));
+    if let Some(probe) = &entry.probe {
+        let path = root.join(format!("{DIR}/{probe}.txt"));
+        let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        s.push_str(&format!(
+            "{:016x} {}\n",
+            fnv1a(mask(&text).as_bytes()),
+            probe_line(probe)
+        ));
+    }
     for rel in dependencies(entry, root) {
         let path = root.join(&rel);
         let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -367,6 +435,7 @@ fn run_entry(entry: &Entry) -> Result<String> {
     String::from_utf8(out.stdout).map_err(|_| format!("{}: the output is not UTF-8", entry.name))
 }
 
+/// The entries named (all when none are), in the list's order whatever the order of the names.
 fn select<'a>(entries: &'a [Entry], names: &[String]) -> Result<Vec<&'a Entry>> {
     if let Some(bad) = names
         .iter()
@@ -384,7 +453,56 @@ fn select<'a>(entries: &'a [Entry], names: &[String]) -> Result<Vec<&'a Entry>> 
         .collect())
 }
 
-fn make(chosen: &[&Entry]) -> Result {
+/// Why a probe's committed output cannot go into the stamps of the long outputs `users` (the ones being
+/// made that it is the probe of): its committed text is not what it prints now, timings masked. `None`
+/// when it is.
+fn stale_probe(probe: &Entry, users: &[&str], committed: &str, now: &str) -> Option<String> {
+    let (line, was, is) = first_difference(&mask(committed), &mask(now))?;
+    Some(format!(
+        "{users}: its probe's committed {DIR}/{p}.txt is not what `{cmd}` prints now (timings masked), \
+         and it would go into the stamp; first difference, line {line}:\n  committed: {was}\n  now:       {is}\n  \
+         run `cargo xtask outputs {p} {users}` (the probe is made first)",
+        users = users.join(" "),
+        p = probe.name,
+        cmd = probe.command_line(),
+    ))
+}
+
+/// Before making the chosen outputs, runs the probe of each chosen `long:PROBE` output that is not itself
+/// chosen and refuses (see [`stale_probe`]) if its committed output is out of date. Figures the probe
+/// rewrites are put back: this only reads.
+fn check_probes(entries: &[Entry], chosen: &[&Entry]) -> Result {
+    let mut problems = Vec::new();
+    for probe in entries {
+        let users: Vec<&str> = chosen
+            .iter()
+            .filter(|e| e.probe.as_ref() == Some(&probe.name))
+            .map(|e| e.name.as_str())
+            .collect();
+        if users.is_empty() || chosen.iter().any(|e| e.name == probe.name) {
+            continue;
+        }
+        let txt = root().join(format!("{DIR}/{}.txt", probe.name));
+        let committed = fs::read_to_string(txt).unwrap_or_default();
+        let figures = snapshot_figures();
+        let now = run_entry(probe)?;
+        for (path, bytes) in &figures {
+            if fs::read(path).ok().as_ref() != Some(bytes) {
+                fs::write(path, bytes).map_err(|err| format!("{}: {err}", path.display()))?;
+            }
+        }
+        problems.extend(stale_probe(probe, &users, &committed, &now));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// Makes the chosen outputs, in the list's order (so a probe is made before the long outputs using it).
+fn make(entries: &[Entry], chosen: &[&Entry]) -> Result {
+    check_probes(entries, chosen)?;
     let dir = root().join(DIR);
     for entry in chosen {
         let t0 = Instant::now();
@@ -429,7 +547,7 @@ fn make(chosen: &[&Entry]) -> Result {
 /// book/src/outputs/NAME.txt, and the stamp of each long one into NAME.stamp.
 pub(crate) fn outputs(names: &[String]) -> Result {
     let entries = read_list()?;
-    make(&select(&entries, names)?)
+    make(&entries, &select(&entries, names)?)
 }
 
 /// `cargo xtask figures`: runs the commands of book/outputs.txt that write into book/src/figures (and so
@@ -437,7 +555,7 @@ pub(crate) fn outputs(names: &[String]) -> Result {
 pub(crate) fn figures() -> Result {
     let entries = read_list()?;
     let chosen: Vec<&Entry> = entries.iter().filter(|e| e.writes_figures()).collect();
-    make(&chosen)?;
+    make(&entries, &chosen)?;
     println!(
         "figures: {} figure command(s) of {LIST} wrote into {FIGURES}",
         chosen.len()
@@ -527,8 +645,12 @@ pub(crate) fn check_outputs() -> Result {
                 let new = stamp(e, &root())?;
                 if old != new {
                     problems.push(format!(
-                        "{}: the code it depends on changed since {txt} was made; re-run `cargo xtask outputs {}`\n  ({})",
+                        "{}: {} changed since {txt} was made; re-run `cargo xtask outputs {}`\n  ({})",
                         e.name,
+                        match e.probe {
+                            Some(_) => "its probe's output or the code it depends on",
+                            None => "the code it depends on",
+                        },
                         e.name,
                         stamp_changes(&old, &new).join(", ")
                     ));
@@ -558,8 +680,23 @@ pub(crate) fn check_outputs() -> Result {
                     }
                 }
                 if let Some((line, was, is)) = first_difference(&mask(&committed), &mask(&now)) {
+                    let users: Vec<&str> = entries
+                        .iter()
+                        .filter(|l| l.probe.as_ref() == Some(&e.name))
+                        .map(|l| l.name.as_str())
+                        .collect();
+                    let also = if users.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "\n  it is the probe of {}: what they print may have changed too, so re-make them after it (`cargo xtask outputs {} {}`)",
+                            users.join(", "),
+                            e.name,
+                            users.join(" ")
+                        )
+                    };
                     problems.push(format!(
-                        "{}: {txt} is not what `{}` prints now (timings masked); first difference, line {line}:\n  committed: {was}\n  now:       {is}\n  if the change is intended, run `cargo xtask outputs {}` and update the book's text",
+                        "{}: {txt} is not what `{}` prints now (timings masked); first difference, line {line}:\n  committed: {was}\n  now:       {is}\n  if the change is intended, run `cargo xtask outputs {}` and update the book's text{also}",
                         e.name,
                         e.command_line(),
                         e.name
@@ -600,13 +737,47 @@ mod tests {
         assert!(e[0].writes_figures());
         assert_eq!((e[1].name.as_str(), e[1].kind), ("b-2", Kind::Long));
         assert!(!e[1].writes_figures());
+        assert_eq!((e[0].probe.as_deref(), e[1].probe.as_deref()), (None, None));
+        let e = parse_list("p quick cargo run -- --quick\nx long:p cargo run\n").unwrap();
+        assert_eq!((e[1].kind, e[1].probe.as_deref()), (Kind::Long, Some("p")));
+        assert_eq!(e[1].command_line(), "cargo run");
+        // Named in any order, the outputs are made in the list's: the probe first.
+        let names = ["x".to_string(), "p".to_string()];
+        let chosen: Vec<&str> = select(&e, &names)
+            .unwrap()
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(chosen, ["p", "x"]);
     }
 
     #[test]
     fn rejects_bad_lines() {
         for (text, says) in [
-            ("a quick\n", "expected `NAME quick|long COMMAND...`"),
-            ("a fast cargo run\n", "should be `quick` or `long`"),
+            (
+                "a quick\n",
+                "expected `NAME quick|long|long:PROBE COMMAND...`",
+            ),
+            (
+                "a fast cargo run\n",
+                "should be `quick`, `long` or `long:PROBE`",
+            ),
+            (
+                "a quick:b cargo run\n",
+                "should be `quick`, `long` or `long:PROBE`",
+            ),
+            (
+                "a quick cargo run\nb long: cargo run\n",
+                "2: the probe `` of `b` is not a quick output listed before it",
+            ),
+            (
+                "a long:p cargo run\np quick cargo run\n",
+                "1: the probe `p` of `a` is not a quick output listed before it",
+            ),
+            (
+                "p long cargo run\n# x\na long:p cargo run\n",
+                "3: the probe `p` of `a` is a long output (line 1); a probe must be quick",
+            ),
             ("a/b quick cargo run\n", "may only use letters"),
             (
                 "a quick cargo run\n# x\na long cargo run\n",
@@ -736,6 +907,87 @@ mod tests {
             .remove(0);
         assert_ne!(stamp(&other, &dir).unwrap(), stamp(&entry, &dir).unwrap());
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn probe_stamp_sees_the_probe_and_the_example_not_the_library() {
+        let dir = env::temp_dir().join(format!("xtask-probe-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("crates/rnn/src")).unwrap();
+        fs::create_dir_all(dir.join("crates/rnn/examples/ex")).unwrap();
+        fs::create_dir_all(dir.join(DIR)).unwrap();
+        fs::create_dir_all(dir.join("data")).unwrap();
+        let write = |file: &str, text: &str| fs::write(dir.join(file), text).unwrap();
+        write("Cargo.lock", "lock v1\n");
+        write("crates/rnn/src/lib.rs", "pub fn f() -> f64 { 1.0 }\n");
+        write("crates/rnn/examples/ex/main.rs", "fn main() {}\n");
+        write("data/x.txt", "abc\n");
+        let probe_txt = format!("{DIR}/ex_quick.txt");
+        write(&probe_txt, "loss 0.50 in 1.2 s\n");
+        let list = parse_list(
+            "ex_quick quick cargo run -p rnn --example ex -- --quick data/x.txt\n\
+             ex long:ex_quick cargo run -p rnn --example ex -- data/x.txt\n",
+        )
+        .unwrap();
+        let entry = &list[1];
+        let deps: Vec<String> = dependencies(entry, &dir)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(
+            deps,
+            ["Cargo.lock", "crates/rnn/examples/ex/main.rs", "data/x.txt"]
+        );
+        let s0 = stamp(entry, &dir).unwrap();
+        assert!(
+            s0.contains(&format!(" {}\n", probe_line("ex_quick"))),
+            "{s0}"
+        );
+        // A library change, or a probe output differing only in its timings, leaves the stamp alone.
+        write("crates/rnn/src/lib.rs", "pub fn f() -> f64 { 2.0 }\n");
+        write(&probe_txt, "loss 0.50 in 0.9 s\n");
+        assert_eq!(stamp(entry, &dir).unwrap(), s0);
+        // A changed number in the probe's output, the example, a data file or Cargo.lock changes it, and
+        // the changes name the part.
+        for (file, text, part) in [
+            (
+                probe_txt.as_str(),
+                "loss 0.51 in 0.9 s\n",
+                probe_line("ex_quick"),
+            ),
+            (
+                "crates/rnn/examples/ex/main.rs",
+                "fn main() { f() }\n",
+                "crates/rnn/examples/ex/main.rs".to_string(),
+            ),
+            ("data/x.txt", "abd\n", "data/x.txt".to_string()),
+            ("Cargo.lock", "lock v2\n", "Cargo.lock".to_string()),
+        ] {
+            let before = stamp(entry, &dir).unwrap();
+            write(file, text);
+            let after = stamp(entry, &dir).unwrap();
+            assert_eq!(stamp_changes(&before, &after), [format!("changed: {part}")]);
+        }
+        // A plain long output of the same command still hashes the library.
+        let plain = parse_list("ex long cargo run -p rnn --example ex -- data/x.txt\n").unwrap();
+        assert!(dependencies(&plain[0], &dir).contains(&PathBuf::from("crates/rnn/src/lib.rs")));
+        assert!(!stamp(&plain[0], &dir).unwrap().contains("probe"));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_stale_probe_is_refused_with_the_command_to_run() {
+        let list = parse_list("p quick cargo run -- --quick\nx long:p cargo run\n").unwrap();
+        assert_eq!(
+            stale_probe(&list[0], &["x"], "loss 0.5 in 1 s\n", "loss 0.5 in 2 s\n"),
+            None
+        );
+        let err = stale_probe(&list[0], &["x"], "loss 0.5\n", "loss 0.6\n").unwrap();
+        assert!(err.contains("run `cargo xtask outputs p x`"), "{err}");
+        assert!(
+            err.contains("committed: loss 0.5\n  now:       loss 0.6"),
+            "{err}"
+        );
     }
 
     #[test]
