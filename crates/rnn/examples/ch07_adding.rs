@@ -3,7 +3,15 @@
 //! ```console
 //! cargo run --release -p rnn --example ch07_adding -- book/src/figures      # the full run (long)
 //! cargo run --release -p rnn --example ch07_adding -- --quick               # a small run (CI)
+//! cargo run --release -p rnn --example ch07_adding -- --greff book/src/figures  # chapter 8's variants
+//! cargo run --release -p rnn --example ch07_adding -- --greff --quick
 //! ```
+//!
+//! With `--greff` the cells are chapter 8's: the nine LSTMs of Greff et al. (2015) (`GreffVariant`: V with
+//! peepholes, NIG, NFG, NOG, NIAF, NOAF, NP = PyTorch's LSTM, CIFG, FGR) and both GRUs (GRU-a, PyTorch's
+//! reset-after form, and GRU-b, Cho et al.'s reset-before form), at T = 100 only; it writes
+//! `ch08-greff-adding.svg` (sequences until solved, per cell and seed) instead of the chapter 7 figures and
+//! skips the gradient-norm measurement.
 //!
 //! The task is the Le, Jaitly and Hinton (2015) form of the adding problem (`rnn::data::adding_problem`):
 //! T steps of two inputs, a random value in [0, 1) and a marker that is 1 at exactly two steps, one in each
@@ -32,11 +40,11 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use ndarray::{Array2, Array3, ArrayViewD, ArrayViewMutD, Axis};
-use rnn::cells::{AnyCache, AnyCell, CellKind};
+use rnn::cells::{AnyCache, AnyCell, CellConfig, CellKind, GreffVariant, GruVariant, LstmOptions};
 use rnn::layers::Dense;
 use rnn::loss::mse;
 use rnn::optim::{clip_by_global_norm, Adam, Optimizer};
-use rnn::plot::LineChart;
+use rnn::plot::{DotChart, LineChart};
 use rnn::prelude::*;
 use rnn::tasks::adding_problem;
 
@@ -48,10 +56,10 @@ const EVAL_EVERY: usize = 100;
 const TEST_SIZE: usize = 1000;
 const SOLVED_MSE: f64 = 0.01;
 
-/// What one run is: a cell, a sequence length, a seed and a budget.
+/// What one run is: a cell (an index into the list of cells), a sequence length, a seed and a budget.
 #[derive(Clone, Copy)]
 struct Job {
-    kind: CellKind,
+    cell: usize,
     t_len: usize,
     seed: u64,
     max_steps: usize,
@@ -95,9 +103,9 @@ impl Parameters for Net {
 // ANCHOR_END: net
 
 impl Net {
-    fn new(kind: CellKind, seed: u64) -> Net {
+    fn new(cell: &CellConfig, seed: u64) -> Net {
         let mut rng = rnn::init::rng(seed);
-        let cell = AnyCell::new(kind, 2, HIDDEN, &mut rng);
+        let cell = AnyCell::from_config(cell, 2, HIDDEN, &mut rng);
         let head = Dense::new(HIDDEN, 1, &mut rng);
         Net { cell, head }
     }
@@ -161,9 +169,9 @@ fn score(net: &Net, xs: &Array3<f64>, ys: &Array2<f64>) -> (f64, f64) {
     (sq / TEST_SIZE as f64, close as f64 / TEST_SIZE as f64)
 }
 
-fn run(job: Job) -> Outcome {
+fn run(job: Job, cell: &CellConfig) -> Outcome {
     let started = Instant::now();
-    let mut net = Net::new(job.kind, job.seed);
+    let mut net = Net::new(cell, job.seed);
     let mut opt = Adam::new(LR);
     let mut data_rng = rnn::init::rng(100 + job.seed);
     let (test_xs, test_ys) = test_set(job.t_len);
@@ -194,7 +202,7 @@ fn run(job: Job) -> Outcome {
 }
 
 /// Runs every job on up to two threads; results in job order.
-fn run_all(jobs: &[Job]) -> Vec<Outcome> {
+fn run_all(jobs: &[Job], cells: &[(String, CellConfig)]) -> Vec<Outcome> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
@@ -207,7 +215,7 @@ fn run_all(jobs: &[Job]) -> Vec<Outcome> {
                     *n - 1
                 };
                 let Some(&job) = jobs.get(i) else { break };
-                let out = run(job);
+                let out = run(job, &cells[job.cell].1);
                 results.lock().unwrap()[i] = Some(out);
             });
         }
@@ -218,15 +226,6 @@ fn run_all(jobs: &[Job]) -> Vec<Outcome> {
         .into_iter()
         .map(|o| o.expect("every job ran"))
         .collect()
-}
-
-fn cell_name(kind: CellKind) -> &'static str {
-    match kind {
-        CellKind::RnnTanh => "Elman",
-        CellKind::RnnRelu => "Elman ReLU",
-        CellKind::Lstm => "LSTM",
-        CellKind::Gru => "GRU",
-    }
 }
 
 /// ‖∂L/∂h_k‖ (and ‖∂L/∂c_k‖ for the LSTM), indexed by k = 0..=T, for L = Σ u ⊙ h_T over a batch of inputs, plus
@@ -265,19 +264,51 @@ fn load_line() -> String {
         .unwrap_or_else(|_| "load average unknown".into())
 }
 
+/// The cells of a run: chapter 7's three, or (`--greff`) chapter 8's LSTM variants and both GRUs.
+fn cells(greff: bool) -> Vec<(String, CellConfig)> {
+    if !greff {
+        return [
+            ("Elman", CellKind::RnnTanh),
+            ("LSTM", CellKind::Lstm),
+            ("GRU", CellKind::Gru),
+        ]
+        .into_iter()
+        .map(|(n, k)| (n.to_string(), CellConfig::new(k)))
+        .collect();
+    }
+    let mut out: Vec<(String, CellConfig)> = GreffVariant::ALL
+        .into_iter()
+        .map(|v| {
+            (
+                v.name().to_string(),
+                CellConfig::lstm(LstmOptions::greff(v)),
+            )
+        })
+        .collect();
+    out.push(("GRU-a".into(), CellConfig::new(CellKind::Gru)));
+    let before = CellConfig {
+        gru_variant: GruVariant::ResetBefore,
+        ..CellConfig::new(CellKind::Gru)
+    };
+    out.push(("GRU-b".into(), before));
+    out
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
+    let greff = args.iter().any(|a| a == "--greff");
     let out_dir = args
         .iter()
         .find(|a| !a.starts_with("--"))
         .map(PathBuf::from);
-    let (lengths, seeds, max_steps): (&[usize], &[u64], usize) = if quick {
-        (&[10, 20], &[0], 300)
-    } else {
-        (&[50, 100, 200, 400], &[0, 1, 2], 5000)
+    let (lengths, seeds, max_steps): (&[usize], &[u64], usize) = match (greff, quick) {
+        (false, false) => (&[50, 100, 200, 400], &[0, 1, 2], 5000),
+        (false, true) => (&[10, 20], &[0], 300),
+        (true, false) => (&[100], &[0, 1, 2], 5000),
+        (true, true) => (&[10], &[0], 200),
     };
-    let kinds = [CellKind::RnnTanh, CellKind::Lstm, CellKind::Gru];
+    let cells = cells(greff);
     println!(
         "adding problem (Le et al. 2015 form): predicting 1.0 gives test MSE {:.3}",
         score_constant()
@@ -287,14 +318,20 @@ fn main() {
          scored every {EVAL_EVERY} steps; at most {max_steps} steps ({} sequences)",
         max_steps * BATCH
     );
+    if greff {
+        println!(
+            "cells: Greff et al.'s LSTM variants (V has peepholes; NP is PyTorch's LSTM), GRU-a = PyTorch's GRU \
+             (reset after the product), GRU-b = Cho et al.'s (reset before)"
+        );
+    }
     println!("{} at the start\n", load_line());
 
     let mut jobs = Vec::new();
     for &t_len in lengths {
-        for kind in kinds {
+        for cell in 0..cells.len() {
             for &seed in seeds {
                 jobs.push(Job {
-                    kind,
+                    cell,
                     t_len,
                     seed,
                     max_steps,
@@ -303,9 +340,15 @@ fn main() {
         }
     }
     let started = Instant::now();
-    let outcomes = run_all(&jobs);
+    let outcomes = run_all(&jobs, &cells);
+    let runs_of = |cell: usize, t_len: usize| -> Vec<&Outcome> {
+        jobs.iter()
+            .zip(&outcomes)
+            .filter(|(j, _)| j.cell == cell && j.t_len == t_len)
+            .map(|(_, o)| o)
+            .collect()
+    };
 
-    // ANCHOR: table
     println!(
         "{:<6} {:>4} {:>7} {:>28} {:>24} {:>18} {:>14}",
         "cell",
@@ -317,13 +360,8 @@ fn main() {
         "time per run"
     );
     for &t_len in lengths {
-        for kind in kinds {
-            let runs: Vec<&Outcome> = jobs
-                .iter()
-                .zip(&outcomes)
-                .filter(|(j, _)| j.kind == kind && j.t_len == t_len)
-                .map(|(_, o)| o)
-                .collect();
+        for (c, (name, _)) in cells.iter().enumerate() {
+            let runs = runs_of(c, t_len);
             let solved = runs.iter().filter(|o| o.solved_at.is_some()).count();
             let seqs: Vec<String> = runs
                 .iter()
@@ -337,7 +375,7 @@ fn main() {
             let mean_time = runs.iter().map(|o| o.seconds).sum::<f64>() / runs.len() as f64;
             println!(
                 "{:<6} {:>4} {:>7} {:>28} {:>24} {:>18} {:>12.0} s",
-                cell_name(kind),
+                name,
                 t_len,
                 format!("{solved}/{}", runs.len()),
                 seqs.join(" "),
@@ -347,7 +385,6 @@ fn main() {
             );
         }
     }
-    // ANCHOR_END: table
     println!(
         "\n(one column entry per seed {seeds:?}; '-' = not solved within the budget; {} runs took {:.0} s in all, \
          {}; times are wall-clock with two runs in parallel and vary with the machine)",
@@ -356,8 +393,34 @@ fn main() {
         load_line()
     );
 
-    // ---- the carousel, measured on the models of the middle length, seed 0
-    let t_mid = lengths[lengths.len() / 2 - usize::from(lengths.len() > 2)];
+    if greff {
+        let Some(dir) = out_dir else { return };
+        std::fs::create_dir_all(&dir).expect("cannot create the figure folder");
+        let t_len = lengths[0];
+        let mut chart = DotChart::new(
+            &format!("Adding problem, T = {t_len}: sequences until solved (solved seeds only)"),
+            "thousands of sequences",
+        );
+        for (c, (name, _)) in cells.iter().enumerate() {
+            let runs = runs_of(c, t_len);
+            let solved: Vec<f64> = runs
+                .iter()
+                .filter_map(|o| o.solved_at.map(|s| s as f64 / 1000.0))
+                .collect();
+            chart = chart.category(&format!("{name} ({}/{})", solved.len(), runs.len()), solved);
+        }
+        let path = dir.join("ch08-greff-adding.svg");
+        chart
+            .size(900, 420)
+            .to_svg()
+            .save(&path)
+            .expect("cannot write the figure");
+        println!("\nwrote {}", path.display());
+        return;
+    }
+
+    // ---- the carousel, measured on the models of the second length, seed 0
+    let t_mid = lengths[1];
     let (xs, _) = adding_problem(t_mid, 8, &mut rnn::init::rng(7));
     println!(
         "\ngradient norms through the T = {t_mid} models of seed 0, on 8 test sequences: L = Σ u ⊙ h_T, ‖u‖ = 1"
@@ -369,21 +432,21 @@ fn main() {
     }
     println!("   per step");
     let mut lines = Vec::new();
-    for kind in kinds {
+    for (c, (name, config)) in cells.iter().enumerate() {
         let trained = jobs
             .iter()
             .zip(&outcomes)
-            .find(|(j, _)| j.kind == kind && j.t_len == t_mid && j.seed == 0)
+            .find(|(j, _)| j.cell == c && j.t_len == t_mid && j.seed == 0)
             .map(|(_, o)| &o.net)
             .expect("the seed-0 run of every cell");
-        for (label, net) in [("untrained", &Net::new(kind, 0)), ("trained", trained)] {
+        for (label, net) in [("untrained", &Net::new(config, 0)), ("trained", trained)] {
             let (hs, cs, fs) = carousel(net, &xs);
-            let mut rows = vec![(format!("{} {label}, dL/dh_k", cell_name(kind)), hs)];
+            let mut rows = vec![(format!("{name} {label}, dL/dh_k"), hs)];
             if let Some(cs) = cs {
-                rows.push((format!("{} {label}, dL/dc_k", cell_name(kind)), cs));
+                rows.push((format!("{name} {label}, dL/dc_k"), cs));
             }
-            for (name, norms) in rows {
-                print!("{name:<28}");
+            for (row, norms) in rows {
+                print!("{row:<28}");
                 for &dist in &marks {
                     print!(" {:>10.2e}", norms[t_mid - dist]);
                 }
@@ -391,8 +454,8 @@ fn main() {
                 let top = if norms[t_mid] > 0.0 { t_mid } else { t_mid - 1 };
                 let per_step = (norms[0] / norms[top]).powf(1.0 / top as f64);
                 println!("   {per_step:>8.3}");
-                if label == "trained" || kind == CellKind::Lstm {
-                    lines.push((name, norms));
+                if label == "trained" || config.kind == CellKind::Lstm {
+                    lines.push((row, norms));
                 }
             }
             if !fs.is_empty() {
@@ -409,14 +472,9 @@ fn main() {
     )
     .log_y(true);
     for &t_len in [lengths[1], lengths[lengths.len() - 1]].iter() {
-        for kind in kinds {
-            let o = jobs
-                .iter()
-                .zip(&outcomes)
-                .find(|(j, _)| j.kind == kind && j.t_len == t_len && j.seed == 0)
-                .map(|(_, o)| o)
-                .expect("the seed-0 run");
-            chart = chart.series(&format!("{} T = {t_len}", cell_name(kind)), o.curve.clone());
+        for (c, (name, _)) in cells.iter().enumerate() {
+            let o = runs_of(c, t_len)[0];
+            chart = chart.series(&format!("{name} T = {t_len}"), o.curve.clone());
         }
     }
     let path = dir.join("ch07-adding.svg");
