@@ -271,7 +271,11 @@ fn main() {
          clip {CLIP}, {steps} steps, seeds 0 to {}",
         seeds - 1
     );
-    println!("{} at the start\n", load_line());
+    // the load varies from run to run: only the full run, whose times the book quotes, prints it
+    if !quick {
+        println!("{} at the start", load_line());
+    }
+    println!();
 
     let measured = ["Elman", "NP", "GRU-a"];
     let jobs: Vec<(usize, u64)> = (0..cells.len())
@@ -341,7 +345,7 @@ fn main() {
         "\n({} runs took {:.0} s in all, {}; times are wall-clock with two runs in parallel and vary with the machine)",
         jobs.len(),
         started.elapsed().as_secs_f64(),
-        load_line()
+        if quick { "load not shown".to_string() } else { load_line() }
     );
 
     // ---- the gates of the trained models, seed 0
