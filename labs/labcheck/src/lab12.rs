@@ -682,7 +682,14 @@ pub fn check_classifier(
             for (i, ((gt, w), n)) in g.tensors().iter().zip(&want).zip(&numeric).enumerate() {
                 let ms: Vec<Mistake> = mean_as_last
                     .iter()
-                    .map(|v| Mistake::new(MEAN_AS_LAST, MEAN_BACK_FIX, v[i].clone()))
+                    .map(|v| {
+                        Mistake::new(
+                            MEAN_AS_LAST,
+                            "With the Mean readout the features' gradient goes back through read_mean_backward \
+                             (d[b] / lengths[b] at every real step), not read_last_backward.",
+                            v[i].clone(),
+                        )
+                    })
                     .collect();
                 let hint = "run masked_forward, the readout, head_loss, the readout's backward and masked_bptt, in \
                             this order, with h0 = 0; the head's gradients come from head_loss, the cell's from \

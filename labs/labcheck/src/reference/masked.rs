@@ -93,11 +93,11 @@ pub fn read_last_back(
 ) -> Array3<f64> {
     let (b, h) = d.dim();
     let mut out = Array3::zeros((t_len, b, h));
-    for r in 0..b {
+    for (r, &n) in lengths.iter().enumerate() {
         let t = if slip == ReadSlip::AtEnd {
             t_len - 1
         } else {
-            lengths[r] - 1
+            n - 1
         };
         out.index_axis_mut(Axis(0), t).row_mut(r).assign(&d.row(r));
     }
@@ -113,8 +113,7 @@ pub fn read_mean_back(
 ) -> Array3<f64> {
     let (b, h) = d.dim();
     let mut out = Array3::zeros((t_len, b, h));
-    for r in 0..b {
-        let n = lengths[r];
+    for (r, &n) in lengths.iter().enumerate() {
         let (steps, div) = match slip {
             ReadSlip::None => (n, n),
             ReadSlip::AtEnd => (n, t_len),
