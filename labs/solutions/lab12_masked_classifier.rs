@@ -25,7 +25,9 @@
 //     (dx_t, dh_prev) = elman_step_backward(x_t, state_{t-1}, hs[t], m_t ⊙ d)    the cell sees m_t ⊙ d
 //     d_next = (1 - m_t) ⊙ d + dh_prev                            a pad passes d straight through
 //
-// A pad thus gets dx = 0 and adds nothing to the weights. After step 0, d_next is ∂L/∂h0.
+// A pad thus gets dx = 0 and adds nothing to the weights. After step 0, d_next is ∂L/∂h0. (At a real step
+// hs[t] is the cell's output, where tanh' is taken; at a pad the cell gets a zero gradient, so its h does not
+// matter.)
 //
 // Part 4, the classifier: h0 = 0, masked_forward, a readout, head_loss (given: logits = features·W_yᵀ + b_y
 // and the mean softmax cross-entropy), the readout's backward, masked_bptt. Return the loss, every gradient
