@@ -30,6 +30,7 @@ pub mod lab08;
 pub mod lab09;
 pub mod lab10;
 pub mod lab11;
+pub mod lab12;
 mod reference;
 pub mod report;
 

@@ -10,7 +10,12 @@
 use ndarray::{Array1, Array2, ArrayD, Axis, s};
 use rnn::activation::sigmoid;
 
+mod masked;
 mod seq;
+pub use masked::{
+    BwdSlip, FwdSlip, ReadSlip, masked_bptt, masked_states, read_last, read_last_back, read_mean,
+    read_mean_back,
+};
 pub use seq::{SeqSlip, gru_bptt, lstm_bptt};
 
 /// Row-wise softmax, stable (subtracts each row's max).

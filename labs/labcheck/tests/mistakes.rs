@@ -6,7 +6,9 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use labcheck::{Grads, lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08, lab10, lab11};
+use labcheck::{
+    Grads, lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08, lab10, lab11, lab12,
+};
 use ndarray::{Array1, Array2, Array3, ArrayD, Axis, s};
 
 /// What a learner would write for the pieces several broken variants share (the answer key,
@@ -2078,6 +2080,450 @@ fn lab11_bptt_waits_for_the_step() {
     });
     println!("{msg}");
     assert!(msg.contains("Fix gru_step_backward first"), "{msg}");
+    assert!(
+        !msg.contains("Likely mistake"),
+        "a second diagnosis:\n{msg}"
+    );
+}
+
+// ---------------------------------------------------------------- lab 12: a masked classifier
+
+mod masked {
+    //! Lab 12's given pieces and the learner's functions, with one switch per classic masking mistake.
+
+    use labcheck::Grads;
+    use labcheck::lab12::Params;
+    use ndarray::{Array1, Array2, Array3, Axis, s};
+
+    pub fn step(
+        x: &Array2<f64>,
+        h: &Array2<f64>,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        b_ih: &Array1<f64>,
+        b_hh: &Array1<f64>,
+    ) -> Array2<f64> {
+        (x.dot(&w_ih.t()) + b_ih + h.dot(&w_hh.t()) + b_hh).mapv(f64::tanh)
+    }
+
+    pub fn step_backward(
+        x: &Array2<f64>,
+        h_prev: &Array2<f64>,
+        h: &Array2<f64>,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        dh: &Array2<f64>,
+        g: &mut Grads,
+    ) -> (Array2<f64>, Array2<f64>) {
+        let da = dh * &h.mapv(|v| 1.0 - v * v);
+        g.w_ih += &da.t().dot(x);
+        g.w_hh += &da.t().dot(h_prev);
+        let db = da.sum_axis(Axis(0));
+        g.b_ih += &db;
+        g.b_hh += &db;
+        (da.dot(w_ih), da.dot(w_hh))
+    }
+
+    fn mask(lengths: &[usize], t: usize) -> Array2<f64> {
+        Array2::from_shape_fn(
+            (lengths.len(), 1),
+            |(b, _)| {
+                if t < lengths[b] { 1.0 } else { 0.0 }
+            },
+        )
+    }
+
+    /// One classic mistake, or none.
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    pub enum Slip {
+        None,
+        // forward
+        NoMask,
+        ZeroPads,
+        // readouts
+        LastAtEnd,
+        MeanByT,
+        MeanPadsSummed,
+        MeanAllSteps,
+        LastGradAtEnd,
+        MeanGradByT,
+        MeanGradIntoPads,
+        MeanGradAtLast,
+        // backward
+        BwdNoMask,
+        BwdCellUnmasked,
+        BwdNoPassThrough,
+        BwdLastStepOnly,
+        BwdNoDhNext,
+        BwdFreshGrads,
+        // classifier
+        MeanThroughLastBackward,
+    }
+
+    pub fn forward(
+        xs: &Array3<f64>,
+        lengths: &[usize],
+        h0: &Array2<f64>,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        b_ih: &Array1<f64>,
+        b_hh: &Array1<f64>,
+        slip: Slip,
+    ) -> Array3<f64> {
+        let (t_len, b, _) = xs.dim();
+        let mut hs = Array3::zeros((t_len, b, h0.ncols()));
+        let mut state = h0.clone();
+        for t in 0..t_len {
+            let x = xs.index_axis(Axis(0), t).to_owned();
+            let new = step(&x, &state, w_ih, w_hh, b_ih, b_hh);
+            let m = mask(lengths, t);
+            state = match slip {
+                Slip::NoMask => new,
+                Slip::ZeroPads => &m * &new,
+                _ => &m * &new + &(1.0 - &m) * &state,
+            };
+            hs.index_axis_mut(Axis(0), t).assign(&state);
+        }
+        hs
+    }
+
+    pub fn read_last(hs: &Array3<f64>, lengths: &[usize], slip: Slip) -> Array2<f64> {
+        let (t_len, b, h) = hs.dim();
+        let mut out = Array2::zeros((b, h));
+        for (r, &n) in lengths.iter().enumerate() {
+            let t = if slip == Slip::LastAtEnd { t_len } else { n };
+            out.row_mut(r).assign(&hs.slice(s![t - 1, r, ..]));
+        }
+        out
+    }
+
+    pub fn read_mean(hs: &Array3<f64>, lengths: &[usize], slip: Slip) -> Array2<f64> {
+        let (t_len, b, h) = hs.dim();
+        let mut out = Array2::zeros((b, h));
+        for (r, &n) in lengths.iter().enumerate() {
+            let (steps, div) = match slip {
+                Slip::MeanByT => (n, t_len),
+                Slip::MeanPadsSummed => (t_len, n),
+                Slip::MeanAllSteps => (t_len, t_len),
+                _ => (n, n),
+            };
+            let sum = hs.slice(s![..steps, r, ..]).sum_axis(Axis(0));
+            out.row_mut(r).assign(&(sum / div as f64));
+        }
+        out
+    }
+
+    pub fn read_last_backward(
+        d: &Array2<f64>,
+        lengths: &[usize],
+        t_len: usize,
+        slip: Slip,
+    ) -> Array3<f64> {
+        let (b, h) = d.dim();
+        let mut dhs = Array3::zeros((t_len, b, h));
+        for (r, &n) in lengths.iter().enumerate() {
+            let t = if slip == Slip::LastGradAtEnd {
+                t_len
+            } else {
+                n
+            };
+            dhs.slice_mut(s![t - 1, r, ..]).assign(&d.row(r));
+        }
+        dhs
+    }
+
+    pub fn read_mean_backward(
+        d: &Array2<f64>,
+        lengths: &[usize],
+        t_len: usize,
+        slip: Slip,
+    ) -> Array3<f64> {
+        if slip == Slip::MeanGradAtLast {
+            return read_last_backward(d, lengths, t_len, Slip::None);
+        }
+        let (b, h) = d.dim();
+        let mut dhs = Array3::zeros((t_len, b, h));
+        for (r, &n) in lengths.iter().enumerate() {
+            let (steps, div) = match slip {
+                Slip::MeanGradByT => (n, t_len),
+                Slip::MeanGradIntoPads => (t_len, n),
+                _ => (n, n),
+            };
+            let share = &d.row(r) / div as f64;
+            for t in 0..steps {
+                dhs.slice_mut(s![t, r, ..]).assign(&share);
+            }
+        }
+        dhs
+    }
+
+    pub fn bptt(
+        xs: &Array3<f64>,
+        lengths: &[usize],
+        h0: &Array2<f64>,
+        hs: &Array3<f64>,
+        w_ih: &Array2<f64>,
+        w_hh: &Array2<f64>,
+        dhs: &Array3<f64>,
+        slip: Slip,
+    ) -> (Grads, Array3<f64>, Array2<f64>) {
+        let (t_len, b, d) = xs.dim();
+        let h = w_hh.nrows();
+        let mut grads = Grads::zeros(h, d, h);
+        let mut dxs = Array3::zeros((t_len, b, d));
+        let mut d_next = Array2::zeros((b, h));
+        for t in (0..t_len).rev() {
+            let x = xs.index_axis(Axis(0), t).to_owned();
+            let ht = hs.index_axis(Axis(0), t).to_owned();
+            let h_prev = if t == 0 {
+                h0.clone()
+            } else {
+                hs.index_axis(Axis(0), t - 1).to_owned()
+            };
+            let dt = match slip {
+                Slip::BwdNoDhNext => dhs.index_axis(Axis(0), t).to_owned(),
+                Slip::BwdLastStepOnly if t + 1 < t_len => d_next.clone(),
+                _ => &dhs.index_axis(Axis(0), t) + &d_next,
+            };
+            let m = mask(lengths, t);
+            let seen = match slip {
+                Slip::BwdNoMask | Slip::BwdCellUnmasked => dt.clone(),
+                _ => &m * &dt,
+            };
+            let (dx, dh_prev) = if slip == Slip::BwdFreshGrads {
+                let mut fresh = Grads::zeros(h, d, h);
+                let out = step_backward(&x, &h_prev, &ht, w_ih, w_hh, &seen, &mut fresh);
+                grads = fresh;
+                out
+            } else {
+                step_backward(&x, &h_prev, &ht, w_ih, w_hh, &seen, &mut grads)
+            };
+            dxs.index_axis_mut(Axis(0), t).assign(&dx);
+            d_next = match slip {
+                Slip::BwdNoMask | Slip::BwdNoPassThrough => dh_prev,
+                _ => &(1.0 - &m) * &dt + &dh_prev,
+            };
+        }
+        (grads, dxs, d_next)
+    }
+
+    /// The head and the mean cross-entropy.
+    fn head_loss(
+        f: &Array2<f64>,
+        w_y: &Array2<f64>,
+        b_y: &Array1<f64>,
+        labels: &[usize],
+    ) -> (f64, Array2<f64>, Array2<f64>, Array1<f64>) {
+        let logits = f.dot(&w_y.t()) + b_y;
+        let (loss, dl) = super::learner::cross_entropy(&logits, labels);
+        (loss, dl.dot(w_y), dl.t().dot(f), dl.sum_axis(Axis(0)))
+    }
+
+    pub fn classifier(
+        xs: &Array3<f64>,
+        lengths: &[usize],
+        labels: &[usize],
+        p: &Params,
+        mean: bool,
+        slip: Slip,
+    ) -> (f64, Params, Array3<f64>) {
+        let (t_len, b, _) = xs.dim();
+        let h0 = Array2::zeros((b, p.w_hh.nrows()));
+        let hs = forward(
+            xs,
+            lengths,
+            &h0,
+            &p.w_ih,
+            &p.w_hh,
+            &p.b_ih,
+            &p.b_hh,
+            Slip::None,
+        );
+        let f = if mean {
+            read_mean(&hs, lengths, Slip::None)
+        } else {
+            read_last(&hs, lengths, Slip::None)
+        };
+        let (loss, d_f, dw_y, db_y) = head_loss(&f, &p.w_y, &p.b_y, labels);
+        let dhs = if mean && slip != Slip::MeanThroughLastBackward {
+            read_mean_backward(&d_f, lengths, t_len, Slip::None)
+        } else {
+            read_last_backward(&d_f, lengths, t_len, Slip::None)
+        };
+        let (g, dxs, _) = bptt(xs, lengths, &h0, &hs, &p.w_ih, &p.w_hh, &dhs, Slip::None);
+        let grads = Params {
+            w_ih: g.w_ih,
+            w_hh: g.w_hh,
+            b_ih: g.b_ih,
+            b_hh: g.b_hh,
+            w_y: dw_y,
+            b_y: db_y,
+        };
+        (loss, grads, dxs)
+    }
+}
+
+/// Runs lab 12's whole test with one slip in the learner's code.
+fn lab12_with(slip: masked::Slip) {
+    lab12::check_masked_forward(masked::step, move |xs, l, h0, wi, wh, bi, bh| {
+        masked::forward(xs, l, h0, wi, wh, bi, bh, slip)
+    });
+    lab12::check_readouts(
+        move |hs, l| masked::read_last(hs, l, slip),
+        move |hs, l| masked::read_mean(hs, l, slip),
+        move |d, l, t| masked::read_last_backward(d, l, t, slip),
+        move |d, l, t| masked::read_mean_backward(d, l, t, slip),
+    );
+    lab12::check_masked_bptt(masked::step_backward, move |xs, l, h0, hs, wi, wh, dhs| {
+        masked::bptt(xs, l, h0, hs, wi, wh, dhs, slip)
+    });
+    lab12::check_classifier(move |xs, l, y, p, mean| masked::classifier(xs, l, y, p, mean, slip));
+}
+
+#[test]
+fn lab12_correct_answer_passes() {
+    lab12_with(masked::Slip::None);
+}
+
+#[test]
+fn lab12_no_mask_in_the_forward() {
+    names(|| lab12_with(masked::Slip::NoMask), lab12::NO_MASK);
+}
+
+#[test]
+fn lab12_pads_reset_the_state() {
+    names(|| lab12_with(masked::Slip::ZeroPads), lab12::ZERO_PADS);
+}
+
+#[test]
+fn lab12_last_state_read_at_step_t_minus_1() {
+    names(|| lab12_with(masked::Slip::LastAtEnd), lab12::LAST_AT_END);
+}
+
+#[test]
+fn lab12_mean_divided_by_t() {
+    names(|| lab12_with(masked::Slip::MeanByT), lab12::MEAN_BY_T);
+}
+
+#[test]
+fn lab12_mean_sums_the_pads() {
+    names(
+        || lab12_with(masked::Slip::MeanPadsSummed),
+        lab12::MEAN_PADS,
+    );
+}
+
+#[test]
+fn lab12_mean_over_all_steps() {
+    names(|| lab12_with(masked::Slip::MeanAllSteps), lab12::MEAN_ALL);
+}
+
+#[test]
+fn lab12_last_state_gradient_at_step_t_minus_1() {
+    names(
+        || lab12_with(masked::Slip::LastGradAtEnd),
+        lab12::LAST_GRAD_AT_END,
+    );
+}
+
+#[test]
+fn lab12_mean_gradient_divided_by_t() {
+    names(|| lab12_with(masked::Slip::MeanGradByT), lab12::MEAN_BY_T);
+}
+
+#[test]
+fn lab12_mean_gradient_into_the_pads() {
+    names(
+        || lab12_with(masked::Slip::MeanGradIntoPads),
+        lab12::MEAN_PADS,
+    );
+}
+
+#[test]
+fn lab12_mean_gradient_at_the_last_step_only() {
+    names(
+        || lab12_with(masked::Slip::MeanGradAtLast),
+        lab12::MEAN_AS_LAST,
+    );
+}
+
+#[test]
+fn lab12_no_mask_in_the_backward() {
+    names(|| lab12_with(masked::Slip::BwdNoMask), lab12::BWD_NO_MASK);
+}
+
+#[test]
+fn lab12_gradient_into_the_pads() {
+    names(
+        || lab12_with(masked::Slip::BwdCellUnmasked),
+        lab12::BWD_INTO_PADS,
+    );
+}
+
+#[test]
+fn lab12_forgetting_the_pass_through() {
+    names(
+        || lab12_with(masked::Slip::BwdNoPassThrough),
+        lab12::NO_PASS_THROUGH,
+    );
+}
+
+#[test]
+fn lab12_gradient_of_the_last_step_only() {
+    names(
+        || lab12_with(masked::Slip::BwdLastStepOnly),
+        lab10::LAST_ONLY,
+    );
+}
+
+#[test]
+fn lab12_forgetting_dh_next() {
+    names(|| lab12_with(masked::Slip::BwdNoDhNext), lab04::NO_DH_NEXT);
+}
+
+#[test]
+fn lab12_fresh_grads_at_each_step() {
+    names(|| lab12_with(masked::Slip::BwdFreshGrads), lab04::OVERWRITE);
+}
+
+#[test]
+fn lab12_mean_readout_through_the_last_state_backward() {
+    names(
+        || lab12_with(masked::Slip::MeanThroughLastBackward),
+        lab12::MEAN_AS_LAST,
+    );
+}
+
+#[test]
+fn lab12_forward_waits_for_the_given_step() {
+    let msg = caught(|| {
+        lab12::check_masked_forward(
+            |x, h, wi, wh, bi, bh| masked::step(x, h, wi, wh, bi, bh).mapv(|v| v * 1.01),
+            |xs, l, h0, wi, wh, bi, bh| {
+                masked::forward(xs, l, h0, wi, wh, bi, bh, masked::Slip::None)
+            },
+        )
+    });
+    println!("{msg}");
+    assert!(msg.contains("Fix elman_step first"), "{msg}");
+    assert!(
+        !msg.contains("Likely mistake"),
+        "a second diagnosis:\n{msg}"
+    );
+}
+
+#[test]
+fn lab12_bptt_waits_for_the_given_step_backward() {
+    let msg = caught(|| {
+        lab12::check_masked_bptt(
+            |x, hp, h, wi, wh, dh, g| masked::step_backward(x, hp, h, wi, wh, &(dh * 0.5), g),
+            |xs, l, h0, hs, wi, wh, dhs| {
+                masked::bptt(xs, l, h0, hs, wi, wh, dhs, masked::Slip::None)
+            },
+        )
+    });
+    println!("{msg}");
+    assert!(msg.contains("Fix elman_step_backward first"), "{msg}");
     assert!(
         !msg.contains("Likely mistake"),
         "a second diagnosis:\n{msg}"
