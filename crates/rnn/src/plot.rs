@@ -141,7 +141,14 @@ impl LineChart {
                     .configure_mesh()
                     .x_desc(&self.x_label)
                     .y_desc(&self.y_label)
-                    .y_label_formatter(&|v| format!("1e{}", v.round()))
+                    // label the powers of ten only: a tick between two decades would repeat a label
+                    .y_label_formatter(&|v| {
+                        if (v - v.round()).abs() < 1e-9 {
+                            format!("1e{}", v.round())
+                        } else {
+                            String::new()
+                        }
+                    })
                     .draw()
                     .expect("mesh");
                 draw_lines(&mut chart, logged);
@@ -348,6 +355,20 @@ mod tests {
             .any(|l| svg.0.contains(l));
         assert!(labelled, "no tick label below 1e-16");
         assert!(svg.0.contains("1e0"));
+    }
+
+    #[test]
+    fn log_axis_labels_each_power_of_ten_once() {
+        // a range of one to two decades gets ticks between the powers of ten: they must stay unlabelled
+        let svg = LineChart::new("short", "k", "mse")
+            .series("g", vec![(0.0, 0.17), (1.0, 0.004)])
+            .log_y(true)
+            .to_svg();
+        for label in ["1e-3", "1e-2", "1e-1", "1e0"] {
+            let n = svg.0.matches(&format!(">\n{label}\n<")).count();
+            assert!(n <= 1, "{label} appears {n} times");
+        }
+        assert!(svg.0.contains(">\n1e-1\n<"), "the decades are labelled");
     }
 
     #[test]
