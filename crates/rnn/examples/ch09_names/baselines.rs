@@ -9,6 +9,7 @@ use super::{Name, Splits, CLASSES, VOCAB};
 /// A baseline: the class it gives a name.
 type Rule<'a> = dyn Fn(&Name) -> usize + 'a;
 
+/// The fraction of `names` a rule classifies right.
 fn accuracy(predict: impl Fn(&Name) -> usize, names: &[Name]) -> f64 {
     names.iter().filter(|n| predict(n) == n.label).count() as f64 / names.len() as f64
 }
@@ -31,6 +32,7 @@ fn majority_by<K: std::hash::Hash + Eq>(
         .collect()
 }
 
+/// The last `len` letters of a name, if it has that many.
 fn suffix(n: &Name, len: usize) -> Option<Vec<usize>> {
     (n.ids.len() >= len).then(|| n.ids[n.ids.len() - len..].to_vec())
 }

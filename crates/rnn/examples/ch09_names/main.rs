@@ -86,6 +86,7 @@ struct Spec {
 }
 
 impl Spec {
+    /// The row label, e.g. `GRU Last bi`.
     fn name(&self) -> String {
         let cell = match self.cell {
             CellKind::RnnTanh => "Elman",
@@ -116,6 +117,7 @@ struct Outcome {
     seconds: f64,
 }
 
+/// The ids of a name's letters (see [`VOCAB`]).
 fn encode(name: &str) -> Vec<usize> {
     name.chars()
         .map(|c| match c {
@@ -286,6 +288,7 @@ fn run_all(jobs: &[(usize, u64)], specs: &[Spec], budget: Budget, data: &Splits)
         .collect()
 }
 
+/// The machine's load average, from `/proc/loadavg`.
 fn load_line() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| {
@@ -295,6 +298,7 @@ fn load_line() -> String {
         .unwrap_or_else(|_| "load average unknown".into())
 }
 
+/// The mean and the sample standard deviation (0 for a single value).
 fn mean_sd(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / n;
@@ -355,6 +359,7 @@ fn main() {
     report_models(&data, budget, seeds, quick);
 }
 
+/// Trains the twelve classifiers for every seed and prints the table, then the details of the best.
 fn report_models(data: &Splits, budget: Budget, seeds: &[u64], quick: bool) {
     let mut specs = Vec::new();
     for cell in [CellKind::RnnTanh, CellKind::Lstm, CellKind::Gru] {
