@@ -10,7 +10,7 @@ use rnn::params::Parameters;
 use crate::lab04::{NO_DH_NEXT, OVERWRITE, OVERWRITE_FIX};
 use crate::lab07::{Case, LstmForward, Variant, check_cell_grads, forward_first, library_lstm};
 use crate::reference::{self, LSTM_PYTORCH, LstmSlip, SeqSlip};
-use crate::report::{EXACT, check_shape, fail, is_close, run as run_learner, run_backward};
+use crate::report::{EXACT, all_close, check_shape, fail, run as run_learner, run_backward};
 use crate::{Grads, rand1, rand2, rand3};
 
 const LAB: &str = "lab 10 · lstm_bptt";
@@ -276,9 +276,7 @@ fn gates_backward_is_right<C>(
         &dc,
         LstmSlip::NoHPathIntoC,
     );
-    got.iter()
-        .zip(&want)
-        .all(|(g, w)| g.shape() == w.shape() && is_close(&g.view(), &w.view(), EXACT))
+    all_close(&got, &want, EXACT)
 }
 
 /// Checks the learner's `lstm_bptt` against `rnn::bptt::bptt` on an `rnn::cells::Lstm` and against finite
@@ -411,6 +409,7 @@ mod tests {
     //! The sequence reference agrees with the library when no slip is switched on.
 
     use super::*;
+    use crate::report::is_close;
 
     #[test]
     fn lstm_bptt_reference_matches_the_library() {

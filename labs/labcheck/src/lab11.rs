@@ -14,7 +14,7 @@ use crate::lab10::{
     grads_dyn, numeric_seq_grads, seq_cases,
 };
 use crate::reference::{self, GruForm, GruSlip, SeqSlip};
-use crate::report::{EXACT, check_shape, fail, is_close, run as run_learner, run_backward};
+use crate::report::{EXACT, all_close, check_shape, fail, run as run_learner, run_backward};
 use crate::{Grads, rand1, rand2};
 
 const LAB_STEP: &str = "lab 11 · gru_step_backward";
@@ -92,9 +92,7 @@ fn step_is_right<C>(forward: &impl GruForward<C>, backward: &impl GruBackward<C>
         &dh,
         GruSlip::None,
     );
-    got.iter()
-        .zip(&want)
-        .all(|(g, w)| g.shape() == w.shape() && is_close(&g.view(), &w.view(), EXACT))
+    all_close(&got, &want, EXACT)
 }
 
 /// Checks the learner's `gru_bptt` against `rnn::bptt::bptt` on an `rnn::cells::Gru` and finite differences of
@@ -247,6 +245,7 @@ mod tests {
     //! The sequence reference agrees with the library when no slip is switched on.
 
     use super::*;
+    use crate::report::is_close;
 
     #[test]
     fn gru_bptt_reference_matches_the_library() {

@@ -16,8 +16,8 @@ use crate::lab07::{Variant, check_cell_grads};
 use crate::lab10::{LAST_ONLY, SeqCase, grads_dyn, numeric_seq_grads};
 use crate::reference::{self, BwdSlip, FwdSlip, ReadSlip};
 use crate::report::{
-    EXACT, Mistake, NUMERIC, check, check_scalar, check_shape, fail, is_close, run as run_learner,
-    run_backward,
+    EXACT, Mistake, NUMERIC, all_close, check, check_scalar, check_shape, fail, is_close,
+    run as run_learner, run_backward,
 };
 use crate::{Grads, rand1, rand2, rand3};
 
@@ -402,9 +402,7 @@ fn step_backward_is_right(backward: &impl StepBackward) -> bool {
         dx.into_dyn(),
         dprev.h.into_dyn(),
     ];
-    got.iter()
-        .zip(&want)
-        .all(|(g, w)| g.shape() == w.shape() && is_close(&g.view(), &w.view(), EXACT))
+    all_close(&got, &want, EXACT)
 }
 
 /// The library's masked backward for `L = Σ dhs ⊙ hs`: dW_ih, dW_hh, db_ih, db_hh, dxs, dh0.

@@ -88,6 +88,14 @@ pub fn is_close(got: &ArrayViewD<'_, f64>, want: &ArrayViewD<'_, f64>, tol: Tol)
     got.shape() == want.shape() && worst(got, want, tol).is_none()
 }
 
+/// [`is_close`] for lists of tensors, compared place by place: the whole answer of a step (its gradients,
+/// ∂L/∂x and ∂L/∂state) against the library's.
+pub fn all_close(got: &[ArrayD<f64>], want: &[ArrayD<f64>], tol: Tol) -> bool {
+    got.iter()
+        .zip(want)
+        .all(|(g, w)| is_close(&g.view(), &w.view(), tol))
+}
+
 /// Panics with a readable message unless `got` has the `expected` shape. `meaning` names the axes,
 /// e.g. "(B, H)".
 #[track_caller]
