@@ -84,13 +84,15 @@ fn run<C: Cell>(
     let mut outputs = Array3::zeros((t_len, batch, cell.hidden_size())); // (T, B, H)
     let mut caches = Vec::with_capacity(t_len);
     let mut state = init.clone();
+    // ANCHOR: masked_run
     for (t, m) in masks.iter().enumerate() {
         let (new, cache) = cell.forward(xs.index_axis(Axis(0), t), &state);
-        // state_t = m_t ⊙ cell(x_t, state_{t-1}) + (1 - m_t) ⊙ state_{t-1}            (B, H)
+        // (9.8) state_t = m_t ⊙ cell(x_t, state_{t-1}) + (1 - m_t) ⊙ state_{t-1}      (B, H)
         state = blend(&new, &state, m);
         outputs.index_axis_mut(Axis(0), t).assign(&state.h);
         caches.push(cache);
     }
+    // ANCHOR_END: masked_run
     (outputs, state, caches)
 }
 
@@ -104,16 +106,18 @@ fn run_back<C: Cell>(
     grads: &mut C,
 ) -> (Array3<f64>, State) {
     let (t_len, batch, _) = d_outputs.dim();
+    // ANCHOR: masked_run_back
     let mut dxs = Array3::zeros((t_len, batch, cell.input_size())); // (T, B, D)
     let mut d_state = d_last; // ∂L/∂state_t from steps after t
     for t in (0..t_len).rev() {
         d_state.h += &d_outputs.index_axis(Axis(0), t);
-        // the cell sees m_t ⊙ ∂L/∂state_t; (1 - m_t) ⊙ ∂L/∂state_t goes straight to state_{t-1}
+        // (9.9) the cell sees m_t ⊙ ∂L/∂state_t; (1 - m_t) ⊙ ∂L/∂state_t goes straight to state_{t-1}
         let (dx, d_prev) = cell.backward(&caches[t], &scale_rows(&d_state, &masks[t]), grads);
         dxs.index_axis_mut(Axis(0), t).assign(&dx);
         d_state = scale_rows(&d_state, &masks[t].mapv(|v| 1.0 - v));
         d_state.add_assign(&d_prev);
     }
+    // ANCHOR_END: masked_run_back
     (dxs, d_state)
 }
 

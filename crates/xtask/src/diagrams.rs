@@ -65,6 +65,7 @@ pub(crate) const DIAGRAMS: &[(&str, Draw)] = &[
     ("ch07-lstm-cell", lstm_cell),
     ("ch07-lstm-carousel", lstm_carousel),
     ("ch08-gru-cell", gru_cell),
+    ("ch09-bidirectional", bidirectional),
 ];
 
 fn diagrams_dir() -> PathBuf {
@@ -1070,6 +1071,111 @@ fn stacked_rnn() -> Svg {
     }
     s.text(650.0, yx, Anchor::Start, "input: layer 0", true);
     s.math(650.0, yy, Anchor::Start, "y_t = W_{hy} h_t^{(3)} + b_y");
+    s
+}
+
+/// Chapter 9: one bidirectional layer unrolled over three steps: the forward cell reads left to right,
+/// the reverse cell right to left, both read x_t, and y_t puts their states side by side.
+fn bidirectional() -> Svg {
+    let mut s = Svg::new(
+        960.0,
+        430.0,
+        "A bidirectional layer over three steps: the forward cell's states run from left to right from \
+         h_0, the reverse cell's from right to left from h_4; both read x_t, and the output y_t is the two \
+         states side by side.",
+    );
+    let cols = [250.0, 400.0, 550.0];
+    let (row_y, row_fwd, row_rev, row_x) = (46.0, 276.0, 166.0, 380.0);
+    let (w, h) = (72.0, 40.0);
+    let side = 52.0; // how far beside a column the routed arrows run
+    for (t, &cx) in cols.iter().enumerate() {
+        let step = t + 1;
+        let xn = s.node(cx, row_x, 44.0, 30.0, Fill::Input, &format!("x_{step}"));
+        let fwd = s.node(cx, row_fwd, w, h, Fill::Cell, &format!("h_{step}^{{→}}"));
+        let rev = s.node(cx, row_rev, w, h, Fill::Cell2, &format!("h_{step}^{{←}}"));
+        let yn = s.node(
+            cx,
+            row_y,
+            120.0,
+            34.0,
+            Fill::Output,
+            &format!("y_{step} = [h_{step}^{{→}}; h_{step}^{{←}}]"),
+        );
+        // x_t feeds both cells: straight up into the forward one, around it (on the right) into the reverse one
+        let split = (cx, xn.top().1 - 14.0);
+        s.line(&[xn.top(), split], Stroke::Fwd);
+        s.dot(split.0, split.1, Stroke::Fwd);
+        s.arrow(split, fwd.bottom(), Stroke::Fwd);
+        s.arrow_path(
+            &[
+                split,
+                (cx + side, split.1),
+                (cx + side, rev.bottom().1 + 14.0),
+                (cx + 18.0, rev.bottom().1 + 14.0),
+                (cx + 18.0, rev.bottom().1),
+            ],
+            Stroke::Fwd,
+        );
+        // y_t reads both: the reverse state straight up, the forward state around it (on the left)
+        let gap = fwd.top().1 - 16.0;
+        s.arrow_path(
+            &[
+                (cx - 18.0, fwd.top().1),
+                (cx - 18.0, gap),
+                (cx - side, gap),
+                (cx - side, yn.bottom().1 + 22.0),
+                (cx - 26.0, yn.bottom().1 + 22.0),
+                (cx - 26.0, yn.bottom().1),
+            ],
+            Stroke::Fwd,
+        );
+        s.arrow(rev.top(), (cx, yn.bottom().1), Stroke::Fwd);
+        if t > 0 {
+            let prev = cols[t - 1] + w / 2.0;
+            s.arrow((prev, row_fwd), fwd.left(), Stroke::Fwd);
+            s.arrow((cx - w / 2.0, row_rev), (prev, row_rev), Stroke::Fwd);
+        }
+    }
+    // the initial states: h_0 on the left for the forward cell, h_4 on the right for the reverse cell
+    let (first, last) = (cols[0] - w / 2.0, cols[2] + w / 2.0);
+    s.math(120.0, row_fwd, Anchor::Middle, "h_0^{→}");
+    s.arrow((142.0, row_fwd), (first, row_fwd), Stroke::Fwd);
+    s.math(last + 70.0, row_rev, Anchor::Middle, "h_4^{←}");
+    s.arrow((last + 48.0, row_rev), (last, row_rev), Stroke::Fwd);
+    s.text(
+        720.0,
+        row_fwd - 9.0,
+        Anchor::Start,
+        "forward cell (9.1)",
+        true,
+    );
+    s.code(
+        720.0,
+        row_fwd + 9.0,
+        Anchor::Start,
+        "weight_ih_l0, weight_hh_l0",
+    );
+    s.text(
+        720.0,
+        row_rev - 30.0,
+        Anchor::Start,
+        "reverse cell (9.2)",
+        true,
+    );
+    s.code(
+        720.0,
+        row_rev - 12.0,
+        Anchor::Start,
+        "weight_ih_l0_reverse,",
+    );
+    s.code(720.0, row_rev + 4.0, Anchor::Start, "weight_hh_l0_reverse");
+    s.text(
+        720.0,
+        row_y,
+        Anchor::Start,
+        "output (9.3): 2H features",
+        true,
+    );
     s
 }
 

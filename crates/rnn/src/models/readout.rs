@@ -26,7 +26,7 @@ pub(crate) fn read(
             (concatenate(Axis(1), &top).expect("(B, H) states"), None)
         }
         Readout::Mean => {
-            // mean_b = (1/n_b) Σ_{t < n_b} y_t,b                                        (B, F)
+            // (9.10) mean_b = (1/n_b) Σ_{t < n_b} y_t,b                                 (B, F)
             let mut mean = Array2::zeros((batch, f));
             for (b, &n) in lengths.iter().enumerate() {
                 let sum = outputs.slice(s![..n, b, ..]).sum_axis(Axis(0));
@@ -87,7 +87,7 @@ pub(crate) fn read_back(
             return (d_out, Some(d_last));
         }
         Readout::Mean => {
-            // ∂L/∂y_t,b = ∂L/∂mean_b / n_b for t < n_b
+            // (9.10) backward: ∂L/∂y_t,b = ∂L/∂mean_b / n_b for t < n_b
             for (b, &n) in lengths.iter().enumerate() {
                 let share = &d_features.row(b) / n as f64;
                 for t in 0..n {
