@@ -1,5 +1,5 @@
 //! Checkpoints of the CLI: the model's tensors (PyTorch names, see `rnn::models::char_lm`), plus, for
-//! resuming, the optimiser state (`optim.*`) and the carried hidden states (`state.h_l{k}`, `state.c_l{k}`),
+//! resuming, the optimiser state (`optim.*`) and the carried hidden states (`state.h_l{k}`, `state.c_l{k}`, and an FGR LSTM's gates `state.g_l{k}`),
 //! with a JSON config holding the model configuration, the training settings and the progress (step, RNG
 //! position, best validation loss).
 
@@ -41,6 +41,10 @@ pub fn save(
         if let Some(c) = &s.c {
             tensors.push((format!("state.c_l{k}"), c.clone().into_dyn()));
         }
+        // an FGR LSTM's previous gates are part of its state
+        if let Some(g) = &s.gates {
+            tensors.push((format!("state.g_l{k}"), g.clone().into_dyn()));
+        }
     }
     config["format"] = FORMAT.into();
     config["model"] = model.config_json();
@@ -80,14 +84,18 @@ pub fn load(path: &Path) -> Result<(CharLm, RunState)> {
     let optim = loaded.take_prefix("optim.");
     let mut hs = BTreeMap::new();
     let mut cs = BTreeMap::new();
+    let mut gs = BTreeMap::new();
     for (name, t) in loaded.take_prefix("state.") {
         let layer = |p: &str| name.strip_prefix(p).and_then(|k| k.parse::<usize>().ok());
-        match (layer("h_l"), layer("c_l")) {
-            (Some(k), _) => {
+        match (layer("h_l"), layer("c_l"), layer("g_l")) {
+            (Some(k), _, _) => {
                 hs.insert(k, t);
             }
-            (_, Some(k)) => {
+            (_, Some(k), _) => {
                 cs.insert(k, t);
+            }
+            (_, _, Some(k)) => {
+                gs.insert(k, t);
             }
             _ => {
                 return Err(rnn::Error::UnexpectedTensors {
@@ -110,10 +118,11 @@ pub fn load(path: &Path) -> Result<(CharLm, RunState)> {
                 })
         };
         let c = cs.remove(&k).map(as2).transpose()?;
+        let gates = gs.remove(&k).map(as2).transpose()?;
         states.push(State {
             h: as2(h)?,
             c,
-            gates: None,
+            gates,
         });
     }
     Ok((

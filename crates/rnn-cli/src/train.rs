@@ -17,6 +17,7 @@ use rnn::params::Parameters;
 use serde::{Deserialize, Serialize};
 
 use crate::ckpt;
+use rnn::cells::{CellConfig, CellKind, GreffVariant, GruVariant, LstmOptions};
 use rnn::optim::{self, Optimizer};
 
 /// Flags of `rnn train`.
@@ -28,6 +29,12 @@ pub struct TrainArgs {
     /// Recurrent cell: rnn_tanh (Elman with tanh; `rnn` works too), rnn_relu, lstm or gru.
     #[arg(long, default_value = "gru")]
     pub model: String,
+    /// Cell variant (chapter 8). For lstm, one of Greff et al.'s V (peepholes), NIG, NFG, NOG, NIAF, NOAF,
+    /// NP (PyTorch's LSTM, the default), CIFG, FGR; for gru, reset-after (PyTorch's, the default) or
+    /// reset-before (Cho et al.'s). The Elman cells have none.
+    #[arg(long)]
+    #[serde(default)]
+    pub variant: Option<String>,
     /// Hidden units per layer.
     #[arg(long, default_value_t = 128)]
     pub hidden: usize,
@@ -110,10 +117,39 @@ const DEFAULT_STEPS: usize = 2000;
 const DEFAULT_LR: f64 = 2e-3;
 
 impl TrainArgs {
+    /// The cell of `--model` and `--variant`.
+    fn cell_config(&self) -> Result<CellConfig> {
+        let kind: CellKind = self.model.parse().context("--model")?;
+        let Some(variant) = &self.variant else {
+            return Ok(CellConfig::new(kind));
+        };
+        match kind {
+            CellKind::Lstm => {
+                let v: GreffVariant = variant.parse().context("--variant")?;
+                Ok(CellConfig::lstm(LstmOptions::greff(v)))
+            }
+            CellKind::Gru => {
+                let gru_variant = match variant.to_ascii_lowercase().as_str() {
+                    "reset-after" | "a" => GruVariant::ResetAfter,
+                    "reset-before" | "b" => GruVariant::ResetBefore,
+                    _ => bail!(
+                        "--variant: unknown GRU variant `{variant}`: expected reset-after (PyTorch's) or \
+                         reset-before (Cho et al.'s)"
+                    ),
+                };
+                Ok(CellConfig {
+                    gru_variant,
+                    ..CellConfig::new(kind)
+                })
+            }
+            _ => bail!(
+                "--variant: the {kind} cell has no variants (they are for --model lstm and --model gru)"
+            ),
+        }
+    }
+
     fn validate(&self) -> Result<()> {
-        self.model
-            .parse::<rnn::cells::CellKind>()
-            .context("--model")?;
+        self.cell_config()?;
         make_optimizer(&self.optim, 1e-3)?;
         if self.hidden == 0 {
             bail!("--hidden must be at least 1");
@@ -330,8 +366,8 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         }
         None => {
             // canonical cell name ("LSTM" -> "lstm") in the stored configuration
-            let cell: rnn::cells::CellKind = args.model.parse().context("--model")?;
-            let config = CharLmConfig::new(
+            let cell: CellKind = args.model.parse().context("--model")?;
+            let mut config = CharLmConfig::new(
                 &cell.to_string(),
                 vocab.clone(),
                 args.embed,
@@ -339,6 +375,9 @@ pub fn run(cli: TrainArgs) -> Result<()> {
                 args.layers,
                 args.dropout,
             );
+            if args.variant.is_some() {
+                config = config.with_cell(args.cell_config()?);
+            }
             let model = CharLm::new(config, &mut rnn::init::rng(args.seed))
                 .context("invalid model settings")?;
             let states = model.zero_states(args.batch);

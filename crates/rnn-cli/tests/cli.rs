@@ -212,6 +212,72 @@ fn trains_and_writes_a_run_then_samples_evaluates_and_visualises() {
     assert!(html.contains("<span style=\"background:rgb("));
 }
 
+/// `--variant` picks chapter 8's cells: an FGR LSTM (whose carried state includes its gates) and Cho et
+/// al.'s GRU resume bit-identically and sample; a variant the cell does not have is one clear error line.
+#[test]
+fn variants_train_resume_exactly_and_bad_variants_fail() {
+    let d = tmp("variants");
+    corpus(&d);
+    for (model, variant, carried) in [
+        ("lstm", "FGR", "state.g_l0"),
+        ("gru", "reset-before", "state.h_l0"),
+    ] {
+        let common = ["--model", model, "--variant", variant, "--dropout", "0.2"];
+        let (whole, split) = (format!("{model}-whole"), format!("{model}-split"));
+        let mut a = common.to_vec();
+        a.extend(["--max-steps", "12", "--out", &whole]);
+        succeeds(&train(&d, &a));
+        let mut b = common.to_vec();
+        b.extend(["--max-steps", "6", "--out", &split]);
+        succeeds(&train(&d, &b));
+        succeeds(&rnn(
+            &d,
+            &["train", "--resume", "--out", &split, "--max-steps", "12"],
+        ));
+        let (x, y) = (
+            tensors(&d.join(format!("{whole}/last.safetensors"))),
+            tensors(&d.join(format!("{split}/last.safetensors"))),
+        );
+        assert!(
+            x.iter().any(|t| t.0 == carried),
+            "{model}: {carried} is carried"
+        );
+        assert_eq!(x, y, "{model} {variant}: the resumed run differs");
+        let ckpt = format!("{whole}/best.safetensors");
+        let text = succeeds(&rnn(&d, &["sample", "--checkpoint", &ckpt, "--len", "20"]));
+        assert!(!text.trim().is_empty());
+    }
+    // an FGR LSTM has the gate-to-gate matrix, a reset-before GRU the same tensors as PyTorch's
+    let fgr = tensors(&d.join("lstm-whole/last.safetensors"));
+    assert!(
+        fgr.iter().any(|t| t.0.starts_with("rnn.weight_gg")),
+        "{:?}",
+        fgr.iter().map(|t| &t.0).collect::<Vec<_>>()
+    );
+    fails_with(
+        &train(
+            &d,
+            &["--model", "lstm", "--variant", "nope", "--out", "bad1"],
+        ),
+        "unknown LSTM variant `nope`",
+    );
+    fails_with(
+        &train(
+            &d,
+            &["--model", "gru", "--variant", "cifg", "--out", "bad2"],
+        ),
+        "unknown GRU variant `cifg`",
+    );
+    fails_with(
+        &train(
+            &d,
+            &["--model", "rnn_tanh", "--variant", "cifg", "--out", "bad3"],
+        ),
+        "has no variants",
+    );
+    assert!(!d.join("bad1").exists() && !d.join("bad3").exists());
+}
+
 /// N steps in one go, or N/2 then `--resume` for the rest: the checkpoints hold bit-identical tensors
 /// (parameters, Adam moments, carried states), with dropout, clipping and a learning-rate schedule on.
 #[test]
