@@ -11,9 +11,10 @@
 //! So the code a reader sees is the code this test runs.
 //!
 //! The rules that keep numbers honest: a short answer that contains a digit, a multiple-choice answer made
-//! only of numbers, and a question whose prompt shows a program must have a `check`; every `check` must name a function of [`CHECKS`], and every function of
-//! [`CHECKS`] must be used by some question. Every question has an `id` (mdbook-quiz would otherwise write
-//! one into the file during the build).
+//! only of numbers, and a question whose prompt shows a program must have a `check`; every `check` must
+//! name a function of [`CHECKS`], and every function of [`CHECKS`] must be used by some question. Every
+//! question has an `id` (mdbook-quiz would otherwise write one into the file during the build) and a
+//! `context`, and no text of a quiz contains TeX (see [`tex_in`]).
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -245,6 +246,58 @@ fn strip_ticks(s: &str) -> &str {
     s.trim().trim_matches('`')
 }
 
+/// TeX in a quiz's text: `$$`, `\(`, `\[` or a backslash command such as `\frac`. mdbook-quiz renders a
+/// quiz's Markdown in the browser, where KaTeX does not run, so TeX would show raw (and Markdown turns
+/// `\(` into a bare `(`, which no check of the page would notice).
+fn tex_in(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    for (i, w) in chars.windows(2).enumerate() {
+        let tex = match w {
+            ['$', '$'] | ['\\', '('] | ['\\', '['] => true,
+            ['\\', c] if c.is_ascii_alphabetic() => {
+                chars.get(i + 2).is_some_and(|c| c.is_ascii_alphabetic())
+            }
+            _ => false,
+        };
+        if tex {
+            let from = i.saturating_sub(20);
+            return Some(chars[from..(i + 20).min(chars.len())].iter().collect());
+        }
+    }
+    None
+}
+
+/// Every string of a question, with where it is.
+fn texts(q: &toml::Table) -> Vec<(String, String)> {
+    fn walk(v: &toml::Value, at: String, out: &mut Vec<(String, String)>) {
+        match v {
+            toml::Value::String(s) => out.push((at, s.clone())),
+            toml::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(x, format!("{at}[{i}]"), out);
+                }
+            }
+            toml::Value::Table(t) => {
+                for (k, x) in t {
+                    walk(
+                        x,
+                        if at.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{at}.{k}")
+                        },
+                        out,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&toml::Value::Table(q.clone()), String::new(), &mut out);
+    out
+}
+
 /// The problems of one question (an empty list when it agrees with the library).
 fn question_problems(q: &toml::Table, used: &mut BTreeSet<String>) -> Vec<String> {
     let mut problems = Vec::new();
@@ -274,6 +327,19 @@ fn question_problems(q: &toml::Table, used: &mut BTreeSet<String>) -> Vec<String
         .is_none_or(|c| c.trim().is_empty())
     {
         problems.push("no `context` explaining the answer and the wrong options".into());
+    }
+    for (at, text) in texts(q) {
+        // Code is shown as code: only the text around it must be free of TeX.
+        let prose = match code_block(&text) {
+            Some(code) => text.replace(&code, ""),
+            None => text,
+        };
+        if let Some(ctx) = tex_in(&prose) {
+            problems.push(format!(
+                "TeX in `{at}` (\"...{ctx}...\"): quizzes are rendered without KaTeX; write \
+                 `W_ih`, <i>x</i><sub>t</sub>"
+            ));
+        }
     }
     let code = code_block(prompt);
     let Some(check) = q.get("check").and_then(|v| v.as_str()) else {
