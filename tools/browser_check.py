@@ -20,8 +20,17 @@ A page fails if
     viewBox's proportions, a non-zero size and within the text column, every label must be drawn (non-empty box), lie inside the picture and overlap no other
     label, and every label, line, arrowhead and outline must contrast with what is behind it (the page, or
     the tinted box the label sits in) by a luminance ratio of at least 3.
-A screenshot of the page with the most math is saved in --out and its path printed, and one of every
-diagram in every theme (diagram-NAME-THEME.png).
+  - a self-check quiz (mdbook-quiz, `.quiz-placeholder`) does not work: on every page with one, the quiz is
+    taken twice in the browser. Once with every answer right: the review must say N/N with nothing marked
+    incorrect, and after a reload the answers must still be there (kept in localStorage). Once with the
+    first question of each kind (multiple choice, short answer, "what does this print") answered wrong and
+    the rest right: the review must count exactly those as wrong, mark exactly those answers `incorrect`,
+    and, after "see the correct answers", show each one's correct answer and its explanation (context),
+    with no raw TeX in any prompt or explanation (quiz text is rendered in the browser, without KaTeX).
+    Over all pages, each of the three kinds must have been answered wrong at least once.
+A screenshot of the page with the most math is saved in --out and its path printed, one of every
+diagram in every theme (diagram-NAME-THEME.png), and one of every quiz after the wrong answers, with the
+correct answers shown (quiz-NAME-wrong.png).
 The last line printed is `N passed, N failed` (one count per page).
 """
 
@@ -263,6 +272,149 @@ def check_diagrams_in_themes(driver, url: str, rel: str, out: pathlib.Path, shot
     return problems, count
 
 
+QUIZ_KINDS = ("multiple choice", "short answer", "what does this print")
+
+
+def quiz_kind(q) -> str:
+    if q["type"] == "MultipleChoice":
+        return "multiple choice"
+    return "what does this print" if "```" in q["prompt"]["prompt"] else "short answer"
+
+
+def take_quiz(driver, questions, wrong: set[int]) -> list[str]:
+    """Answers every question of the page's quiz, wrongly those in `wrong`; returns what went wrong."""
+    import time
+
+    def q(css):
+        return driver.find_elements("css selector", ".quiz-placeholder " + css)
+
+    start = q("button.start")
+    if not start:
+        return ["no Start button in the quiz"]
+    start[0].click()
+    for i, question in enumerate(questions):
+        for _ in range(50):
+            if q(".question") and q("input[type=submit]"):
+                break
+            time.sleep(0.05)
+        else:
+            return [f"question {i + 1} did not appear"]
+        answer = question["answer"]["answer"]
+        if question["type"] == "MultipleChoice":
+            want = question["prompt"]["distractors"][0] if i in wrong else answer
+            radios = [r for r in q("input[type=radio]") if r.get_attribute("value") == want]
+            if not radios:
+                return [f"question {i + 1}: no choice `{want}`"]
+            radios[0].click()
+        else:
+            boxes = q("input[type=text]") + q("textarea")
+            if not boxes:
+                return [f"question {i + 1}: no text box"]
+            boxes[0].send_keys("not the answer" if i in wrong else answer)
+        q("input[type=submit]")[0].click()
+    for _ in range(50):
+        if q(".answer-wrapper"):
+            break
+        time.sleep(0.05)
+    return []
+
+
+def review(driver):
+    """The quiz's answer review: the score line and, per question, whether its answer is marked incorrect."""
+    return driver.execute_script("""
+      const root = document.querySelector('.quiz-placeholder');
+      const score = root.querySelector('section > p strong');
+      return {score: score ? score.textContent : null,
+              wrong: Array.from(root.querySelectorAll('.answer-wrapper')).map(w =>
+                  w.querySelector('.answer-row > div:first-child .incorrect') !== null)};
+    """)
+
+
+def check_quiz(driver, url: str, out: pathlib.Path, kinds_wrong: set[str]) -> tuple[list[str], int]:
+    """Takes the page's quiz right and wrong (see the module doc); returns the problems and the question count."""
+    import json
+    import time
+
+    driver.execute_script("localStorage.clear();")
+    driver.get(url)
+    raw = driver.find_element("css selector", ".quiz-placeholder").get_attribute("data-quiz-questions")
+    name = json.loads(driver.find_element("css selector", ".quiz-placeholder").get_attribute("data-quiz-name"))
+    questions = json.loads(raw)["questions"]
+    n = len(questions)
+    problems = []
+    # Offline: the quiz's script and style come from the book itself, nothing from another origin.
+    foreign = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+        ".filter(u => !u.startsWith(location.origin + '/'));")
+    problems += [f"quiz page loads {u} from outside the book" for u in foreign]
+    # All right.
+    problems += take_quiz(driver, questions, set())
+    r = review(driver)
+    if r["score"] != f"{n}/{n}":
+        problems.append(f"quiz {name}: every answer right, but the review says {r['score']} (want {n}/{n})")
+    if any(r["wrong"]):
+        problems.append(f"quiz {name}: a right answer is marked incorrect (questions "
+                        f"{[i + 1 for i, w in enumerate(r['wrong']) if w]})")
+    # The answers are kept in the browser: a reload shows the review again.
+    driver.get(url)
+    time.sleep(0.3)
+    r = review(driver)
+    if r["score"] != f"{n}/{n}":
+        problems.append(f"quiz {name}: after a reload the answers are gone (review: {r['score']}); "
+                        "is `cache_answers = true` set in book.toml?")
+    # The first question of each kind wrong.
+    first = {}
+    for i, question in enumerate(questions):
+        first.setdefault(quiz_kind(question), i)
+    wrong = set(first.values())
+    driver.execute_script("localStorage.clear();")
+    driver.get(url)
+    problems += take_quiz(driver, questions, wrong)
+    r = review(driver)
+    if r["score"] != f"{n - len(wrong)}/{n}":
+        problems.append(f"quiz {name}: {len(wrong)} answers wrong, but the review says {r['score']}")
+    marked = {i for i, w in enumerate(r["wrong"]) if w}
+    if marked != wrong:
+        problems.append(f"quiz {name}: answered questions {sorted(i + 1 for i in wrong)} wrong, but "
+                        f"{sorted(i + 1 for i in marked)} are marked incorrect")
+    buttons = [b for b in driver.find_elements("css selector", ".quiz-placeholder button")
+               if "correct answers" in b.text]
+    if not buttons:
+        problems.append(f"quiz {name}: no button to see the correct answers")
+    else:
+        buttons[0].click()
+        time.sleep(0.3)
+        shown = driver.execute_script("""
+          return Array.from(document.querySelectorAll('.quiz-placeholder .answer-wrapper')).map(w => ({
+            correct: (w.querySelector('.answer-row .correct') || {}).textContent || null,
+            context: (w.querySelector('.context') || {}).textContent || ''}));
+        """)
+        for i in sorted(wrong):
+            if i >= len(shown) or not shown[i]["correct"]:
+                problems.append(f"quiz {name}, question {i + 1} (answered wrong): the correct answer is not shown")
+            elif len(shown[i]["context"].strip()) < 40:
+                problems.append(f"quiz {name}, question {i + 1} (answered wrong): no explanation shown")
+            else:
+                kinds_wrong.add(quiz_kind(questions[i]))
+        # The review shows every prompt and explanation: no raw TeX in them (a quiz's Markdown is rendered
+        # in the browser, where KaTeX does not run).
+        text = driver.execute_script("""
+          const c = document.querySelector('.quiz-placeholder').cloneNode(true);
+          c.querySelectorAll('pre, code').forEach(e => e.remove());
+          return c.textContent;""")
+        for m in list(RAW_TEX.finditer(text))[:5]:
+            ctx = text[max(0, m.start() - 40): m.end() + 40].replace("\n", " ")
+            problems.append(f"quiz {name}: raw TeX `{m.group()}` in \"...{ctx}...\" (quizzes cannot use TeX)")
+        quiz = driver.find_element("css selector", ".quiz-placeholder")
+        # A window as tall as the quiz, so that the whole review is in the picture.
+        driver.set_window_size(1280, min(max(quiz.size["height"] + 300, 1000), 8000))
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", quiz)
+        quiz.screenshot(str(out / f"quiz-{name}-wrong.png"))
+        driver.set_window_size(1280, 1000)
+    driver.execute_script("localStorage.clear();")
+    return problems, n
+
+
 class IdCollector(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
@@ -390,6 +542,8 @@ def main() -> int:
     passed = failed = 0
     chapter_links: dict[str, list[str]] = {}
     diagrams_checked = 0
+    quizzes_checked = 0
+    kinds_wrong: set[str] = set()
     best = (0, None)  # (math count, page) for the screenshot
     with tempfile.TemporaryDirectory(prefix="rnn-course-chromium-") as profile:
         driver = browser(args.chromium, args.chromedriver, profile)
@@ -430,6 +584,12 @@ def main() -> int:
                         found, _ = check_diagrams_in_themes(driver, base + rel, rel, args.out, rel != "print.html")
                         problems += found
                         diagrams_checked += n_diagrams
+                    n_quiz = 0
+                    if rel != "print.html" and driver.execute_script(
+                            "return document.querySelectorAll('.quiz-placeholder').length"):
+                        found, n_quiz = check_quiz(driver, base + rel, args.out, kinds_wrong)
+                        problems += found
+                        quizzes_checked += 1
                     if rel != "print.html" and info["katexCount"] > best[0]:
                         best = (info["katexCount"], rel)
                 if problems:
@@ -440,6 +600,7 @@ def main() -> int:
                 else:
                     passed += 1
                     shown = f", {n_diagrams} diagram(s) in {len(THEMES)} themes" if n_diagrams else ""
+                    shown += f", a quiz of {n_quiz} questions taken right and wrong" if n_quiz else ""
                     print(f"  ok     {rel} ({info['katexCount']} formulas, {len(info['links'])} links{shown})")
             if args.notebooks:
                 problems = notebook_problems(book, args.notebooks.resolve(), chapter_links)
@@ -451,6 +612,16 @@ def main() -> int:
                 else:
                     passed += 1
                     print("  ok     chapter <-> notebook links")
+            if quizzes_checked:
+                missing = [k for k in QUIZ_KINDS if k not in kinds_wrong]
+                if missing:
+                    failed += 1
+                    print(f"  FAILED quizzes: no question of kind {', '.join(missing)} was answered wrong "
+                          "and explained")
+                else:
+                    passed += 1
+                    print(f"  ok     quizzes: {quizzes_checked} taken; {', '.join(QUIZ_KINDS)} each answered "
+                          "right, wrong, and explained")
             if best[1]:
                 driver.get(base + best[1])
                 info = driver.execute_async_script(PAGE_SCRIPT)
@@ -463,6 +634,7 @@ def main() -> int:
             server.shutdown()
     print(f"diagrams: {diagrams_checked} checked in {len(THEMES)} themes ({', '.join(THEMES)}); "
           f"screenshots in {args.out}/diagram-NAME-THEME.png")
+    print(f"quizzes: {quizzes_checked} taken right and wrong; screenshots in {args.out}/quiz-NAME-wrong.png")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

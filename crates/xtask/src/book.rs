@@ -29,7 +29,7 @@ pub(crate) fn missing_figures() -> Result<Vec<String>> {
 }
 
 pub(crate) fn book() -> Result {
-    require_setup(&["mdbook", "mdbook-katex", "katex"])?;
+    require_setup(&["mdbook", "mdbook-katex", "mdbook-quiz", "katex"])?;
     check_include_anchors()?;
     // Diagrams are committed too; drawing them is instant, so the book always shows the current code's.
     diagrams()?;

@@ -81,7 +81,7 @@ fn main() -> ExitCode {
 fn print_help() {
     println!(
         "cargo xtask <task>\n\n\
-         setup            install the pinned tools (mdbook, mdbook-katex, evcxr_jupyter, Chromium, a Python\n\
+         setup            install the pinned tools (mdbook, mdbook-katex, mdbook-quiz, evcxr_jupyter, Chromium, a Python\n\
          \x20                venv in .venv with Jupyter, KaTeX CSS and fonts); a second run only checks\n\
          open             install the book's tools if needed, build and serve the book; then install the\n\
          \x20                notebook kernel and start JupyterLab on notebooks/; then rustlings\n\

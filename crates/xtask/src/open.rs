@@ -43,8 +43,8 @@ pub(crate) fn token() -> String {
 
 /// `cargo xtask open`: the book first, the rest while the reader reads.
 ///
-/// 1. mdbook and mdbook-katex (built side by side) and KaTeX's CSS: then the book is built and served, and
-///    its address printed. The Python venv installs meanwhile on its own thread.
+/// 1. mdbook, mdbook-katex and mdbook-quiz (built side by side) and KaTeX's CSS: then the book is built
+///    and served, and its address printed. The Python venv installs meanwhile on its own thread.
 /// 2. The evcxr kernel: then JupyterLab starts and its address is printed.
 /// 3. rustlings, for the labs. Chromium is not installed here: only the browser check needs it.
 pub(crate) fn open(args: &[String]) -> Result {

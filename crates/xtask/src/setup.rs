@@ -19,7 +19,7 @@ pub(crate) struct CargoTool {
 /// uses, is installed by `setup` alone).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Group {
-    /// mdbook, mdbook-katex, KaTeX's CSS and fonts: enough to serve the book.
+    /// mdbook, mdbook-katex, mdbook-quiz, KaTeX's CSS and fonts: enough to serve the book.
     Book,
     /// The Python venv (JupyterLab) and the evcxr kernel.
     Notebooks,
@@ -44,6 +44,17 @@ pub(crate) const CARGO_TOOLS: &[CargoTool] = &[
         opt1: true,
         group: Group::Book,
         minutes: 2,
+    },
+    // The chapters' self-check quizzes: a preprocessor that turns `{{#quiz quizzes/chNN.toml}}` into a quiz
+    // rendered by its own JavaScript, which ships prebuilt inside the crate (no npm, no network at build or
+    // read time). 0.5.0 is the release built on `mdbook-preprocessor` 0.5, mdBook 0.5's interface.
+    CargoTool {
+        krate: "mdbook-quiz",
+        version: "0.5.0",
+        bin: "mdbook-quiz",
+        opt1: true,
+        group: Group::Book,
+        minutes: 3,
     },
     CargoTool {
         krate: "evcxr_jupyter",
@@ -439,7 +450,7 @@ pub(crate) fn require_setup(what: &[&str]) -> Result {
     let mut missing = Vec::new();
     for w in what {
         match *w {
-            "mdbook" | "mdbook-katex" | "evcxr_jupyter" | "rustlings" => {
+            "mdbook" | "mdbook-katex" | "mdbook-quiz" | "evcxr_jupyter" | "rustlings" => {
                 let t = CARGO_TOOLS.iter().find(|t| t.bin == *w).unwrap();
                 if !cargo_tool_installed(t) {
                     missing.push(format!("{} {}", t.krate, t.version));
