@@ -240,7 +240,7 @@ impl Memory {
     }
 }
 
-/// `x[.., .., lo..hi]` of a `(B, n)` array's columns, owned.
+/// Columns `lo..hi` of a `(B, n)` array, owned.
 pub(crate) fn cols(x: ArrayView2<'_, f64>, lo: usize, hi: usize) -> Array2<f64> {
     x.slice(s![.., lo..hi]).to_owned()
 }

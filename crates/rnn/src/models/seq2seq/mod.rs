@@ -71,6 +71,9 @@ use crate::stack::{Rnn, RnnCache};
 use crate::{Error, Result};
 
 /// Everything needed to build a [`Seq2Seq`].
+///
+/// The encoder and the decoder share the cell, the hidden size and the number of layers (the bridge maps
+/// layer k to layer k). There is no dropout: both stacks are built with `dropout = 0`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Seq2SeqConfig {
     /// The cell of both the encoder and the decoder (kind and variant).
