@@ -4,8 +4,11 @@
 //!   softmax), trained with truncated BPTT; the model behind the `rnn` command-line tool.
 //! - [`classifier`]: a sequence classifier, regressor or tagger over any stack, with padded batches
 //!   (masked recurrence) and a readout (last state, mean, max, or every step).
+//! - [`seq2seq`]: an encoder-decoder over any stack, with optional Bahdanau attention, teacher forcing,
+//!   greedy decoding and beam search.
 
 pub mod char_lm;
 pub mod classifier;
 mod classifier_io;
 mod readout;
+pub mod seq2seq;

@@ -5,7 +5,8 @@
 //!   the original form of Hochreiter & Schmidhuber (1997), Experiment 4 ([`adding_problem_hs97`]);
 //! - [`reber`]: the embedded Reber grammar of Hochreiter & Schmidhuber (1997), Experiment 1: strings, the set
 //!   of legal next symbols at every position, and padded batches;
-//! - [`copy`]: the copy-memory task (Arjovsky, Shah & Bengio 2016) and its chance-level baseline.
+//! - [`copy`]: the copy-memory task (Arjovsky, Shah & Bengio 2016) and its chance-level baseline;
+//! - [`seq2seq`]: string pairs for encoder-decoders: reversal, addition, date normalisation.
 //!
 //! Every generator draws from a [`crate::init::Rng`], so the same seed gives the same data.
 //!
@@ -21,6 +22,7 @@
 pub mod adding;
 pub mod copy;
 pub mod reber;
+pub mod seq2seq;
 
 pub use adding::{adding_problem, adding_problem_hs97, AddingHs97};
 pub use copy::{copy_memory, CopyMemory};
