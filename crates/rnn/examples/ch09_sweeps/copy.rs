@@ -10,7 +10,7 @@ use crate::copying::{overlap, Overlap, SuffixAutomaton, NGRAMS};
 use crate::train::{mean_sd, parallel, train, Setup, BATCH, SEQ_LEN};
 use crate::{closing_line, save, Args, Data};
 
-/// The "customer's old data": the first this many characters of the book (chapters 1 to 9).
+/// The "customer's old data": the first this many characters of the book (chapters 1 to 3 and the start of 4).
 const CORPUS: usize = 60_000;
 /// The characters after the corpus: the validation text, and the same author's unseen writing.
 const HELD_OUT: usize = 6_000;
