@@ -5,6 +5,7 @@
 //! cargo run --release -p rnn --example ch07_adding -- --quick               # a small run (CI)
 //! cargo run --release -p rnn --example ch07_adding -- --greff book/src/figures  # chapter 8's variants
 //! cargo run --release -p rnn --example ch07_adding -- --greff --quick
+//! cargo run --release -p rnn --example ch07_adding -- --t1000               # T = 1000 only (long)
 //! ```
 //!
 //! With `--greff` the cells are chapter 8's: the nine LSTMs of Greff et al. (2015) (`GreffVariant`: V with
@@ -12,6 +13,9 @@
 //! reset-after form, and GRU-b, Cho et al.'s reset-before form), at T = 100 only; it writes
 //! `ch08-greff-adding.svg` (sequences until solved, per cell and seed) instead of the chapter 7 figures and
 //! skips the gradient-norm measurement.
+//!
+//! With `--t1000` the three cells of chapter 7 run at T = 1000 only, with the same budget and seeds; it
+//! prints the table and nothing else (no gradient norms, no figures).
 //!
 //! The task is the Le, Jaitly and Hinton (2015) form of the adding problem (`rnn::data::adding_problem`):
 //! T steps of two inputs, a random value in [0, 1) and a marker that is 1 at exactly two steps, one in each
@@ -298,15 +302,29 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
     let greff = args.iter().any(|a| a == "--greff");
+    let t1000 = args.iter().any(|a| a == "--t1000");
+    if let Some(bad) = args
+        .iter()
+        .find(|a| a.starts_with("--") && !["--quick", "--greff", "--t1000"].contains(&a.as_str()))
+    {
+        eprintln!("error: unknown flag {bad} (expected --quick, --greff or --t1000)");
+        std::process::exit(2);
+    }
+    if greff && t1000 {
+        eprintln!("error: --greff and --t1000 are separate experiments: give one of them");
+        std::process::exit(2);
+    }
     let out_dir = args
         .iter()
         .find(|a| !a.starts_with("--"))
         .map(PathBuf::from);
-    let (lengths, seeds, max_steps): (&[usize], &[u64], usize) = match (greff, quick) {
-        (false, false) => (&[50, 100, 200, 400], &[0, 1, 2], 5000),
-        (false, true) => (&[10, 20], &[0], 300),
-        (true, false) => (&[100], &[0, 1, 2], 5000),
-        (true, true) => (&[10], &[0], 200),
+    let (lengths, seeds, max_steps): (&[usize], &[u64], usize) = match (greff, t1000, quick) {
+        (false, false, false) => (&[50, 100, 200, 400], &[0, 1, 2], 5000),
+        (false, false, true) => (&[10, 20], &[0], 300),
+        (true, _, false) => (&[100], &[0, 1, 2], 5000),
+        (true, _, true) => (&[10], &[0], 200),
+        (false, true, false) => (&[1000], &[0, 1, 2], 5000),
+        (false, true, true) => (&[30], &[0], 200),
     };
     let cells = cells(greff);
     println!(
@@ -397,6 +415,9 @@ fn main() {
         if quick { "load not shown".to_string() } else { load_line() }
     );
 
+    if t1000 {
+        return;
+    }
     if greff {
         let Some(dir) = out_dir else { return };
         std::fs::create_dir_all(&dir).expect("cannot create the figure folder");
