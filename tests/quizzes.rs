@@ -20,6 +20,9 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use ndarray::Axis;
+use rnn::cells::{Elman, ElmanCache};
+
 thread_local! {
     static PRINTED: RefCell<String> = const { RefCell::new(String::new()) };
 }
@@ -167,6 +170,205 @@ fn ch03_ppl_of_two_bits() -> String {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Chapter 4
+
+// QUIZ: ch04_bptt_shapes
+fn ch04_bptt_shapes() {
+    use ndarray::Array3;
+    use rnn::prelude::*;
+
+    let mut rng = rnn::init::rng(0);
+    let cell = Elman::new(3, 5, &mut rng); // D = 3, H = 5
+    let xs = Array3::<f64>::zeros((7, 2, 3)); // (T, B, D)
+    let run = rnn::bptt::unroll(&cell, xs.view(), &cell.zero_state(2));
+    let d_outputs = Array3::<f64>::ones((7, 2, 5)); // ∂L/∂h_t of every step
+    let mut grads = cell.zeros_like();
+    let (dxs, d_h0) = rnn::bptt::bptt(&cell, &run.caches, d_outputs.view(), None, &mut grads);
+    println!("{:?} {:?} {:?}", dxs.dim(), d_h0.h.dim(), grads.weight_hh.dim());
+}
+// END QUIZ
+
+/// A `(B, H)` or `(B, D)` matrix, in the signature of the snippet below (short, so that it stays one line).
+type Mat = ndarray::Array2<f64>;
+
+// One Elman step backward with one wrong line: the question asks which. `ch04_which_line_is_wrong` runs it
+// and finds the line by finite differences.
+// QUIZ: ch04_wrong_line
+fn ch04_wrong_line(cell: &Elman, cache: &ElmanCache, dh: &Mat, grads: &mut Elman) -> (Mat, Mat) {
+    let da = dh * &cache.h.mapv(|h| 1.0 - h * h); // (4.1)
+    grads.weight_ih += &da.t().dot(&cache.x); // (4.2)
+    grads.weight_hh += &da.t().dot(&cache.h); // (4.3)
+    grads.bias_ih += &da.sum_axis(Axis(0)); // (4.4)
+    grads.bias_hh += &da.sum_axis(Axis(0)); // (4.4)
+    let dx = da.dot(&cell.weight_ih); // (4.5)
+    let dh_prev = da.dot(&cell.weight_hh); // (4.6)
+    (dx, dh_prev)
+}
+// END QUIZ
+
+/// The wrong line of the snippet `ch04_wrong_line`, as its code (without the comment): the snippet runs
+/// on a random step, and each gradient it returns or accumulates is compared with central differences
+/// (4.8) of the library's forward step, by the relative error (4.9). The line computing the one gradient
+/// that fails is wrong; if every gradient fails, it is the line they all read, `da`'s.
+fn ch04_which_line_is_wrong() -> String {
+    use rnn::gradcheck::{check_params, check_tensor, TOLERANCE};
+    use rnn::prelude::*;
+
+    let mut rng = rnn::init::rng(4);
+    let cell = Elman::new(3, 4, &mut rng);
+    let random = |rows, cols, rng: &mut rnn::init::Rng| -> Mat {
+        rnn::init::uniform(&[rows, cols], -1.0, 1.0, rng)
+            .into_dimensionality()
+            .unwrap()
+    };
+    let (x, h_prev, dh) = (
+        random(2, 3, &mut rng),
+        random(2, 4, &mut rng),
+        random(2, 4, &mut rng),
+    );
+    // L = Σ dh ⊙ h_t, so that ∂L/∂h_t = dh, through the library's forward step
+    let loss = |cell: &Elman, x: &Mat, h_prev: &Mat| {
+        let (next, _) = cell.forward(x.view(), &State::from_h(h_prev.clone()));
+        (next.h * &dh).sum()
+    };
+    let (_, cache) = cell.forward(x.view(), &State::from_h(h_prev.clone()));
+    let mut grads = cell.zeros_like();
+    let (dx, dh_prev) = ch04_wrong_line(&cell, &cache, &dh, &mut grads);
+    let as2 = |a: &ndarray::ArrayD<f64>| -> Mat { a.clone().into_dimensionality().unwrap() };
+    let mut report = check_params(&cell, &grads, |c| loss(c, &x, &h_prev)).tensors;
+    report.push(check_tensor(
+        "dx",
+        &x.clone().into_dyn(),
+        &dx.into_dyn(),
+        |x| loss(&cell, &as2(x), &h_prev),
+    ));
+    report.push(check_tensor(
+        "dh_prev",
+        &h_prev.clone().into_dyn(),
+        &dh_prev.into_dyn(),
+        |h| loss(&cell, &x, &as2(h)),
+    ));
+    let failing: Vec<&str> = report
+        .iter()
+        .filter(|t| !(t.rel_error <= TOLERANCE))
+        .map(|t| t.name.as_str())
+        .collect();
+    let source = snippet_source("ch04_wrong_line").unwrap();
+    let line_of = |pattern: &str| {
+        let found: Vec<&str> = source.lines().filter(|l| l.contains(pattern)).collect();
+        assert_eq!(found.len(), 1, "one line of the snippet contains `{pattern}`");
+        found[0].split(" //").next().unwrap().trim().to_string()
+    };
+    match failing.as_slice() {
+        [] => panic!("every gradient of the snippet passes the check: no line is wrong"),
+        [one] if one.starts_with('d') => line_of(&format!("let {one} =")),
+        [one] => line_of(&format!("grads.{one} +=")),
+        all if all.len() == report.len() => line_of("let da ="),
+        some => panic!("the gradients {some:?} fail: more than one line is wrong"),
+    }
+}
+
+/// The relative error (4.9) of an analytic gradient against a numerical one, as `rnn::gradcheck` computes it.
+fn ch04_rel_error() -> String {
+    let analytic = ndarray::array![1.0, -2.0, 0.75].into_dyn();
+    let numeric = ndarray::array![1.0, -2.0, 0.5].into_dyn();
+    let r = rnn::gradcheck::compare("g", analytic.view(), numeric.view());
+    format!("{}", r.rel_error)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Chapter 5
+
+// QUIZ: ch05_linear_regime
+fn ch05_linear_regime() {
+    use ndarray::Array3;
+    use rnn::prelude::*;
+
+    let mut rng = rnn::init::rng(0);
+    let mut cell = Elman::new(1, 8, &mut rng); // D = 1, H = 8
+    cell.weight_hh = rnn::init::orthogonal(8, 8, 0.5, &mut rng); // 0.5 times an orthogonal matrix
+    cell.bias_ih.fill(0.0);
+    cell.bias_hh.fill(0.0);
+    let xs = Array3::<f64>::zeros((10, 1, 1)); // T = 10 steps of zero input, from h_0 = 0
+    let run = rnn::bptt::unroll(&cell, xs.view(), &cell.zero_state(1));
+    let mut d_outputs = Array3::<f64>::zeros((10, 1, 8));
+    d_outputs[[9, 0, 0]] = 1.0; // L = first unit of h_10, so ‖∂L/∂h_10‖ = 1
+    let mut grads = cell.zeros_like();
+    let (_, d_h0) = rnn::bptt::bptt(&cell, &run.caches, d_outputs.view(), None, &mut grads);
+    println!("{:.6}", d_h0.h.iter().map(|g| g * g).sum::<f64>().sqrt());
+}
+// END QUIZ
+
+/// The `weight_hh` entry 4 after clipping gradients (3, 4, 12 spread over three tensors) by global norm 6.5.
+fn ch05_clip_global() -> String {
+    use rnn::prelude::*;
+    let mut grads = Elman::new(2, 2, &mut rnn::init::rng(0)).zeros_like();
+    grads.weight_ih[[0, 0]] = 3.0;
+    grads.weight_hh[[1, 0]] = 4.0;
+    grads.bias_ih[0] = 12.0;
+    rnn::optim::clip_by_global_norm(&mut grads, 6.5);
+    format!("{:.2}", grads.weight_hh[[1, 0]])
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Chapter 6
+
+// QUIZ: ch06_next_char
+fn ch06_next_char() {
+    use rnn::models::char_lm::{CharLm, CharLmConfig};
+
+    let vocab = rnn::data::Vocab::from_text("hello world");
+    let config = CharLmConfig::new("rnn", vocab.clone(), 0, 16, 1, 0.0); // one-hot, H = 16, one layer
+    let model = CharLm::new(config, &mut rnn::init::rng(0)).unwrap();
+    let (logits, _states) = model.step(vocab.id('h').unwrap(), &model.zero_states(1));
+    let p = rnn::sample::probabilities(&logits, 1.0, None);
+    println!("{} {:.3}", p.len(), p.iter().sum::<f64>());
+}
+// END QUIZ
+
+// QUIZ: ch06_streams
+fn ch06_streams() {
+    use rnn::data::TbpttBatches;
+
+    let ids: Vec<usize> = (0..21).collect(); // a "text" of 21 characters, ids 0 to 20
+    let batches = TbpttBatches::new(&ids, 2, 3).unwrap(); // B = 2 streams, chunks of T = 3
+    let (inputs, targets) = batches.chunk(1); // the second chunk, both (T, B)
+    println!("{}", batches.num_chunks());
+    println!("{:?} {:?}", inputs.column(1).to_vec(), targets.column(1).to_vec());
+}
+// END QUIZ
+
+/// The loss of an untrained model that predicts the uniform distribution over V = 78 characters, in nats.
+fn ch06_uniform_loss() -> String {
+    let logits = ndarray::Array2::<f64>::zeros((1, 78));
+    let (loss, _) = rnn::loss::softmax_cross_entropy(logits.view(), &[0], None);
+    format!("{loss:.3}")
+}
+
+/// The parameters of a one-hot Elman character model, V = 65, H = 100, one layer.
+fn ch06_params() -> String {
+    use rnn::params::Parameters;
+    let chars: Vec<char> = (0..65u8).map(|i| char::from(b'!' + i)).collect();
+    let vocab = rnn::data::Vocab::from_chars(chars);
+    let config = rnn::models::char_lm::CharLmConfig::new("rnn", vocab, 0, 100, 1, 0.0);
+    let model = rnn::models::char_lm::CharLm::new(config, &mut rnn::init::rng(0)).unwrap();
+    model.num_params().to_string()
+}
+
+/// Bits per character of the chapter's final validation loss, read from its committed output
+/// (`book/src/outputs/ch06_train.txt`, line `validation N nats/char, ...`) and converted by the library.
+fn ch06_final_bits() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/outputs/ch06_train.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("validation ") && l.contains(" nats/char"))
+        .expect("ch06_train.txt has the line `validation N nats/char, ...`");
+    let nats: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    format!("{:.3}", rnn::loss::bits_per_char(nats))
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // the check
 
 type Check = (&'static str, fn() -> String);
@@ -185,6 +387,16 @@ const CHECKS: &[Check] = &[
     ("ch03_uniform_loss", ch03_uniform_loss),
     ("ch03_bpc_of_one_nat", ch03_bpc_of_one_nat),
     ("ch03_ppl_of_two_bits", ch03_ppl_of_two_bits),
+    ("ch04_bptt_shapes", || printed(ch04_bptt_shapes)),
+    ("ch04_wrong_line", ch04_which_line_is_wrong),
+    ("ch04_rel_error", ch04_rel_error),
+    ("ch05_linear_regime", || printed(ch05_linear_regime)),
+    ("ch05_clip_global", ch05_clip_global),
+    ("ch06_next_char", || printed(ch06_next_char)),
+    ("ch06_streams", || printed(ch06_streams)),
+    ("ch06_uniform_loss", ch06_uniform_loss),
+    ("ch06_params", ch06_params),
+    ("ch06_final_bits", ch06_final_bits),
 ];
 
 fn quiz_files() -> Vec<PathBuf> {
