@@ -281,6 +281,13 @@ def quiz_kind(q) -> str:
     return "what does this print" if "```" in q["prompt"]["prompt"] else "short answer"
 
 
+def click(driver, element) -> None:
+    """Clicks `element` after scrolling it to the middle of the window: scrolled into view by the click alone,
+    it can end up under mdBook's menu bar at the top, which then receives the click."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
 def take_quiz(driver, questions, wrong: set[int]) -> list[str]:
     """Answers every question of the page's quiz, wrongly those in `wrong`; returns what went wrong."""
     import time
@@ -291,7 +298,7 @@ def take_quiz(driver, questions, wrong: set[int]) -> list[str]:
     start = q("button.start")
     if not start:
         return ["no Start button in the quiz"]
-    start[0].click()
+    click(driver, start[0])
     for i, question in enumerate(questions):
         for _ in range(50):
             if q(".question") and q("input[type=submit]"):
@@ -305,13 +312,13 @@ def take_quiz(driver, questions, wrong: set[int]) -> list[str]:
             radios = [r for r in q("input[type=radio]") if r.get_attribute("value") == want]
             if not radios:
                 return [f"question {i + 1}: no choice `{want}`"]
-            radios[0].click()
+            click(driver, radios[0])
         else:
             boxes = q("input[type=text]") + q("textarea")
             if not boxes:
                 return [f"question {i + 1}: no text box"]
             boxes[0].send_keys("not the answer" if i in wrong else answer)
-        q("input[type=submit]")[0].click()
+        click(driver, q("input[type=submit]")[0])
     for _ in range(50):
         if q(".answer-wrapper"):
             break
@@ -382,7 +389,7 @@ def check_quiz(driver, url: str, out: pathlib.Path, kinds_wrong: set[str]) -> tu
     if not buttons:
         problems.append(f"quiz {name}: no button to see the correct answers")
     else:
-        buttons[0].click()
+        click(driver, buttons[0])
         time.sleep(0.3)
         shown = driver.execute_script("""
           return Array.from(document.querySelectorAll('.quiz-placeholder .answer-wrapper')).map(w => ({
