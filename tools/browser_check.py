@@ -382,6 +382,9 @@ def check_quiz(driver, url: str, out: pathlib.Path, kinds_wrong: set[str]) -> tu
     if not buttons:
         problems.append(f"quiz {name}: no button to see the correct answers")
     else:
+        # In the middle of the window: scrolling up to a button at the top brings back mdBook's menu bar,
+        # which would take the click.
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", buttons[0])
         buttons[0].click()
         time.sleep(0.3)
         shown = driver.execute_script("""
