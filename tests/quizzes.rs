@@ -376,6 +376,437 @@ fn ch06_final_bits() -> String {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Chapters 7 to 9: helpers for the "which line of this backward is wrong" questions
+
+/// A `(B, H)` gradient, in the signatures of the chapter 7 and 8 snippets.
+type Ch79Mat = ndarray::Array2<f64>;
+
+/// `max_i |a_i - n_i| / max(1e-8, max_i (|a_i| + |n_i|))`, the book's relative error of a tensor.
+fn ch79_rel_error(a: &Ch79Mat, n: &Ch79Mat) -> f64 {
+    let diff = (a - n).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    let scale = a
+        .iter()
+        .zip(n)
+        .fold(0.0_f64, |m, (x, y)| m.max(x.abs() + y.abs()));
+    diff / scale.max(1e-8)
+}
+
+/// A `(rows, cols)` matrix of uniform numbers in [-1, 1).
+fn ch79_draw(rows: usize, cols: usize, rng: &mut rnn::init::Rng) -> Ch79Mat {
+    rnn::init::uniform(&[rows, cols], -1.0, 1.0, rng)
+        .into_dimensionality()
+        .unwrap()
+}
+
+/// The gradient of `loss` with respect to the `(B, n)` matrix `at`, by central differences (the library's
+/// `numeric_gradient`).
+fn ch79_numeric(at: &Ch79Mat, mut loss: impl FnMut(&Ch79Mat) -> f64) -> Ch79Mat {
+    rnn::gradcheck::numeric_gradient(&at.clone().into_dyn(), |a| {
+        loss(&a.clone().into_dimensionality().unwrap())
+    })
+    .into_dimensionality()
+    .unwrap()
+}
+
+/// Which line of the snippet `name` is wrong, given which of the tensors it returns disagree with finite
+/// differences of the library's forward step (`wrong[k]` for the k-th name of the snippet's last line,
+/// `[a, b, ...]`). Following the variable names from line to line, each `let v = ...;` line reaches a set
+/// of the returned tensors; the wrong line is the one whose set is exactly the wrong tensors. Panics when
+/// no tensor is wrong, or when no line or more than one line fits.
+fn ch79_wrong_line(name: &str, wrong: &[bool]) -> String {
+    let src = snippet_source(name).expect("the snippet exists");
+    let words = |s: &str| -> BTreeSet<String> {
+        s.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let returned: Vec<String> = src
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(", ")
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        returned.len(),
+        wrong.len(),
+        "{name}: one flag per returned tensor"
+    );
+    // (the name a `let` line defines, the names it reads)
+    let lets: Vec<(String, BTreeSet<String>)> = src
+        .lines()
+        .filter_map(|l| {
+            let code = l.split("//").next().unwrap().trim();
+            let (lhs, rhs) = code.strip_prefix("let ")?.split_once(" = ")?;
+            (!lhs.contains('{')).then(|| (lhs.trim().to_string(), words(rhs)))
+        })
+        .collect();
+    fn reaches(v: &str, lets: &[(String, BTreeSet<String>)], out: &mut BTreeSet<String>) {
+        if out.insert(v.to_string()) {
+            for (w, reads) in lets {
+                if reads.contains(v) {
+                    reaches(w, lets, out);
+                }
+            }
+        }
+    }
+    let bad: BTreeSet<String> = returned
+        .iter()
+        .zip(wrong)
+        .filter(|(_, w)| **w)
+        .map(|(r, _)| r.clone())
+        .collect();
+    assert!(!bad.is_empty(), "{name}: every returned tensor is right");
+    let fits: Vec<&String> = lets
+        .iter()
+        .map(|(v, _)| v)
+        .filter(|v| {
+            let mut reached = BTreeSet::new();
+            reaches(v, &lets, &mut reached);
+            reached.retain(|r| returned.contains(r));
+            reached == bad
+        })
+        .collect();
+    assert_eq!(
+        fits.len(),
+        1,
+        "{name}: wrong tensors {bad:?} fit the lines {fits:?}"
+    );
+    format!("The line that computes `{}`.", fits[0])
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Chapter 7
+
+/// The shape of `weight_ih_l0` of a one-layer LSTM stack reading D = 10 features with H = 20 units.
+fn ch07_weight_ih_l0() -> String {
+    use rnn::params::Parameters;
+    let mut rng = rnn::init::rng(0);
+    let stack =
+        rnn::stack::Rnn::new(10, 20, 1, false, 0.0, rnn::cells::Lstm::new, &mut rng).unwrap();
+    let params = stack.params();
+    let (_, w) = params.iter().find(|(n, _)| n == "weight_ih_l0").unwrap();
+    format!("({}, {})", w.shape()[0], w.shape()[1])
+}
+
+/// The parameters of the adding problem's LSTM cell, D = 2, H = 32.
+fn ch07_adding_params() -> String {
+    use rnn::params::Parameters;
+    rnn::cells::Lstm::new(2, 32, &mut rnn::init::rng(0))
+        .num_params()
+        .to_string()
+}
+
+/// The share of ∂L/∂c_T that reaches c_{T-50} when every forget gate is 0.95: BPTT through 50 steps of
+/// an LSTM whose weights are zero and whose forget bias is ln 19 (σ(ln 19) = 0.95), with the loss on c_T
+/// alone. Three decimals.
+fn ch07_carousel() -> String {
+    use ndarray::{Array2, Array3};
+    use rnn::prelude::*;
+    let mut cell = Lstm::new(1, 1, &mut rnn::init::rng(0));
+    cell.weight_ih.fill(0.0);
+    cell.weight_hh.fill(0.0);
+    cell.bias_hh.fill(0.0);
+    cell.bias_ih
+        .assign(&ndarray::array![0.0, 19f64.ln(), 0.0, 0.0]); // i, f, g, o
+    let xs = Array3::<f64>::zeros((50, 1, 1));
+    let run = rnn::bptt::unroll(&cell, xs.view(), &cell.zero_state(1));
+    let d_last = State {
+        h: Array2::zeros((1, 1)),
+        c: Some(Array2::ones((1, 1))),
+        gates: None,
+    };
+    let mut grads = cell.zeros_like();
+    let d_outputs = Array3::<f64>::zeros((50, 1, 1));
+    let (_, d_init) = rnn::bptt::bptt(
+        &cell,
+        &run.caches,
+        d_outputs.view(),
+        Some(&d_last),
+        &mut grads,
+    );
+    format!("{:.3}", d_init.c.unwrap()[[0, 0]])
+}
+
+// QUIZ: ch07_gate_order
+fn ch07_gate_order() {
+    use ndarray::{array, Array2};
+    use rnn::prelude::*;
+
+    let mut cell = Lstm::new(1, 1, &mut rnn::init::rng(0)); // D = H = 1
+    cell.weight_ih.fill(0.0);
+    cell.weight_hh.fill(0.0);
+    cell.bias_hh.fill(0.0);
+    cell.bias_ih.assign(&array![-20.0, 20.0, 0.0, 20.0]);
+    let x = Array2::<f64>::ones((1, 1)); // (B, D)
+    let mut state = cell.zero_state(1);
+    state.c = Some(Array2::from_elem((1, 1), 0.5));
+    for _ in 0..3 {
+        state = cell.forward(x.view(), &state).0;
+    }
+    let c = state.c.unwrap();
+    println!("{:.3} {:.3}", c[[0, 0]], state.h[[0, 0]]);
+}
+// END QUIZ
+
+#[rustfmt::skip] // the prompt shows the body as written here
+// QUIZ: ch07_wrong_line
+fn ch07_wrong_line(cache: &rnn::cells::LstmCache, dh: &Ch79Mat, dc_next: &Ch79Mat) -> [Ch79Mat; 5] {
+    use rnn::cells::LstmCache;
+
+    let LstmCache { c_prev, i, f, g, o, tanh_c, .. } = cache; // all (B, H)
+    // (7.10)
+    let dc = dc_next + &(dh * o * (1.0 - tanh_c * tanh_c));
+    // (7.11), (7.17)
+    let da_i = &dc * g * i * (1.0 - i);
+    // (7.13), (7.14)
+    let da_f = &dc * c_prev * f * (1.0 - f);
+    // (7.12), (7.15)
+    let da_g = &dc * i * g * (1.0 - g);
+    // (7.8), (7.9)
+    let da_o = dh * tanh_c * o * (1.0 - o);
+    // (7.16)
+    let dc_prev = &dc * f;
+    [da_i, da_f, da_g, da_o, dc_prev]
+}
+// END QUIZ
+
+/// Which line of `ch07_wrong_line` is wrong. One LSTM step (the library's, D = 3, H = 4, B = 1) with the
+/// loss L = Σ w_h ⊙ h_t + Σ w_c ⊙ c_t, so ∂L/∂h_t = w_h and the gradient from step t+1 is w_c. The true
+/// ∂L/∂a_t is ∂L/∂bias_ih (a_t contains bias_ih once), and ∂L/∂c_{t-1} is the gradient of L in c_{t-1},
+/// both by central differences of the library's forward step.
+fn ch07_which_line() -> String {
+    use rnn::prelude::*;
+    let mut rng = rnn::init::rng(7);
+    let cell = Lstm::new(3, 4, &mut rng);
+    let x = ch79_draw(1, 3, &mut rng);
+    let (h_prev, c_prev) = (ch79_draw(1, 4, &mut rng), ch79_draw(1, 4, &mut rng));
+    let (w_h, w_c) = (ch79_draw(1, 4, &mut rng), ch79_draw(1, 4, &mut rng));
+    let loss = |cell: &Lstm, c_prev: &Ch79Mat| {
+        let prev = State {
+            h: h_prev.clone(),
+            c: Some(c_prev.clone()),
+            gates: None,
+        };
+        let (next, _) = cell.forward(x.view(), &prev);
+        (&next.h * &w_h).sum() + (next.c.unwrap() * &w_c).sum()
+    };
+    let prev = State {
+        h: h_prev.clone(),
+        c: Some(c_prev.clone()),
+        gates: None,
+    };
+    let (_, cache) = cell.forward(x.view(), &prev);
+    let got = ch07_wrong_line(&cache, &w_h, &w_c);
+    let bias = cell.bias_ih.clone().insert_axis(ndarray::Axis(0)); // (1, 4H)
+    let da = ch79_numeric(&bias, |b| {
+        let mut c = cell.clone();
+        c.bias_ih = b.row(0).to_owned();
+        loss(&c, &c_prev)
+    });
+    let dc_prev = ch79_numeric(&c_prev, |c| loss(&cell, c));
+    let block = |k: usize| da.slice(ndarray::s![.., 4 * k..4 * (k + 1)]).to_owned();
+    let truth = [block(0), block(1), block(2), block(3), dc_prev]; // i, f, g, o, c_{t-1}
+    let wrong: Vec<bool> = got
+        .iter()
+        .zip(&truth)
+        .map(|(a, n)| ch79_rel_error(a, n) > 1e-6)
+        .collect();
+    ch79_wrong_line("ch07_wrong_line", &wrong)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Chapter 8
+
+// QUIZ: ch08_keep
+fn ch08_keep() {
+    use ndarray::{array, Array2};
+    use rnn::prelude::*;
+
+    let mut cell = Gru::new(1, 1, &mut rnn::init::rng(0)); // D = H = 1
+    cell.weight_ih.fill(0.0);
+    cell.weight_hh.fill(0.0);
+    cell.bias_hh.fill(0.0);
+    let x = Array2::<f64>::zeros((1, 1)); // (B, D)
+    let h0 = State::from_h(Array2::from_elem((1, 1), 0.5));
+    for z_bias in [20.0, -20.0] {
+        cell.bias_ih.assign(&array![0.0, z_bias, 1.0]);
+        let (next, _) = cell.forward(x.view(), &h0);
+        println!("{:.3}", next.h[[0, 0]]);
+    }
+}
+// END QUIZ
+
+/// How many more parameters Greff's vanilla LSTM (with peepholes) has than PyTorch's, D = 10, H = 20.
+fn ch08_peephole_params() -> String {
+    use rnn::cells::{GreffVariant, Lstm, LstmOptions};
+    use rnn::params::Parameters;
+    let cell = |v| Lstm::with_options(10, 20, LstmOptions::greff(v), &mut rnn::init::rng(0));
+    let vanilla = cell(GreffVariant::Vanilla).num_params();
+    let np = cell(GreffVariant::Np).num_params();
+    (vanilla - np).to_string()
+}
+
+/// The shape of `weight_hh` of a GRU with D = 78, H = 64.
+fn ch08_gru_weight_hh() -> String {
+    let cell = rnn::cells::Gru::new(78, 64, &mut rnn::init::rng(0));
+    format!("{:?}", cell.weight_hh.dim())
+}
+
+#[rustfmt::skip] // the prompt shows the body as written here
+// QUIZ: ch08_wrong_line
+fn ch08_wrong_line(cell: &rnn::cells::Gru, cache: &rnn::cells::GruCache, dh: &Ch79Mat) -> [Ch79Mat; 5] {
+    use ndarray::{concatenate, Axis};
+    use rnn::cells::GruCache;
+
+    let GruCache { h_prev, r, z, n, hn, .. } = cache; // all (B, H)
+    // (8.13), (8.16)
+    let da_n = dh * &(1.0 - z) * (1.0 - n * n);
+    // (8.14), (8.17)
+    let da_z = dh * &(n - h_prev) * z * (1.0 - z);
+    // (8.18a)
+    let dhn = &da_n * r;
+    // (8.19a), (8.22)
+    let da_r = &da_n * hn * r * (1.0 - r);
+    // (8.24), in the weights' order r, z, n: (B, 3H)
+    let dgh = concatenate![Axis(1), da_r, da_z, dhn];
+    // (8.15), (8.30a)
+    let dh_prev = dh * z + dgh.dot(&cell.weight_hh);
+    [da_r, da_z, da_n, dhn, dh_prev]
+}
+// END QUIZ
+
+/// Which line of `ch08_wrong_line` is wrong. One step of the library's GRU (D = 3, H = 4, B = 1) with
+/// the loss L = Σ w_h ⊙ h_t: ∂L/∂a_r, ∂L/∂a_z, ∂L/∂a_n are ∂L/∂bias_ih, ∂L/∂hn is the n block of
+/// ∂L/∂bias_hh, and ∂L/∂h_{t-1} is the gradient of L in h_{t-1}, all by central differences.
+fn ch08_which_line() -> String {
+    use rnn::prelude::*;
+    let mut rng = rnn::init::rng(8);
+    let cell = Gru::new(3, 4, &mut rng);
+    let x = ch79_draw(1, 3, &mut rng);
+    let h_prev = ch79_draw(1, 4, &mut rng);
+    let w_h = ch79_draw(1, 4, &mut rng);
+    let loss = |cell: &Gru, h_prev: &Ch79Mat| {
+        let (next, _) = cell.forward(x.view(), &State::from_h(h_prev.clone()));
+        (&next.h * &w_h).sum()
+    };
+    let (_, cache) = cell.forward(x.view(), &State::from_h(h_prev.clone()));
+    let got = ch08_wrong_line(&cell, &cache, &w_h);
+    let row = |b: &ndarray::Array1<f64>| b.clone().insert_axis(ndarray::Axis(0)); // (1, 3H)
+    let dgi = ch79_numeric(&row(&cell.bias_ih), |b| {
+        let mut c = cell.clone();
+        c.bias_ih = b.row(0).to_owned();
+        loss(&c, &h_prev)
+    });
+    let dgh = ch79_numeric(&row(&cell.bias_hh), |b| {
+        let mut c = cell.clone();
+        c.bias_hh = b.row(0).to_owned();
+        loss(&c, &h_prev)
+    });
+    let dh_prev = ch79_numeric(&h_prev, |h| loss(&cell, h));
+    let block = |d: &Ch79Mat, k: usize| d.slice(ndarray::s![.., 4 * k..4 * (k + 1)]).to_owned();
+    // r, z, n, hn, h_{t-1}
+    let truth = [
+        block(&dgi, 0),
+        block(&dgi, 1),
+        block(&dgi, 2),
+        block(&dgh, 2),
+        dh_prev,
+    ];
+    let wrong: Vec<bool> = got
+        .iter()
+        .zip(&truth)
+        .map(|(a, n)| ch79_rel_error(a, n) > 1e-6)
+        .collect();
+    ch79_wrong_line("ch08_wrong_line", &wrong)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Chapter 9
+
+/// The index in `h_n` of layer 1's reverse direction, in a two-layer bidirectional stack: the final state
+/// equal to the reverse half of the top layer's output at t = 0 (where the reverse cell ends).
+fn ch09_hn_index() -> String {
+    use ndarray::{s, Array3};
+    let mut rng = rnn::init::rng(0);
+    let model = rnn::stack::Rnn::new(2, 3, 2, true, 0.0, rnn::cells::Gru::new, &mut rng).unwrap();
+    let xs: Array3<f64> = rnn::init::uniform(&[5, 1, 2], -1.0, 1.0, &mut rng)
+        .into_dimensionality()
+        .unwrap();
+    let (outputs, h_n, _) = model.forward(xs.view(), None, None);
+    let reverse_end = outputs.slice(s![0, .., 3..]);
+    let found: Vec<usize> = (0..h_n.len())
+        .filter(|&i| h_n[i].h == reverse_end)
+        .collect();
+    assert_eq!(found.len(), 1, "one final state is the top reverse cell's");
+    found[0].to_string()
+}
+
+/// The shape of `weight_ih_l1` of a two-layer bidirectional LSTM, D = 10, H = 20.
+fn ch09_weight_ih_l1() -> String {
+    use rnn::params::Parameters;
+    let mut rng = rnn::init::rng(0);
+    let stack =
+        rnn::stack::Rnn::new(10, 20, 2, true, 0.0, rnn::cells::Lstm::new, &mut rng).unwrap();
+    let params = stack.params();
+    let (_, w) = params.iter().find(|(n, _)| n == "weight_ih_l1").unwrap();
+    format!("({}, {})", w.shape()[0], w.shape()[1])
+}
+
+// QUIZ: ch09_future
+fn ch09_future() {
+    use ndarray::{s, Array3};
+    use rnn::prelude::*;
+    use rnn::stack::Rnn;
+
+    let mut rng = rnn::init::rng(0);
+    for bidirectional in [false, true] {
+        let model = Rnn::new(2, 3, 1, bidirectional, 0.0, Gru::new, &mut rng).unwrap();
+        let xs = Array3::<f64>::ones((4, 1, 2)); // (T, B, D)
+        let mut changed = xs.clone();
+        changed[[3, 0, 0]] = -1.0; // only the last step's input
+        let (a, _, _) = model.forward(xs.view(), None, None);
+        let (b, _, _) = model.forward(changed.view(), None, None);
+        println!("{}", a.slice(s![..3, .., ..]) == b.slice(s![..3, .., ..]));
+    }
+}
+// END QUIZ
+
+// QUIZ: ch09_dropout
+fn ch09_dropout() {
+    let mut rng = rnn::init::rng(0);
+    let m = rnn::stack::dropout_mask((100, 10, 100), 0.2, &mut rng); // p = 0.2
+    let mut values: Vec<f64> = m.iter().copied().collect();
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    values.sort_by(f64::total_cmp);
+    values.dedup();
+    println!("{values:?} {mean:.2}");
+}
+// END QUIZ
+
+// QUIZ: ch09_masked
+fn ch09_masked() {
+    use ndarray::{array, s, Array3};
+    use rnn::prelude::*;
+    use rnn::stack::Rnn;
+
+    let mut rng = rnn::init::rng(0);
+    let model = Rnn::new(1, 2, 1, false, 0.0, Elman::new, &mut rng).unwrap();
+    // (T, B, D) = (4, 2, 1): row 0 is 1, 2, 3, 4; row 1 is 5, 6 and two pads (9)
+    let xs = Array3::from_shape_vec((4, 2, 1), vec![1., 5., 2., 6., 3., 9., 4., 9.]).unwrap();
+    let short = array![[[5.0]], [[6.0]]]; // row 1 alone, (2, 1, 1)
+    let (_, alone, _) = model.forward(short.view(), None, None);
+    let (_, masked, _) = model.forward_masked(xs.view(), Some(&[4, 2]), None, None);
+    let (_, padded, _) = model.forward(xs.view(), None, None);
+    let same = |h_n: &[State]| h_n[0].h.slice(s![1..2, ..]) == alone[0].h; // row 1's h_n
+    println!("{} {}", same(&masked), same(&padded));
+}
+// END QUIZ
+
+// ---------------------------------------------------------------------------------------------------------
 // the check
 
 type Check = (&'static str, fn() -> String);
@@ -404,6 +835,20 @@ const CHECKS: &[Check] = &[
     ("ch06_uniform_loss", ch06_uniform_loss),
     ("ch06_params", ch06_params),
     ("ch06_final_bits", ch06_final_bits),
+    ("ch07_weight_ih_l0", ch07_weight_ih_l0),
+    ("ch07_adding_params", ch07_adding_params),
+    ("ch07_carousel", ch07_carousel),
+    ("ch07_gate_order", || printed(ch07_gate_order)),
+    ("ch07_wrong_line", ch07_which_line),
+    ("ch08_keep", || printed(ch08_keep)),
+    ("ch08_peephole_params", ch08_peephole_params),
+    ("ch08_gru_weight_hh", ch08_gru_weight_hh),
+    ("ch08_wrong_line", ch08_which_line),
+    ("ch09_hn_index", ch09_hn_index),
+    ("ch09_weight_ih_l1", ch09_weight_ih_l1),
+    ("ch09_future", || printed(ch09_future)),
+    ("ch09_dropout", || printed(ch09_dropout)),
+    ("ch09_masked", || printed(ch09_masked)),
 ];
 
 fn quiz_files() -> Vec<PathBuf> {
