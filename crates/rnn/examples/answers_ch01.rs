@@ -4,8 +4,9 @@
 //! cargo run --release -q -p rnn --example answers_ch01
 //! ```
 //!
-//! The book includes this file's `// ANCHOR: exK` regions into the answer to exercise K, and the output
-//! (`book/src/outputs/answers_ch01.txt`) between the printed `ANCHOR: exK` and `ANCHOR_END: exK` lines.
+//! The book includes this file's `// ANCHOR: exK` regions into the answer to exercise K, and the lines of
+//! its output (`book/src/outputs/answers_ch01.txt`) between the printed `// ANCHOR: exK` and
+//! `// ANCHOR_END: exK` (mdBook finds anchors in any file; `cargo xtask book` checks them).
 //! Exercise 4 is a translation of symbols and has no code.
 
 use ndarray::{Array1, Array2, Array3, Axis};
@@ -177,8 +178,8 @@ fn main() {
     ];
     for (name, run) in exercises {
         // The book quotes the lines between these markers (mdBook's anchors).
-        println!("ANCHOR: {name}");
+        println!("// ANCHOR: {name}");
         run(&mut rng);
-        println!("ANCHOR_END: {name}");
+        println!("// ANCHOR_END: {name}");
     }
 }

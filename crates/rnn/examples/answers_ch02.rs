@@ -4,8 +4,9 @@
 //! cargo run --release -q -p rnn --example answers_ch02
 //! ```
 //!
-//! The book includes this file's `// ANCHOR: exK` regions into the answer to exercise K, and the output
-//! (`book/src/outputs/answers_ch02.txt`) between the printed `ANCHOR: exK` and `ANCHOR_END: exK` lines.
+//! The book includes this file's `// ANCHOR: exK` regions into the answer to exercise K, and the lines of
+//! its output (`book/src/outputs/answers_ch02.txt`) between the printed `// ANCHOR: exK` and
+//! `// ANCHOR_END: exK` (mdBook finds anchors in any file; `cargo xtask book` checks them).
 //! Exercises 1 and 2 are labs (their solutions are in `labs/solutions/`), exercise 5 has no arithmetic.
 //!
 //! Exercise 6 changes the lexicon of `ch02_elman_letters.rs`. That example stays as the chapter shows it:
@@ -293,8 +294,8 @@ fn main() {
     ];
     for (name, run) in exercises {
         // The book quotes the lines between these markers (mdBook's anchors).
-        println!("ANCHOR: {name}");
+        println!("// ANCHOR: {name}");
         run(&mut rng);
-        println!("ANCHOR_END: {name}");
+        println!("// ANCHOR_END: {name}");
     }
 }
