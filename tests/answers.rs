@@ -216,7 +216,11 @@ fn the_answer_check_catches_each_mistake() {
             "closed by default",
         ),
         (
-            good.replacen("<details class=\"answer\">", "   <details class=\"answer\">", 1),
+            good.replacen(
+                "<details class=\"answer\">",
+                "   <details class=\"answer\">",
+                1,
+            ),
             "at column 0",
         ),
         (
@@ -228,7 +232,11 @@ fn the_answer_check_catches_each_mistake() {
             "must have `<summary>Answer</summary>`",
         ),
         (
-            good.replacen("<summary>Answer</summary>\n\n", "<summary>Answer</summary>\n", 1),
+            good.replacen(
+                "<summary>Answer</summary>\n\n",
+                "<summary>Answer</summary>\n",
+                1,
+            ),
             "a blank line must follow",
         ),
         (
@@ -239,12 +247,13 @@ fn the_answer_check_catches_each_mistake() {
             good.replacen("Text.\n\n</details>\n", "Text.\n\n", 1),
             "not closed",
         ),
+        (good.replacen("2. **B.**", "3. **B.**", 1), "expected 2"),
         (
-            good.replacen("2. **B.**", "3. **B.**", 1),
-            "expected 2",
-        ),
-        (
-            good.replacen("Intro.\n", "Intro.\n\n<details>\n<summary>x</summary>\n\ny\n\n</details>\n", 1),
+            good.replacen(
+                "Intro.\n",
+                "Intro.\n\n<details>\n<summary>x</summary>\n\ny\n\n</details>\n",
+                1,
+            ),
             "before the first exercise",
         ),
         (

@@ -546,7 +546,8 @@ def check_answers(driver, url: str, rel: str, out: pathlib.Path, click: bool) ->
                         problems.append(f"{where}: its {what} has contrast {ratio:.2f} with the block "
                                         f"(below {MIN_CONTRAST})")
             driver.set_window_size(1280, min(max(block.size["height"] + 300, 1000), 8000))
-            driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", block)
+            # Centred in a window 300 px taller than it: clear of mdBook's sticky menu bar at the top.
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", block)
             block.screenshot(str(out / f"answer-{pathlib.Path(rel).stem}-{theme}.png"))
             driver.set_window_size(1280, 1000)
     finally:

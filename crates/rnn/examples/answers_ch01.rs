@@ -30,7 +30,10 @@ fn random3(dim: (usize, usize, usize), rng: &mut Rng) -> Array3<f64> {
 
 /// The largest absolute difference between two arrays of the same shape, as text: "below 1e-12" when it
 /// is rounding error only (its exact value depends on the CPU's floating-point kernels).
-fn max_diff<D: ndarray::Dimension>(a: &ndarray::Array<f64, D>, b: &ndarray::Array<f64, D>) -> String {
+fn max_diff<D: ndarray::Dimension>(
+    a: &ndarray::Array<f64, D>,
+    b: &ndarray::Array<f64, D>,
+) -> String {
     let d = a
         .iter()
         .zip(b)
@@ -51,10 +54,18 @@ fn exercise_1(rng: &mut Rng) {
     let xs = Array3::<f64>::zeros((t, b, d)); // (T, B, D)
     let run = unroll(&cell, xs.view(), &cell.zero_state(b));
     println!("xs:                 {:?}", xs.dim());
-    println!("h after one step:   {:?}", run.outputs.index_axis(Axis(0), 0).dim());
+    println!(
+        "h after one step:   {:?}",
+        run.outputs.index_axis(Axis(0), 0).dim()
+    );
     println!("outputs:            {:?}", run.outputs.dim());
     for (name, p) in cell.params() {
-        println!("{:<19} {:?}, {} numbers", format!("{name}:"), p.shape(), p.len());
+        println!(
+            "{:<19} {:?}, {} numbers",
+            format!("{name}:"),
+            p.shape(),
+            p.len()
+        );
     }
     println!(
         "total: {} = H*D + H*H + 2*H = {} + {} + {}",
@@ -89,10 +100,7 @@ fn exercise_2(rng: &mut Rng) {
     bptt(&cell, &before.caches, c.view(), None, &mut g);
     println!("dL/dbias_ih = {:.6}", g.bias_ih);
     println!("dL/dbias_hh = {:.6}", g.bias_hh);
-    println!(
-        "largest difference: {}",
-        max_diff(&g.bias_ih, &g.bias_hh)
-    );
+    println!("largest difference: {}", max_diff(&g.bias_ih, &g.bias_hh));
 }
 // ANCHOR_END: ex2
 
@@ -168,9 +176,12 @@ fn exercise_5(rng: &mut Rng) {
 }
 // ANCHOR_END: ex5
 
+/// An exercise's name (its anchor) and the function that prints its answer.
+type Exercise = (&'static str, fn(&mut Rng));
+
 fn main() {
     let mut rng = rnn::init::rng(1);
-    let exercises: [(&str, fn(&mut Rng)); 4] = [
+    let exercises: [Exercise; 4] = [
         ("ex1", exercise_1),
         ("ex2", exercise_2),
         ("ex3", exercise_3),

@@ -35,10 +35,7 @@ fn exercise_3(rng: &mut Rng) {
     let out = Dense::new(h, v, rng);
     println!("Elman cell:   {}", cell.num_params());
     println!("output layer: {}", out.num_params());
-    println!(
-        "together:     {}",
-        cell.num_params() + out.num_params()
-    );
+    println!("together:     {}", cell.num_params() + out.num_params());
     // A two-layer stack of the same width: layer 1 reads layer 0's H features.
     let stack = Rnn::new(v, h, 2, false, 0.0, Elman::new, rng).expect("a valid config");
     for (name, p) in stack.params() {
@@ -69,7 +66,11 @@ fn exercise_4(rng: &mut Rng) {
     let w_ih = orthogonal(h, d, 1.0, rng); // (H, D)
     let w_hh = orthogonal(h, h, 0.9, rng); // (H, H)
     let xs: Vec<Array1<f64>> = (0..t_len)
-        .map(|_| Array1::from(uniform(&[d], -1.0, 1.0, rng).into_raw_vec_and_offset().0))
+        .map(|_| {
+            uniform(&[d], -1.0, 1.0, rng)
+                .into_dimensionality()
+                .expect("1-D")
+        })
         .collect();
     // The loop, from h_0 = 0 ...
     let mut h_t = Array1::<f64>::zeros(h);
@@ -86,7 +87,10 @@ fn exercise_4(rng: &mut Rng) {
         closed += &term;
     }
     let diff = (&h_t - &closed).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-    println!("T = {t_len}: loop vs closed form, largest difference below 1e-12: {}", diff < 1e-12);
+    println!(
+        "T = {t_len}: loop vs closed form, largest difference below 1e-12: {}",
+        diff < 1e-12
+    );
     // x_1's contribution after T steps, for three spectral radii.
     let q = orthogonal(h, h, 1.0, rng);
     let start = w_ih.dot(&xs[0]);
@@ -266,7 +270,9 @@ fn experiment(lexicon: &[&str], hidden: usize) {
     println!("  by letter of the word: {}", row.join(", "));
     let mut first: BTreeMap<char, f64> = BTreeMap::new();
     for w in lexicon {
-        *first.entry(w.chars().next().expect("a word")).or_insert(0.0) += 1.0 / lexicon.len() as f64;
+        *first
+            .entry(w.chars().next().expect("a word"))
+            .or_insert(0.0) += 1.0 / lexicon.len() as f64;
     }
     let h_first: f64 = first.values().map(|p| -p * p.log2()).sum();
     println!("  (entropy of the first letter of a random word: {h_first:.2} bits)");
@@ -275,19 +281,29 @@ fn experiment(lexicon: &[&str], hidden: usize) {
             continue;
         }
         let cells: Vec<String> = (1..w.len())
-            .map(|i| (w.chars().nth(i).expect("letter"), per_word.get(&(w.into(), i))))
+            .map(|i| {
+                (
+                    w.chars().nth(i).expect("letter"),
+                    per_word.get(&(w.into(), i)),
+                )
+            })
             .map(|(c, acc)| format!("{c} {:.2}", acc.map_or(f64::NAN, |a| mean(*a))))
-            .chain(per_word.get(&(w.into(), usize::MAX)).map(|a| {
-                format!("next {:.2} ({} times in the test stream)", mean(*a), a.1)
-            }))
+            .chain(
+                per_word
+                    .get(&(w.into(), usize::MAX))
+                    .map(|a| format!("next {:.2} ({} times in the test stream)", mean(*a), a.1)),
+            )
             .collect();
         println!("  {w:<5} {}", cells.join(", "));
     }
 }
 
+/// An exercise's name (its anchor) and the function that prints its answer.
+type Exercise = (&'static str, fn(&mut Rng));
+
 fn main() {
     let mut rng = rnn::init::rng(2);
-    let exercises: [(&str, fn(&mut Rng)); 3] = [
+    let exercises: [Exercise; 3] = [
         ("ex3", exercise_3),
         ("ex4", exercise_4),
         ("ex6", |_| exercise_6()),

@@ -17,7 +17,9 @@ use ndarray::{array, Array2, Axis};
 use rnn::bptt::{bptt, unroll};
 use rnn::data::Vocab;
 use rnn::layers::{one_hot, Dense};
-use rnn::loss::{bits_per_char, perplexity, sequence_cross_entropy, softmax, softmax_cross_entropy};
+use rnn::loss::{
+    bits_per_char, perplexity, sequence_cross_entropy, softmax, softmax_cross_entropy,
+};
 use rnn::optim::{Adam, Optimizer};
 use rnn::prelude::*;
 use rnn::sample::{greedy, probabilities};
