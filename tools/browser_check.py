@@ -28,9 +28,16 @@ A page fails if
     and, after "see the correct answers", show each one's correct answer and its explanation (context),
     with no raw TeX in any prompt or explanation (quiz text is rendered in the browser, without KaTeX).
     Over all pages, each of the three kinds must have been answered wrong at least once.
+  - a worked answer (`<details class="answer">` under an exercise, docs/writing-a-chapter.md) does not work:
+    on every page with answers, each must be closed when the page loads, with the summary "Answer" and its
+    content hidden. Then one of them (the first with math and a listing, else the first with math, else the
+    first) is opened by clicking its summary, in the light and the coal theme: it must be open, its content
+    visible and non-empty, any math in it rendered by KaTeX (visible, KaTeX's fonts, no raw TeX), and its
+    summary and text must contrast with the block's background by a luminance ratio of at least 3.
 A screenshot of the page with the most math is saved in --out and its path printed, one of every
 diagram in every theme (diagram-NAME-THEME.png), and one of every quiz after the wrong answers, with the
-correct answers shown (quiz-NAME-wrong.png).
+correct answers shown (quiz-NAME-wrong.png), and of the opened answer of every page with answers in both
+themes (answer-PAGE-THEME.png).
 The last line printed is `N passed, N failed` (one count per page).
 """
 
@@ -79,7 +86,8 @@ const done = arguments[arguments.length - 1];
     katexErrors: Array.from(document.querySelectorAll('.katex-error')).map(e => e.textContent.slice(0, 120)),
     katexCss: katexCss,
     katexFonts: katexFonts,
-    emptyListings: Array.from(document.querySelectorAll('pre > code')).filter(c => !c.innerText.trim()).length,
+    // textContent, not innerText: a listing inside a closed answer is not rendered, so its innerText is ''.
+    emptyListings: Array.from(document.querySelectorAll('pre > code')).filter(c => !c.textContent.trim()).length,
     brokenImages: Array.from(document.images).filter(i => i.naturalWidth === 0)
         .map(i => i.getAttribute('src')),
     links: Array.from(document.querySelectorAll('a[href]')).map(a => [a.getAttribute('href'), a.href]),
@@ -422,6 +430,139 @@ def check_quiz(driver, url: str, out: pathlib.Path, kinds_wrong: set[str]) -> tu
     return problems, n
 
 
+# The worked answers of a page as the browser shows them (see the module doc).
+ANSWERS_SCRIPT = r"""
+// checkVisibility() sees what layout boxes do not: the content of a closed <details> keeps its boxes in
+// Chromium (it is hidden with content-visibility), but is not visible.
+const shown = e => e.checkVisibility({visibilityProperty: true, opacityProperty: true})
+    && e.getClientRects().length > 0;
+return Array.from(document.querySelectorAll('details.answer')).map(d => {
+  const summary = d.querySelector(':scope > summary');
+  const body = Array.from(d.children).filter(c => c !== summary);
+  return {
+    open: d.open,
+    summary: summary ? summary.textContent.trim() : null,
+    bodyShown: body.some(shown),
+    math: d.querySelectorAll('.katex').length,
+    listings: d.querySelectorAll('pre').length,
+  };
+});
+"""
+
+OPENED_SCRIPT = r"""
+const d = document.querySelectorAll('details.answer')[arguments[0]];
+const parse = c => {
+  const m = c && c.match(/rgba?\(([^)]+)\)/);
+  if (!m) return null;
+  const v = m[1].split(/[ ,\/]+/).filter(x => x).map(Number);
+  return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+};
+// The block's own background, composited over the first opaque one behind it.
+const layers = [];
+for (let el = d; el; el = el.parentElement) {
+  const c = parse(getComputedStyle(el).backgroundColor);
+  if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+}
+const summary = d.querySelector(':scope > summary');
+const body = Array.from(d.children).filter(c => c !== summary);
+const clone = d.cloneNode(true);
+clone.querySelectorAll('pre, code, .katex, .katex-display, summary').forEach(e => e.remove());
+const paragraph = d.querySelector(':scope > p');
+const katex = Array.from(d.querySelectorAll('.katex'));
+return {
+  open: d.open,
+  theme: document.documentElement.className,
+  layers: layers,
+  summaryColour: summary ? parse(getComputedStyle(summary).color) : null,
+  textColour: paragraph ? parse(getComputedStyle(paragraph).color) : null,
+  bodyShown: body.filter(c => c.checkVisibility({visibilityProperty: true, opacityProperty: true})
+      && c.getBoundingClientRect().height > 0).length,
+  bodyCount: body.length,
+  text: clone.textContent,
+  katex: katex.length,
+  katexHidden: katex.filter(k => !k.checkVisibility() || k.getBoundingClientRect().width === 0).length,
+  katexFont: katex.length ? getComputedStyle(katex[0]).fontFamily : null,
+  katexErrors: d.querySelectorAll('.katex-error').length,
+};
+"""
+
+ANSWER_THEMES = ("light", "coal")
+
+
+def check_answers(driver, url: str, rel: str, out: pathlib.Path, click: bool) -> tuple[list[str], int]:
+    """Checks the page's worked answers (see the module doc); returns the problems and the answer count."""
+    import time
+
+    problems = []
+    driver.get(url)
+    blocks = driver.execute_script(ANSWERS_SCRIPT)
+    for i, b in enumerate(blocks):
+        name = f"answer {i + 1} of {len(blocks)}"
+        if b["open"]:
+            problems.append(f"{name} is open when the page loads (answers must be closed by default)")
+        if b["summary"] != "Answer":
+            problems.append(f"{name}: its summary is {b['summary']!r}, expected 'Answer'")
+        if b["bodyShown"] and not b["open"]:
+            problems.append(f"{name}: closed, but its content is visible")
+    if not blocks or not click:
+        return problems, len(blocks)
+    # The one to open: the first with math and a listing, else the first with math, else the first.
+    pick = next((i for i, b in enumerate(blocks) if b["math"] and b["listings"]),
+                next((i for i, b in enumerate(blocks) if b["math"]), 0))
+    name = f"answer {pick + 1} of {len(blocks)}"
+    try:
+        for theme in ANSWER_THEMES:
+            driver.execute_script("localStorage.setItem('mdbook-theme', arguments[0]);", theme)
+            driver.get(url)
+            driver.execute_script("return document.fonts.ready;")
+            block = driver.find_elements("css selector", "details.answer")[pick]
+            summary = block.find_element("css selector", ":scope > summary")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", summary)
+            summary.click()
+            time.sleep(0.2)
+            info = driver.execute_script(OPENED_SCRIPT, pick)
+            where = f"{name} ({theme})"
+            if theme not in info["theme"].split():
+                problems.append(f"{where}: theme {theme} did not apply")
+                continue
+            if not info["open"]:
+                problems.append(f"{where}: clicking its summary did not open it")
+                continue
+            if info["bodyCount"] == 0 or info["bodyShown"] < info["bodyCount"]:
+                problems.append(f"{where}: opened, but {info['bodyCount'] - info['bodyShown']} of its "
+                                f"{info['bodyCount']} parts are not visible")
+            if len(info["text"].strip()) < 40:
+                problems.append(f"{where}: opened, but it shows almost no text ({info['text'].strip()!r})")
+            for m in list(RAW_TEX.finditer(info["text"]))[:3]:
+                ctx = info["text"][max(0, m.start() - 40): m.end() + 40].replace("\n", " ")
+                problems.append(f"{where}: raw TeX or markup visible: `{m.group()}` in \"...{ctx}...\"")
+            if blocks[pick]["math"]:
+                if info["katexHidden"]:
+                    problems.append(f"{where}: {info['katexHidden']} of its {info['katex']} formulas are not drawn")
+                if "KaTeX_Main" not in (info["katexFont"] or ""):
+                    problems.append(f"{where}: its math is not in KaTeX's fonts ({info['katexFont']})")
+                if info["katexErrors"]:
+                    problems.append(f"{where}: {info['katexErrors']} KaTeX error(s)")
+            bg = [255, 255, 255, 1]
+            for c in reversed(info["layers"]):
+                bg = over(c, bg)
+            for what, colour in (("summary", info["summaryColour"]), ("text", info["textColour"])):
+                if colour:
+                    ratio = contrast(over(colour, bg), bg)
+                    if ratio < MIN_CONTRAST:
+                        problems.append(f"{where}: its {what} has contrast {ratio:.2f} with the block "
+                                        f"(below {MIN_CONTRAST})")
+            driver.set_window_size(1280, min(max(block.size["height"] + 300, 1000), 8000))
+            # Centred in a window 300 px taller than it: clear of mdBook's sticky menu bar at the top.
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", block)
+            block.screenshot(str(out / f"answer-{pathlib.Path(rel).stem}-{theme}.png"))
+            driver.set_window_size(1280, 1000)
+    finally:
+        driver.set_window_size(1280, 1000)
+        driver.execute_script("localStorage.removeItem('mdbook-theme');")
+    return problems, len(blocks)
+
+
 class IdCollector(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
@@ -550,6 +691,7 @@ def main() -> int:
     chapter_links: dict[str, list[str]] = {}
     diagrams_checked = 0
     quizzes_checked = 0
+    answers_checked = pages_with_answers = 0
     kinds_wrong: set[str] = set()
     best = (0, None)  # (math count, page) for the screenshot
     with tempfile.TemporaryDirectory(prefix="rnn-course-chromium-") as profile:
@@ -591,6 +733,13 @@ def main() -> int:
                         found, _ = check_diagrams_in_themes(driver, base + rel, rel, args.out, rel != "print.html")
                         problems += found
                         diagrams_checked += n_diagrams
+                    # Before the quiz, which reloads the page: the answers as the page loads.
+                    n_answers = 0
+                    if driver.execute_script("return document.querySelectorAll('details.answer').length"):
+                        found, n_answers = check_answers(driver, base + rel, rel, args.out, rel != "print.html")
+                        problems += found
+                        answers_checked += n_answers
+                        pages_with_answers += rel != "print.html"
                     n_quiz = 0
                     if rel != "print.html" and driver.execute_script(
                             "return document.querySelectorAll('.quiz-placeholder').length"):
@@ -608,6 +757,8 @@ def main() -> int:
                     passed += 1
                     shown = f", {n_diagrams} diagram(s) in {len(THEMES)} themes" if n_diagrams else ""
                     shown += f", a quiz of {n_quiz} questions taken right and wrong" if n_quiz else ""
+                    opened = " (one opened)" if rel != "print.html" else ""
+                    shown += f", {n_answers} answers closed{opened}" if n_answers else ""
                     print(f"  ok     {rel} ({info['katexCount']} formulas, {len(info['links'])} links{shown})")
             if args.notebooks:
                 problems = notebook_problems(book, args.notebooks.resolve(), chapter_links)
@@ -642,6 +793,8 @@ def main() -> int:
     print(f"diagrams: {diagrams_checked} checked in {len(THEMES)} themes ({', '.join(THEMES)}); "
           f"screenshots in {args.out}/diagram-NAME-THEME.png")
     print(f"quizzes: {quizzes_checked} taken right and wrong; screenshots in {args.out}/quiz-NAME-wrong.png")
+    print(f"answers: {answers_checked} closed at load, one opened on each of {pages_with_answers} pages in "
+          f"{' and '.join(ANSWER_THEMES)}; screenshots in {args.out}/answer-PAGE-THEME.png")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
