@@ -8,6 +8,7 @@
 //! rnn viz    --checkpoint runs/shakespeare/best.safetensors --data data/tinyshakespeare.txt --out viz.html
 //! rnn download tinyshakespeare --to data/
 //! rnn bench
+//! rnn seq2seq train --data @dates --attention --out runs/dates      # encoder-decoder models
 //! ```
 //!
 //! Every failure caused by input (files, flags, checkpoints) prints one line `error: ...` and exits with
@@ -15,6 +16,7 @@
 
 mod bench;
 mod ckpt;
+mod seq2seq;
 mod text;
 mod train;
 mod viz;
@@ -51,6 +53,8 @@ enum Command {
     Download(DownloadArgs),
     /// Measure training and sampling speed (chars/s), with a numpy reference run in the same command.
     Bench(bench::BenchArgs),
+    /// Encoder-decoder (sequence-to-sequence) models: train, translate, eval.
+    Seq2seq(seq2seq::Seq2SeqArgs),
 }
 
 #[derive(clap::Args)]
@@ -73,6 +77,13 @@ struct SampleArgs {
     /// Random seed (the same seed gives the same text).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Beam search of width K instead of sampling: the K most probable continuations of --len
+    /// characters (ignores --temperature, --top-k and --seed).
+    #[arg(long, conflicts_with_all = ["temperature", "top_k"])]
+    beam: Option<usize>,
+    /// With --beam: print the N best continuations, each with its log-probability.
+    #[arg(long, requires = "beam", default_value_t = 1)]
+    nbest: usize,
 }
 
 #[derive(clap::Args)]
@@ -130,6 +141,7 @@ fn main() -> ExitCode {
         Command::Viz(a) => viz::run(a),
         Command::Download(a) => download(a),
         Command::Bench(a) => bench::run(a),
+        Command::Seq2seq(a) => seq2seq::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -151,6 +163,37 @@ fn sample(a: SampleArgs) -> Result<()> {
     }
     if a.top_k == Some(0) {
         bail!("--top-k must be at least 1");
+    }
+    if let Some(width) = a.beam {
+        if width == 0 {
+            bail!("--beam must be at least 1 (1 is greedy decoding)");
+        }
+        if a.nbest == 0 || a.nbest > width {
+            bail!(
+                "--nbest must be between 1 and the beam width ({width}), got {}",
+                a.nbest
+            );
+        }
+        let model = ckpt::load_model(&a.checkpoint)?;
+        let hyps = model
+            .beam_search(&a.prime, a.len, width)
+            .context("--prime")?;
+        if a.nbest == 1 {
+            println!("{}{}", a.prime, hyps[0].text);
+        } else {
+            for (i, h) in hyps.iter().take(a.nbest).enumerate() {
+                println!(
+                    "=== {} of {} (log P {:.3} nats, {:.3} nats/char) ===\n{}{}",
+                    i + 1,
+                    a.nbest,
+                    h.log_prob,
+                    h.log_prob / a.len.max(1) as f64,
+                    a.prime,
+                    h.text
+                );
+            }
+        }
+        return Ok(());
     }
     let model = ckpt::load_model(&a.checkpoint)?;
     let text = model

@@ -585,6 +585,11 @@ struct Metric {
 }
 
 fn read_metrics(path: &Path) -> Vec<Metric> {
+    read_jsonl(path)
+}
+
+/// The lines of a JSON-lines file that parse as `T` (none if the file does not exist).
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
     std::fs::read_to_string(path)
         .map(|s| {
             s.lines()
@@ -594,7 +599,8 @@ fn read_metrics(path: &Path) -> Vec<Metric> {
         .unwrap_or_default()
 }
 
-fn append_line(path: &Path, line: &str) -> Result<()> {
+/// Appends one line to a file (created if missing).
+pub fn append_line(path: &Path, line: &str) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

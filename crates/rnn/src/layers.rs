@@ -129,10 +129,22 @@ impl Dense {
     /// let hs = Array3::<f64>::zeros((5, 2, 4)); // (T, B, H)
     /// let logits = layer.forward_seq(hs.view());
     /// assert_eq!(logits.dim(), (5, 2, 6)); // (T, B, V)
+    /// // any sizes, one input feature included
+    /// let one = rnn::layers::Dense::new(1, 3, &mut rnn::init::rng(0));
+    /// let xs = Array3::<f64>::from_shape_fn((4, 2, 1), |(t, b, _)| (t + 10 * b) as f64);
+    /// let ys = one.forward_seq(xs.view());
+    /// assert_eq!(ys.dim(), (4, 2, 3));
+    /// assert_eq!(ys[[3, 1, 2]], one.weight[[2, 0]] * 13.0 + one.bias[2]);
     /// ```
     pub fn forward_seq(&self, xs: ArrayView3<'_, f64>) -> Array3<f64> {
         let (t, b, _) = xs.dim();
+        // the product can come back column-major (in_features = 1, say): reshape a row-major copy
         let y = self.forward(rows(xs).view()); // (T·B, out)
+        let y = if y.is_standard_layout() {
+            y
+        } else {
+            y.as_standard_layout().into_owned()
+        };
         y.into_shape_with_order((t, b, self.out_features()))
             .expect("(T·B, out) reshapes to (T, B, out)")
     }

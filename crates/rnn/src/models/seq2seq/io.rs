@@ -114,6 +114,14 @@ impl Seq2Seq {
     /// Saves the model as a checkpoint, atomically, with the vocabularies if given (so a program can
     /// decode strings from the file alone).
     pub fn save(&self, path: &Path, vocabs: Option<(&Vocab, &Vocab)>) -> Result<()> {
+        let config = self.checkpoint_config(vocabs)?;
+        crate::checkpoint::save_params(path, self, Some(&config))
+    }
+
+    /// The JSON config [`Seq2Seq::save`] writes, `{"seq2seq": {..., "vocabs": {"src", "tgt"}}}`, for a
+    /// program that saves more tensors beside the model's (an optimiser's state, say) with
+    /// [`crate::checkpoint::save`]. [`Error::Config`] if the vocabularies' sizes are not the model's.
+    pub fn checkpoint_config(&self, vocabs: Option<(&Vocab, &Vocab)>) -> Result<serde_json::Value> {
         let mut config = self.config().to_json();
         if let Some((src, tgt)) = vocabs {
             if src.len() != self.config().src_vocab || tgt.len() != self.config().tgt_vocab {
@@ -127,15 +135,16 @@ impl Seq2Seq {
             }
             config["vocabs"] = serde_json::json!({ "src": src.to_json(), "tgt": tgt.to_json() });
         }
-        let config = serde_json::json!({ "seq2seq": config });
-        crate::checkpoint::save_params(path, self, Some(&config))
+        Ok(serde_json::json!({ "seq2seq": config }))
     }
 
-    /// Loads a model saved by [`Seq2Seq::save`], and its vocabularies if they were saved. Errors name the
-    /// file and what is wrong ([`Error::CorruptCheckpoint`] for a file that is not a seq2seq checkpoint,
-    /// the checkpoint errors for tensors that do not fit the config).
+    /// Loads a model saved by [`Seq2Seq::save`] or by `rnn seq2seq train` (whose optimiser state
+    /// `optim.*` is skipped), and its vocabularies if they were saved. Errors name the file and what is
+    /// wrong ([`Error::CorruptCheckpoint`] for a file that is not a seq2seq checkpoint, the checkpoint
+    /// errors for tensors that do not fit the config).
     pub fn load(path: &Path) -> Result<(Seq2Seq, Option<(Vocab, Vocab)>)> {
-        let ckpt = Checkpoint::load(path)?;
+        let mut ckpt = Checkpoint::load(path)?;
+        ckpt.take_prefix("optim.");
         let corrupt = |reason: String| Error::CorruptCheckpoint {
             path: path.to_path_buf(),
             reason,
