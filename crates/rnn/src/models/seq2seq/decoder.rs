@@ -210,8 +210,8 @@ impl Seq2Seq {
     /// `(T_tgt, B, V)` (zero at padded steps).
     pub fn loss(&self, batch: &Seq2SeqBatch, logits: ArrayView3<'_, f64>) -> (f64, Array3<f64>) {
         let (t, b) = batch.tgt_out.dim();
+        // (10.5) mean cross-entropy over real target tokens; ∂L/∂z is (3.5)
         let mask = mask_array(Some(&batch.tgt_lengths), t, b); // (T_tgt, B)
-                                                               // (10.5) mean cross-entropy over real target tokens; ∂L/∂z is (3.5)
         crate::loss::sequence_cross_entropy(logits, batch.tgt_out.view(), Some(mask.view()))
     }
 
