@@ -1,0 +1,428 @@
+//! Chapter 10: an encoder-decoder trained by teacher forcing, exposure bias measured, and greedy decoding
+//! against beam search with and without length normalisation.
+//!
+//! ```console
+//! cargo run --release -p rnn --example ch10_seq2seq            # the full run (long)
+//! cargo run --release -p rnn --example ch10_seq2seq -- --quick # a small run (CI)
+//! ```
+//!
+//! Two tasks of `rnn::tasks::seq2seq`, each learnt by its own LSTM encoder-decoder without attention
+//! (chapter 11 adds it), trained at the same time on two threads:
+//! - **dates**: "tuesday 10 july 2007", "10/07/2007", ... → "2007-07-10", an output of fixed length 10;
+//! - **reversal**: strings of 3 to 12 letters over a 16-letter alphabet, reversed: outputs of every
+//!   length, where a length penalty can matter.
+//!
+//! Each model sees 20,000 training pairs whose sources are not among its 1,000 test sources. Every 500
+//! steps the program scores the test set twice: with teacher forcing (the decoder reads the true previous
+//! symbol, as in training, (10.3)) and free-running (it reads its own greedy output). The gap between the
+//! two per-symbol accuracies is exposure bias: in training the decoder never sees its own mistakes.
+//!
+//! After training, it decodes the test set greedily and by beam search of widths 2, 3, 5 and 10, with
+//! length penalties α = 0 (raw log P), 0.7 and 1.0 (10.9) and GNMT's (10.10) with α = 0.7, and reports
+//! the exact-match accuracy, the mean log P of the outputs, how often the output has the reference's
+//! length, and the *search errors*: outputs whose log P is below the reference's (the search missed a
+//! more probable sequence), as against *model errors* (the model prefers a wrong output). Last, a worked
+//! example: the 3 best hypotheses of a beam of 3 for one source, with their log P and scores, checked
+//! against teacher forcing's log P of the same sequence (10.8).
+
+use std::time::Instant;
+
+use rnn::cells::CellKind;
+use rnn::models::seq2seq::tokens::{Seq2SeqBatch, Split, Vocab};
+use rnn::models::seq2seq::{BeamConfig, Hypothesis, LengthPenalty, Seq2Seq, Seq2SeqConfig};
+use rnn::optim::{clip_by_global_norm, Adam, Optimizer};
+use rnn::params::Parameters;
+use rnn::tasks::seq2seq::{dates, reversal};
+
+/// The sizes of one run (full or quick).
+#[derive(Clone, Copy)]
+struct Sizes {
+    train: usize,
+    test: usize,
+    hidden: usize,
+    embed: usize,
+    steps: usize,
+    every: usize,
+}
+
+const FULL: Sizes = Sizes {
+    train: 20_000,
+    test: 1000,
+    hidden: 64,
+    embed: 32,
+    steps: 3000,
+    every: 500,
+};
+const QUICK: Sizes = Sizes {
+    train: 1000,
+    test: 60,
+    hidden: 16,
+    embed: 8,
+    steps: 60,
+    every: 30,
+};
+const BATCH: usize = 64;
+const LR: f64 = 2e-3;
+const CLIP: f64 = 5.0;
+
+/// (source, target) string pairs.
+type Pairs = Vec<(String, String)>;
+
+/// A task's pairs, split into training and test pairs with unseen test sources.
+fn task(name: &str, sizes: Sizes) -> (Pairs, Pairs) {
+    let make = |n: usize, rng: &mut rnn::init::Rng| match name {
+        "dates" => dates(n, rng),
+        _ => reversal(n, 3, 12, "abcdefghijklmnop", rng),
+    };
+    let mut rng = rnn::init::rng(100);
+    let test = make(sizes.test, &mut rng);
+    let held: std::collections::HashSet<&String> = test.iter().map(|p| &p.0).collect();
+    let mut train = Vec::new();
+    while train.len() < sizes.train {
+        train.extend(
+            make(sizes.train - train.len(), &mut rng)
+                .into_iter()
+                .filter(|p| !held.contains(&p.0)),
+        );
+    }
+    (train, test)
+}
+
+/// One trained model and what was measured along the way.
+struct Trained {
+    name: &'static str,
+    model: Seq2Seq,
+    src: Vocab,
+    tgt: Vocab,
+    test: Vec<(Vec<usize>, Vec<usize>)>,
+    max_len: usize,
+    /// (step, teacher-forced symbol accuracy, free-running symbol accuracy, exact match)
+    curve: Vec<(usize, f64, f64, f64)>,
+    /// Per output position: (teacher-forced accuracy, free-running accuracy), at the end.
+    by_position: Vec<(f64, f64)>,
+    seconds: f64,
+}
+
+/// Teacher-forced and free-running accuracies on the test pairs: overall per-symbol accuracies (over the
+/// reference's symbols and its `<eos>`), exact match, and the per-position accuracies.
+fn accuracies(
+    model: &Seq2Seq,
+    test: &[(Vec<usize>, Vec<usize>)],
+    max_len: usize,
+) -> (f64, f64, f64, Vec<(f64, f64)>) {
+    let positions = test.iter().map(|p| p.1.len() + 1).max().unwrap_or(1);
+    let mut tf = vec![(0usize, 0usize); positions];
+    let mut free = vec![(0usize, 0usize); positions];
+    let mut exact = 0;
+    for chunk in test.chunks(BATCH) {
+        let src: Vec<Vec<usize>> = chunk.iter().map(|p| p.0.clone()).collect();
+        let tgt: Vec<Vec<usize>> = chunk.iter().map(|p| p.1.clone()).collect();
+        let batch = Seq2SeqBatch::new(&src, &tgt);
+        let (logits, _) = model.forward(&batch); // (T_tgt, B, V)
+        for (b, pair) in chunk.iter().enumerate() {
+            for (t, acc) in tf.iter_mut().enumerate().take(batch.tgt_lengths[b]) {
+                let row = logits.slice(ndarray::s![t, b, ..]);
+                let best = (0..row.len()).fold(0, |m, k| if row[k] > row[m] { k } else { m });
+                acc.0 += usize::from(best == batch.tgt_out[[t, b]]);
+                acc.1 += 1;
+            }
+            let out = model.greedy(&pair.0, max_len).hypothesis;
+            let mut produced = out.tokens.clone();
+            if out.ended {
+                produced.push(rnn::models::seq2seq::tokens::EOS);
+            }
+            for (t, acc) in free.iter_mut().enumerate().take(batch.tgt_lengths[b]) {
+                acc.0 += usize::from(produced.get(t) == Some(&batch.tgt_out[[t, b]]));
+                acc.1 += 1;
+            }
+            exact += usize::from(out.ended && out.tokens == pair.1);
+        }
+    }
+    let total = |v: &[(usize, usize)]| {
+        v.iter().map(|x| x.0).sum::<usize>() as f64
+            / v.iter().map(|x| x.1).sum::<usize>().max(1) as f64
+    };
+    let by_position = tf
+        .iter()
+        .zip(&free)
+        .map(|(a, b)| {
+            (
+                a.0 as f64 / a.1.max(1) as f64,
+                b.0 as f64 / b.1.max(1) as f64,
+            )
+        })
+        .collect();
+    (
+        total(&tf),
+        total(&free),
+        exact as f64 / test.len() as f64,
+        by_position,
+    )
+}
+
+fn train(name: &'static str, sizes: Sizes) -> Trained {
+    let started = Instant::now();
+    let (train_pairs, test_pairs) = task(name, sizes);
+    let src = Vocab::build(train_pairs.iter().map(|p| &p.0), Split::Chars);
+    let tgt = Vocab::build(train_pairs.iter().map(|p| &p.1), Split::Chars);
+    let encode = |pairs: &[(String, String)]| -> Vec<(Vec<usize>, Vec<usize>)> {
+        pairs
+            .iter()
+            .map(|(s, t)| (src.encode(s), tgt.encode(t)))
+            .collect()
+    };
+    let (train_ids, test) = (encode(&train_pairs), encode(&test_pairs));
+    let max_len = 2 * train_ids.iter().map(|p| p.1.len()).max().unwrap_or(1) + 10;
+    let config = Seq2SeqConfig::new(
+        CellKind::Lstm,
+        src.len(),
+        tgt.len(),
+        sizes.embed,
+        sizes.hidden,
+    );
+    let mut model = Seq2Seq::new(&config, &mut rnn::init::rng(1)).expect("a valid configuration");
+    let mut opt = Adam::new(LR);
+    let mut order: Vec<usize> = (0..train_ids.len()).collect();
+    let mut rng = rnn::init::rng(2);
+    let mut pos = order.len();
+    let mut curve = Vec::new();
+    let mut by_position = Vec::new();
+    for step in 1..=sizes.steps {
+        if pos + BATCH > order.len() {
+            use rand::seq::SliceRandom;
+            order.shuffle(&mut rng);
+            pos = 0;
+        }
+        let rows = &order[pos..pos + BATCH];
+        pos += BATCH;
+        let src_b: Vec<Vec<usize>> = rows.iter().map(|&i| train_ids[i].0.clone()).collect();
+        let tgt_b: Vec<Vec<usize>> = rows.iter().map(|&i| train_ids[i].1.clone()).collect();
+        let (_, mut grads) = model.loss_and_grads(&Seq2SeqBatch::new(&src_b, &tgt_b));
+        clip_by_global_norm(&mut grads, CLIP);
+        opt.step(&mut model, &grads);
+        if step % sizes.every == 0 {
+            let (tf, free, exact, pos_acc) = accuracies(&model, &test, max_len);
+            curve.push((step, tf, free, exact));
+            by_position = pos_acc;
+        }
+    }
+    Trained {
+        name,
+        model,
+        src,
+        tgt,
+        test,
+        max_len,
+        curve,
+        by_position,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// The decoding table of one model: for every (width, penalty), exact match and search statistics.
+fn decoding_table(t: &Trained) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    writeln!(out,
+        "\n{}: decoding the {} test sources (exact = output equals the reference; search errors = outputs \
+         less probable than the reference, model errors = wrong outputs more probable than it)",
+        t.name,
+        t.test.len()
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "{:<8} {:<14} {:>8} {:>12} {:>14} {:>14} {:>13}",
+        "width", "penalty", "exact", "mean log P", "right length", "search errors", "model errors"
+    )
+    .unwrap();
+    let refs: Vec<f64> = t
+        .test
+        .iter()
+        .map(|(s, y)| t.model.sequence_log_prob(s, y, true))
+        .collect();
+    let penalties = [
+        ("α = 0", LengthPenalty::Power(0.0)),
+        ("α = 0.7", LengthPenalty::Power(0.7)),
+        ("α = 1", LengthPenalty::Power(1.0)),
+        ("GNMT α = 0.7", LengthPenalty::Gnmt(0.7)),
+    ];
+    for width in [1usize, 2, 3, 5, 10] {
+        let rows: &[(&str, LengthPenalty)] = if width == 1 {
+            &penalties[..1]
+        } else {
+            &penalties
+        };
+        for &(label, length_penalty) in rows {
+            let config = BeamConfig {
+                width,
+                max_len: t.max_len,
+                length_penalty,
+            };
+            let outs: Vec<Hypothesis> = t
+                .test
+                .iter()
+                .map(|(s, _)| {
+                    if width == 1 {
+                        t.model.greedy(s, t.max_len).hypothesis
+                    } else {
+                        t.model.beam_search(s, &config).swap_remove(0)
+                    }
+                })
+                .collect();
+            let n = t.test.len() as f64;
+            let right = |h: &Hypothesis, y: &Vec<usize>| h.ended && h.tokens == *y;
+            let exact = outs
+                .iter()
+                .zip(&t.test)
+                .filter(|(h, (_, y))| right(h, y))
+                .count() as f64
+                / n;
+            let mean_lp = outs.iter().map(|h| h.log_prob).sum::<f64>() / n;
+            let same_len = outs
+                .iter()
+                .zip(&t.test)
+                .filter(|(h, (_, y))| h.ended && h.tokens.len() == y.len())
+                .count() as f64
+                / n;
+            let (mut search, mut model_err) = (0, 0);
+            for ((h, (_, y)), &lp_ref) in outs.iter().zip(&t.test).zip(&refs) {
+                if right(h, y) {
+                    continue;
+                }
+                if h.log_prob < lp_ref {
+                    search += 1;
+                } else {
+                    model_err += 1;
+                }
+            }
+            writeln!(
+                out,
+                "{:<8} {:<14} {:>7.1}% {:>12.4} {:>13.1}% {:>14} {:>13}",
+                if width == 1 {
+                    "greedy".to_string()
+                } else {
+                    width.to_string()
+                },
+                if width == 1 { "-" } else { label },
+                100.0 * exact,
+                mean_lp,
+                100.0 * same_len,
+                search,
+                model_err
+            )
+            .unwrap();
+        }
+    }
+    out
+}
+
+/// A worked example: the n-best list of a beam of 3 for the first test source the greedy output gets wrong
+/// (or the first source, if it gets none wrong).
+fn worked_example(t: &Trained) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let pick = t
+        .test
+        .iter()
+        .position(|(s, y)| t.model.greedy(s, t.max_len).hypothesis.tokens != *y)
+        .unwrap_or(0);
+    let (s, y) = &t.test[pick];
+    let config = BeamConfig::new(3, t.max_len);
+    writeln!(
+        out,
+        "\n{}: beam of 3 (score = log P / |y|^0.7, |y| counting <eos>) for the source {:?} (reference {:?}, log P {:.4})",
+        t.name,
+        t.src.decode(s),
+        t.tgt.decode(y),
+        t.model.sequence_log_prob(s, y, true)
+    )
+    .unwrap();
+    let greedy = t.model.greedy(s, t.max_len).hypothesis;
+    writeln!(
+        out,
+        "  greedy: {:?}  log P {:.4}",
+        t.tgt.decode(&greedy.tokens),
+        greedy.log_prob
+    )
+    .unwrap();
+    for (i, h) in t.model.beam_search(s, &config).iter().take(3).enumerate() {
+        let recomputed = t.model.sequence_log_prob(s, &h.tokens, h.ended);
+        writeln!(
+            out,
+            "  {}. {:?}  |y| = {}  log P {:.4}  score {:.4}  (teacher forcing's log P of it: {:.4})",
+            i + 1,
+            t.tgt.decode(&h.tokens),
+            h.len(),
+            h.log_prob,
+            h.score,
+            recomputed
+        )
+        .unwrap();
+    }
+    out
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let sizes = if quick { QUICK } else { FULL };
+    println!(
+        "LSTM encoder-decoders without attention, H = {}, embeddings {}, Adam lr {LR}, batch {BATCH}, clip {CLIP}; \
+         {} training pairs and {} unseen test sources per task; {} steps",
+        sizes.hidden, sizes.embed, sizes.train, sizes.test, sizes.steps
+    );
+    let started = Instant::now();
+    let (dates_run, reversal_run) = std::thread::scope(|s| {
+        let a = s.spawn(move || train("dates", sizes));
+        let b = s.spawn(move || train("reversal", sizes));
+        (a.join().expect("dates"), b.join().expect("reversal"))
+    });
+    for t in [&dates_run, &reversal_run] {
+        println!(
+            "\n{}: {} parameters; test accuracy per symbol with teacher forcing vs free-running (greedy), and exact match",
+            t.name,
+            t.model.num_params()
+        );
+        println!(
+            "{:>6} {:>16} {:>14} {:>8}",
+            "step", "teacher-forced", "free-running", "exact"
+        );
+        for &(step, tf, free, exact) in &t.curve {
+            println!(
+                "{step:>6} {:>15.1}% {:>13.1}% {:>7.1}%",
+                100.0 * tf,
+                100.0 * free,
+                100.0 * exact
+            );
+        }
+    }
+    println!("\ndates: accuracy by output position at the end (position 11 is <eos>)");
+    println!(
+        "{:>9} {:>16} {:>14}",
+        "position", "teacher-forced", "free-running"
+    );
+    for (i, (tf, free)) in dates_run.by_position.iter().enumerate() {
+        println!("{:>9} {:>15.1}% {:>13.1}%", i + 1, 100.0 * tf, 100.0 * free);
+    }
+    // both tables at once, on two threads, printed in order
+    let reports: Vec<String> = std::thread::scope(|s| {
+        let jobs: Vec<_> = [&dates_run, &reversal_run]
+            .into_iter()
+            .map(|t| s.spawn(move || decoding_table(t) + &worked_example(t)))
+            .collect();
+        jobs.into_iter()
+            .map(|j| j.join().expect("decoding"))
+            .collect()
+    });
+    for r in reports {
+        print!("{r}");
+    }
+    if !quick {
+        println!(
+            "\ntraining took {:.0} s (dates) and {:.0} s (reversal) on two threads; {:.0} s in all",
+            dates_run.seconds,
+            reversal_run.seconds,
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
