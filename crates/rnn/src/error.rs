@@ -114,6 +114,9 @@ pub enum Error {
     /// A configuration value makes no sense (zero hidden size, dropout outside [0, 1), ...).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A data file is malformed; the message names the file and the line.
+    #[error("{0}")]
+    BadData(String),
 }
 
 /// `Result` with the library's [`Error`].

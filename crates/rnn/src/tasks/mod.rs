@@ -6,7 +6,9 @@
 //! - [`reber`]: the embedded Reber grammar of Hochreiter & Schmidhuber (1997), Experiment 1: strings, the set
 //!   of legal next symbols at every position, and padded batches;
 //! - [`copy`]: the copy-memory task (Arjovsky, Shah & Bengio 2016) and its chance-level baseline;
-//! - [`seq2seq`]: string pairs for encoder-decoders: reversal, addition, date normalisation.
+//! - [`seq2seq`]: string pairs for encoder-decoders: reversal, addition, date normalisation;
+//! - [`pairs`]: pairs from a TSV file, split by source, and the scores of decoded outputs (exact match,
+//!   token error rate).
 //!
 //! Every generator draws from a [`crate::init::Rng`], so the same seed gives the same data.
 //!
@@ -21,6 +23,7 @@
 
 pub mod adding;
 pub mod copy;
+pub mod pairs;
 pub mod reber;
 pub mod seq2seq;
 
