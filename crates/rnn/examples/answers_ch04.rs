@@ -111,8 +111,11 @@ fn exercise_3() {
     let run = unroll(&cell, xs.view(), &cell.zero_state(batch));
     let hmax = run.outputs.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
     println!(
-        "on these inputs (from a zero state): max |h| = {hmax:.3}, max |a| = {:.3}; 1 - h² = {:.3} but 1 - a² = {:.3} there",
-        hmax.atanh(),
+        "on these inputs (from a zero state): max |h| = {hmax:.3}, max |a| = {:.3};",
+        hmax.atanh()
+    );
+    println!(
+        "there 1 - h² = {:.3} but 1 - a² = {:.3}",
         1.0 - hmax * hmax,
         1.0 - hmax.atanh().powi(2)
     );
