@@ -26,6 +26,9 @@ const CHAPTERS_WITH_ANSWERS: &[&str] = &[
     "ch01-sequences-and-notation.md",
     "ch02-elman-rnn.md",
     "ch03-language-models.md",
+    "ch04-bptt.md",
+    "ch05-vanishing-exploding.md",
+    "ch06-char-lm.md",
 ];
 
 const OPEN: &str = r#"<details class="answer">"#;
