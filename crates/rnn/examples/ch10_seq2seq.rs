@@ -17,7 +17,7 @@
 //! symbol, as in training, (10.3)) and free-running (it reads its own greedy output). The gap between the
 //! two per-symbol accuracies is exposure bias: in training the decoder never sees its own mistakes.
 //!
-//! After training, it decodes the test set greedily and by beam search of widths 2, 3, 5 and 10, with
+//! After the first 500 steps (half trained) and after training, it decodes the test set greedily and by beam search of widths 2, 3, 5 and 10, with
 //! length penalties α = 0 (raw log P), 0.7 and 1.0 (10.9) and GNMT's (10.10) with α = 0.7, and reports
 //! the exact-match accuracy, the mean log P of the outputs, how often the output has the reference's
 //! length, and the *search errors*: outputs whose log P is below the reference's (the search missed a
@@ -92,14 +92,17 @@ fn task(name: &str, sizes: Sizes) -> (Pairs, Pairs) {
 struct Trained {
     name: &'static str,
     model: Seq2Seq,
+    /// The model after the first `every` steps, half trained.
+    early: Seq2Seq,
     src: Vocab,
     tgt: Vocab,
     test: Vec<(Vec<usize>, Vec<usize>)>,
     max_len: usize,
     /// (step, teacher-forced symbol accuracy, free-running symbol accuracy, exact match)
     curve: Vec<(usize, f64, f64, f64)>,
-    /// Per output position: (teacher-forced accuracy, free-running accuracy), at the end.
-    by_position: Vec<(f64, f64)>,
+    /// Per output position: (teacher-forced accuracy, free-running accuracy), after the first `every`
+    /// steps and at the end.
+    by_position: [Vec<(f64, f64)>; 2],
     seconds: f64,
 }
 
@@ -186,7 +189,8 @@ fn train(name: &'static str, sizes: Sizes) -> Trained {
     let mut rng = rnn::init::rng(2);
     let mut pos = order.len();
     let mut curve = Vec::new();
-    let mut by_position = Vec::new();
+    let mut by_position = [Vec::new(), Vec::new()];
+    let mut early = None;
     for step in 1..=sizes.steps {
         if pos + BATCH > order.len() {
             use rand::seq::SliceRandom;
@@ -203,11 +207,16 @@ fn train(name: &'static str, sizes: Sizes) -> Trained {
         if step % sizes.every == 0 {
             let (tf, free, exact, pos_acc) = accuracies(&model, &test, max_len);
             curve.push((step, tf, free, exact));
-            by_position = pos_acc;
+            if early.is_none() {
+                early = Some(model.clone());
+                by_position[0] = pos_acc.clone();
+            }
+            by_position[1] = pos_acc;
         }
     }
     Trained {
         name,
+        early: early.expect("at least one evaluation"),
         model,
         src,
         tgt,
@@ -220,11 +229,11 @@ fn train(name: &'static str, sizes: Sizes) -> Trained {
 }
 
 /// The decoding table of one model: for every (width, penalty), exact match and search statistics.
-fn decoding_table(t: &Trained) -> String {
+fn decoding_table(t: &Trained, model: &Seq2Seq, when: &str) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     writeln!(out,
-        "\n{}: decoding the {} test sources (exact = output equals the reference; search errors = outputs \
+        "\n{} {when}: decoding the {} test sources (exact = output equals the reference; search errors = outputs \
          less probable than the reference, model errors = wrong outputs more probable than it)",
         t.name,
         t.test.len()
@@ -239,7 +248,7 @@ fn decoding_table(t: &Trained) -> String {
     let refs: Vec<f64> = t
         .test
         .iter()
-        .map(|(s, y)| t.model.sequence_log_prob(s, y, true))
+        .map(|(s, y)| model.sequence_log_prob(s, y, true))
         .collect();
     let penalties = [
         ("α = 0", LengthPenalty::Power(0.0)),
@@ -264,9 +273,9 @@ fn decoding_table(t: &Trained) -> String {
                 .iter()
                 .map(|(s, _)| {
                     if width == 1 {
-                        t.model.greedy(s, t.max_len).hypothesis
+                        model.greedy(s, t.max_len).hypothesis
                     } else {
-                        t.model.beam_search(s, &config).swap_remove(0)
+                        model.beam_search(s, &config).swap_remove(0)
                     }
                 })
                 .collect();
@@ -319,26 +328,26 @@ fn decoding_table(t: &Trained) -> String {
 
 /// A worked example: the n-best list of a beam of 3 for the first test source the greedy output gets wrong
 /// (or the first source, if it gets none wrong).
-fn worked_example(t: &Trained) -> String {
+fn worked_example(t: &Trained, model: &Seq2Seq, when: &str) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let pick = t
         .test
         .iter()
-        .position(|(s, y)| t.model.greedy(s, t.max_len).hypothesis.tokens != *y)
+        .position(|(s, y)| model.greedy(s, t.max_len).hypothesis.tokens != *y)
         .unwrap_or(0);
     let (s, y) = &t.test[pick];
     let config = BeamConfig::new(3, t.max_len);
     writeln!(
         out,
-        "\n{}: beam of 3 (score = log P / |y|^0.7, |y| counting <eos>) for the source {:?} (reference {:?}, log P {:.4})",
+        "\n{} {when}: beam of 3 (score = log P / |y|^0.7, |y| counting <eos>) for the source {:?} (reference {:?}, log P {:.4})",
         t.name,
         t.src.decode(s),
         t.tgt.decode(y),
-        t.model.sequence_log_prob(s, y, true)
+        model.sequence_log_prob(s, y, true)
     )
     .unwrap();
-    let greedy = t.model.greedy(s, t.max_len).hypothesis;
+    let greedy = model.greedy(s, t.max_len).hypothesis;
     writeln!(
         out,
         "  greedy: {:?}  log P {:.4}",
@@ -346,8 +355,8 @@ fn worked_example(t: &Trained) -> String {
         greedy.log_prob
     )
     .unwrap();
-    for (i, h) in t.model.beam_search(s, &config).iter().take(3).enumerate() {
-        let recomputed = t.model.sequence_log_prob(s, &h.tokens, h.ended);
+    for (i, h) in model.beam_search(s, &config).iter().take(3).enumerate() {
+        let recomputed = model.sequence_log_prob(s, &h.tokens, h.ended);
         writeln!(
             out,
             "  {}. {:?}  |y| = {}  log P {:.4}  score {:.4}  (teacher forcing's log P of it: {:.4})",
@@ -396,19 +405,50 @@ fn main() {
             );
         }
     }
-    println!("\ndates: accuracy by output position at the end (position 11 is <eos>)");
-    println!(
-        "{:>9} {:>16} {:>14}",
-        "position", "teacher-forced", "free-running"
-    );
-    for (i, (tf, free)) in dates_run.by_position.iter().enumerate() {
-        println!("{:>9} {:>15.1}% {:>13.1}%", i + 1, 100.0 * tf, 100.0 * free);
+    for t in [&dates_run, &reversal_run] {
+        let (first, last) = (t.curve[0].0, t.curve[t.curve.len() - 1].0);
+        println!(
+            "\n{}: test accuracy by output position (the last position of each output is its <eos>; \
+             a position counts the outputs that have it)",
+            t.name
+        );
+        println!(
+            "{:>9} {:>22} {:>22}",
+            "",
+            format!("after {first} steps"),
+            format!("after {last} steps")
+        );
+        println!(
+            "{:>9} {:>10} {:>11} {:>10} {:>11}",
+            "position", "teacher", "free", "teacher", "free"
+        );
+        for (i, ((tf0, fr0), (tf1, fr1))) in
+            t.by_position[0].iter().zip(&t.by_position[1]).enumerate()
+        {
+            println!(
+                "{:>9} {:>9.1}% {:>10.1}% {:>9.1}% {:>10.1}%",
+                i + 1,
+                100.0 * tf0,
+                100.0 * fr0,
+                100.0 * tf1,
+                100.0 * fr1
+            );
+        }
     }
     // both tables at once, on two threads, printed in order
     let reports: Vec<String> = std::thread::scope(|s| {
         let jobs: Vec<_> = [&dates_run, &reversal_run]
             .into_iter()
-            .map(|t| s.spawn(move || decoding_table(t) + &worked_example(t)))
+            .map(|t| {
+                s.spawn(move || {
+                    let early = format!("after {} steps", t.curve[0].0);
+                    let end = format!("after {} steps", t.curve[t.curve.len() - 1].0);
+                    decoding_table(t, &t.early, &early)
+                        + &worked_example(t, &t.early, &early)
+                        + &decoding_table(t, &t.model, &end)
+                        + &worked_example(t, &t.model, &end)
+                })
+            })
             .collect();
         jobs.into_iter()
             .map(|j| j.join().expect("decoding"))
