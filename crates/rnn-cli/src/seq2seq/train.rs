@@ -152,8 +152,7 @@ impl TrainArgs {
     }
 
     fn validate(&self) -> Result<()> {
-        let kind: CellKind = self.model.parse().context("--model")?;
-        let _ = kind;
+        self.model.parse::<CellKind>().context("--model")?;
         self.data_spec().validate()?;
         if self.hidden == 0 || self.layers == 0 || self.embed == 0 || self.attn_size == Some(0) {
             bail!("--hidden, --layers, --embed and --attn-size must be at least 1");
