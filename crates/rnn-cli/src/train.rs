@@ -209,7 +209,7 @@ pub fn make_optimizer(name: &str, lr: f64) -> Result<Box<dyn Optimizer>> {
 }
 
 /// The files of a run directory that mark it as holding a run.
-const RUN_FILES: [&str; 4] = [
+pub const RUN_FILES: [&str; 4] = [
     "last.safetensors",
     "best.safetensors",
     "metrics.jsonl",
@@ -217,10 +217,43 @@ const RUN_FILES: [&str; 4] = [
 ];
 
 fn default_out() -> PathBuf {
+    first_free_run_dir("run")
+}
+
+/// The first `runs/PREFIX-N` (N = 1, 2, ...) that does not exist.
+pub fn first_free_run_dir(prefix: &str) -> PathBuf {
     (1..)
-        .map(|i| PathBuf::from(format!("runs/run-{i}")))
+        .map(|i| PathBuf::from(format!("runs/{prefix}-{i}")))
         .find(|p| !p.exists())
-        .expect("some run-N is free")
+        .expect("some run directory is free")
+}
+
+/// Makes `out` ready for a new run: refuses a file, and a directory that already holds a run (any of
+/// [`RUN_FILES`]) unless `force`, in which case that run's files (and `samples.txt`) are removed.
+pub fn prepare_fresh_run(out: &Path, force: bool) -> Result<()> {
+    if out.is_file() {
+        bail!("--out {} is a file, not a directory", out.display());
+    }
+    let existing: Vec<&str> = RUN_FILES
+        .iter()
+        .copied()
+        .filter(|f| out.join(f).exists())
+        .collect();
+    if !existing.is_empty() {
+        if !force {
+            bail!(
+                "--out {} already holds a run ({}): add --resume to continue it or --force to start over",
+                out.display(),
+                existing.join(", ")
+            );
+        }
+        for f in existing {
+            std::fs::remove_file(out.join(f))
+                .with_context(|| format!("--force: cannot remove {}", out.join(f).display()))?;
+        }
+        let _ = std::fs::remove_file(out.join("samples.txt"));
+    }
+    Ok(())
 }
 
 /// Prints a line to stdout, above the progress bar (which is drawn on stderr, when that is a terminal):
@@ -240,62 +273,40 @@ pub fn run(cli: TrainArgs) -> Result<()> {
     let last_path = out.join("last.safetensors");
     let best_path = out.join("best.safetensors");
     let mut resumed = None;
-    let args = if cli.resume {
-        if !last_path.exists() {
-            bail!(
-                "--resume: there is no checkpoint to continue from ({} does not exist)",
-                last_path.display()
-            );
-        }
-        let (model, state) = ckpt::load(&last_path)?;
-        let mut args: TrainArgs =
-            serde_json::from_value(state.config["train"].clone()).map_err(|e| {
-                rnn::Error::CorruptCheckpoint {
-                    path: last_path.clone(),
-                    reason: format!("its training settings are unreadable ({e})"),
-                }
-            })?;
-        // the stopping rule and evaluation period may change on resume
-        if cli.max_steps.is_some() || cli.epochs.is_some() {
-            args.max_steps = cli.max_steps;
-            args.epochs = cli.epochs;
-        }
-        if cli.eval_every.is_some() {
-            args.eval_every = cli.eval_every;
-        }
-        if cli.lr.is_some() {
-            args.lr = cli.lr;
-        }
-        args.out = Some(out.clone());
-        resumed = Some((model, state));
-        args
-    } else {
-        if out.is_file() {
-            bail!("--out {} is a file, not a directory", out.display());
-        }
-        let existing: Vec<&str> = RUN_FILES
-            .iter()
-            .copied()
-            .filter(|f| out.join(f).exists())
-            .collect();
-        if !existing.is_empty() {
-            if !cli.force {
+    let args =
+        if cli.resume {
+            if !last_path.exists() {
                 bail!(
-                    "--out {} already holds a run ({}): add --resume to continue it or --force to start over",
-                    out.display(),
-                    existing.join(", ")
+                    "--resume: there is no checkpoint to continue from ({} does not exist)",
+                    last_path.display()
                 );
             }
-            for f in existing {
-                std::fs::remove_file(out.join(f))
-                    .with_context(|| format!("--force: cannot remove {}", out.join(f).display()))?;
+            let (model, state) = ckpt::load(&last_path)?;
+            let mut args: TrainArgs = serde_json::from_value(state.config["train"].clone())
+                .map_err(|e| rnn::Error::CorruptCheckpoint {
+                    path: last_path.clone(),
+                    reason: format!("its training settings are unreadable ({e})"),
+                })?;
+            // the stopping rule and evaluation period may change on resume
+            if cli.max_steps.is_some() || cli.epochs.is_some() {
+                args.max_steps = cli.max_steps;
+                args.epochs = cli.epochs;
             }
-            let _ = std::fs::remove_file(out.join("samples.txt"));
-        }
-        let mut a = cli.clone();
-        a.out = Some(out.clone());
-        a
-    };
+            if cli.eval_every.is_some() {
+                args.eval_every = cli.eval_every;
+            }
+            if cli.lr.is_some() {
+                args.lr = cli.lr;
+            }
+            args.out = Some(out.clone());
+            resumed = Some((model, state));
+            args
+        } else {
+            prepare_fresh_run(&out, cli.force)?;
+            let mut a = cli.clone();
+            a.out = Some(out.clone());
+            a
+        };
 
     // ---- data
     let text = crate::text::load(&args.data)?;

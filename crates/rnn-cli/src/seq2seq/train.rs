@@ -184,19 +184,8 @@ impl TrainArgs {
     }
 }
 
-/// The files of a run directory that mark it as holding a run.
-const RUN_FILES: [&str; 4] = [
-    "last.safetensors",
-    "best.safetensors",
-    "metrics.jsonl",
-    "loss.svg",
-];
-
 fn default_out() -> PathBuf {
-    (1..)
-        .map(|i| PathBuf::from(format!("runs/seq2seq-{i}")))
-        .find(|p| !p.exists())
-        .expect("some seq2seq-N is free")
+    crate::train::first_free_run_dir("seq2seq")
 }
 
 /// One line of metrics.jsonl.
@@ -248,28 +237,7 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         resumed = Some(loaded);
         args
     } else {
-        if out.is_file() {
-            bail!("--out {} is a file, not a directory", out.display());
-        }
-        let existing: Vec<&str> = RUN_FILES
-            .iter()
-            .copied()
-            .filter(|f| out.join(f).exists())
-            .collect();
-        if !existing.is_empty() {
-            if !cli.force {
-                bail!(
-                    "--out {} already holds a run ({}): add --resume to continue it or --force to start over",
-                    out.display(),
-                    existing.join(", ")
-                );
-            }
-            for f in existing {
-                std::fs::remove_file(out.join(f))
-                    .with_context(|| format!("--force: cannot remove {}", out.join(f).display()))?;
-            }
-            let _ = std::fs::remove_file(out.join("samples.txt"));
-        }
+        crate::train::prepare_fresh_run(&out, cli.force)?;
         let mut a = cli.clone();
         a.out = Some(out.clone());
         a
