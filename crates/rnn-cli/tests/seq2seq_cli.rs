@@ -208,13 +208,15 @@ fn trains_a_tsv_model_that_learns_then_translates_and_evaluates() {
 #[test]
 fn resume_and_thread_count_give_identical_models() {
     let d = tmp("s2s-resume");
+    // a learning-rate decay at steps 7 and 14, so the resumed run crosses one
+    let decay = ["--lr-decay", "0.5", "--decay-every", "7", "--attention"];
     succeeds(&train(
         &d,
-        &["--max-steps", "20", "--attention", "--out", "full"],
+        &[&decay[..], &["--max-steps", "20", "--out", "full"]].concat(),
     ));
     succeeds(&train(
         &d,
-        &["--max-steps", "10", "--attention", "--out", "half"],
+        &[&decay[..], &["--max-steps", "10", "--out", "half"]].concat(),
     ));
     let out = succeeds(&rnn(
         &d,
@@ -233,18 +235,25 @@ fn resume_and_thread_count_give_identical_models() {
         tensors(&d.join("full/last.safetensors")),
         tensors(&d.join("half/last.safetensors"))
     );
+    // the rate of the step before each evaluation (steps 10 and 20): 0.002 x 0.5^(9/7), x 0.5^(19/7)
+    let metrics = std::fs::read_to_string(d.join("full/metrics.jsonl")).unwrap();
+    let rates: Vec<f64> = metrics
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["lr"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(rates, [0.001, 0.0005], "{metrics}");
     // the two halves of a batch are the same on one thread as on two
     succeeds(&train(
         &d,
         &[
-            "--max-steps",
-            "20",
-            "--attention",
-            "--threads",
-            "1",
-            "--out",
-            "one",
-        ],
+            &decay[..],
+            &["--max-steps", "20", "--threads", "1", "--out", "one"],
+        ]
+        .concat(),
     ));
     assert_eq!(
         tensors(&d.join("full/last.safetensors")),
@@ -305,6 +314,14 @@ fn bad_input_is_one_clear_line() {
     );
     fails_with(&train(&d, &["--threads", "3", "--out", "r"]), "--threads");
     fails_with(&train(&d, &["--lr", "-1", "--out", "r"]), "--lr");
+    fails_with(
+        &train(&d, &["--lr-decay", "1.5", "--out", "r"]),
+        "--lr-decay",
+    );
+    fails_with(
+        &train(&d, &["--decay-every", "0", "--out", "r"]),
+        "--decay-every",
+    );
     fails_with(
         &train(&d, &["--val-frac", "0.7", "--out", "r"]),
         "--val-frac",

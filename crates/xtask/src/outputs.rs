@@ -158,13 +158,13 @@ pub(crate) fn read_list() -> Result<Vec<Entry>> {
 // ---------------------------------------------------------------------------------------------------------
 // The mask
 
-const UNITS: [&str; 5] = ["ms", "s", "min", "chars/s", "steps/s"];
+const UNITS: [&str; 6] = ["ms", "s", "min", "chars/s", "steps/s", "pairs/s"];
 
 fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
-/// The length in chars of a match of `[0-9][0-9,.]*\s?(ms|s|min|chars/s|steps/s)\b` starting at `at`, with
+/// The length in chars of a match of `[0-9][0-9,.]*\s?(ms|s|min|chars/s|steps/s|pairs/s)\b` starting at `at`, with
 /// the regex's leftmost-first semantics (the alternatives in that order, `\s?` trying one space first).
 fn match_at(chars: &[char], at: usize) -> Option<usize> {
     if !chars[at].is_ascii_digit() {
@@ -200,7 +200,7 @@ fn match_at(chars: &[char], at: usize) -> Option<usize> {
 }
 
 /// Replaces every wall-clock value (a number followed by a unit among ` s`, ` ms`, ` min`, ` chars/s`,
-/// ` steps/s`, the regex `[0-9][0-9,.]*\s?(ms|s|min|chars/s|steps/s)\b`) by `<time>`: what is left must be
+/// ` steps/s`, ` pairs/s`, the regex `[0-9][0-9,.]*\s?(ms|s|min|chars/s|steps/s|pairs/s)\b`) by `<time>`: what is left must be
 /// byte-identical from run to run.
 pub(crate) fn mask(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
@@ -794,6 +794,7 @@ mod tests {
         let cases = [
             ("trained in 46.2 s.", "trained in <time>."),
             ("58,000 chars/s and 12 steps/s", "<time> and <time>"),
+            ("190 pairs/s", "<time>"),
             ("took 3 min, 250ms", "took <time>, <time>"),
             ("1.5s\n", "<time>\n"),
             // Not wall-clock values: these stay, so a change in them fails the check.

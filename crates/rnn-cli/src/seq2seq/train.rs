@@ -80,6 +80,14 @@ pub struct TrainArgs {
     /// Adam's learning rate [default: 0.002]; on --resume, a new value replaces the run's.
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
+    /// Multiply the learning rate by this every --decay-every steps (1 = constant), as `rnn train` does.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
+    #[serde(default = "no_decay")]
+    pub lr_decay: f64,
+    /// Steps between learning-rate decays.
+    #[arg(long, default_value_t = 1000)]
+    #[serde(default = "default_decay_every")]
+    pub decay_every: usize,
     /// Clip gradients to this global L2 norm (0 = no clipping).
     #[arg(long, allow_negative_numbers = true, default_value_t = 5.0)]
     pub clip: f64,
@@ -136,6 +144,15 @@ impl Progress {
 }
 
 const DEFAULT_STEPS: usize = 3000;
+
+/// Checkpoints written before `--lr-decay` existed trained at a constant rate.
+fn no_decay() -> f64 {
+    1.0
+}
+
+fn default_decay_every() -> usize {
+    1000
+}
 const DEFAULT_LR: f64 = 2e-3;
 
 impl TrainArgs {
@@ -170,6 +187,12 @@ impl TrainArgs {
             if !(lr > 0.0 && lr.is_finite()) {
                 bail!("--lr must be a positive number, got {lr}");
             }
+        }
+        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            bail!("--lr-decay must be in (0, 1], got {}", self.lr_decay);
+        }
+        if self.decay_every == 0 {
+            bail!("--decay-every must be at least 1");
         }
         if !(self.clip >= 0.0 && self.clip.is_finite()) {
             bail!(
@@ -334,7 +357,7 @@ pub fn run(cli: TrainArgs) -> Result<()> {
     let config = model.config();
     println!(
         "{} seq2seq, H = {} x {} layer(s){}{} ({} parameters) on {}: {} train / {} validation / {} test pairs; \
-         vocabularies {} source, {} target symbols; {} steps of {} pairs, run dir {}",
+         vocabularies {} source, {} target symbols; {} steps of {} pairs, Adam lr {}{}, run dir {}",
         config.cell.kind,
         config.hidden_size,
         config.num_layers,
@@ -352,6 +375,12 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         tgt_vocab.len(),
         total_steps,
         args.batch,
+        base_lr,
+        if args.lr_decay < 1.0 {
+            format!(" x {} every {} steps", args.lr_decay, args.decay_every)
+        } else {
+            String::new()
+        },
         out.display()
     );
     if progress.step > 0 {
@@ -390,6 +419,11 @@ pub fn run(cli: TrainArgs) -> Result<()> {
             .iter()
             .map(|&i| &train[i])
             .collect();
+        let lr = base_lr
+            * args
+                .lr_decay
+                .powi((progress.step / args.decay_every) as i32);
+        opt.set_lr(lr);
         let (loss, mut grads) = batch_grads(&model, &rows, args.threads);
         let norm = if args.clip > 0.0 {
             optim::clip_by_global_norm(&mut grads, args.clip)
@@ -443,7 +477,7 @@ pub fn run(cli: TrainArgs) -> Result<()> {
                 val_loss,
                 val_exact: scores.exact,
                 val_token_error: scores.token_error,
-                lr: base_lr,
+                lr,
                 pairs_per_sec: pps,
                 elapsed_sec: started.elapsed().as_secs_f64(),
             };
