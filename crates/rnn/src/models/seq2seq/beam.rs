@@ -183,6 +183,7 @@ impl Seq2Seq {
         );
         let (ids, lengths) = super::tokens::pad_batch(&[src.to_vec()]);
         let enc = self.encode(ids.view(), &lengths);
+        // ANCHOR: beam_loop
         let mut states = enc.init.clone(); // one row per live prefix
         let mut live: Vec<(Vec<usize>, f64)> = vec![(Vec::new(), 0.0)];
         let mut finished: Vec<Hypothesis> = Vec::new();
@@ -194,8 +195,9 @@ impl Seq2Seq {
                 .collect();
             let memory = enc.memory.as_ref().map(|m| m.select(&vec![0; live.len()]));
             let (logits, next, _) = self.step(&prev, &states, memory.as_ref());
-            let lp = crate::loss::log_softmax(logits.view()); // (live, V)
-                                                              // every extension of every live prefix, in (prefix, token) order
+            // log p_t for every live prefix                                     (live, V)
+            let lp = crate::loss::log_softmax(logits.view());
+            // every extension of every live prefix, in (prefix, token) order
             let mut candidates: Vec<(f64, usize, usize)> = Vec::with_capacity(lp.len());
             for (i, row) in lp.axis_iter(Axis(0)).enumerate() {
                 for (v, &l) in row.iter().enumerate() {
@@ -240,6 +242,7 @@ impl Seq2Seq {
             states = select_states(&next, &rows);
             live = next_live;
         }
+        // ANCHOR_END: beam_loop
         finished.sort_by(|a, b| b.score.total_cmp(&a.score));
         finished
     }

@@ -75,6 +75,7 @@ impl Seq2SeqCache {
 }
 
 impl Seq2Seq {
+    // ANCHOR: decoder_step
     /// One decoder step: `ids` = y_{t-1} `(B)`, `states` = s_{t-1} (one per layer), `memory` the
     /// encoder's outputs if the model attends. Returns the logits z_t `(B, V)`, the new states and the cache.
     pub(crate) fn step(
@@ -88,8 +89,9 @@ impl Seq2Seq {
         let (input, context, attention) = match (&self.attention, memory) {
             (Some(a), Some(mem)) => {
                 // (11.1)-(11.3) the query is s_{t-1}, the top layer's state before the step
-                let (c, cache) = a.forward(states[top].h.view(), mem); // (B, F)
-                                                                       // (11.4) the decoder reads [E_tgt[y_{t-1}] ; c_t]                  (B, E + F)
+                // c_t                                                            (B, F)
+                let (c, cache) = a.forward(states[top].h.view(), mem);
+                // (11.4) the decoder reads [E_tgt[y_{t-1}] ; c_t]                  (B, E + F)
                 (concatenate![Axis(1), emb, c], Some(c), Some(cache))
             }
             (None, _) => (emb, None, None),
@@ -120,6 +122,7 @@ impl Seq2Seq {
         };
         (logits, new_states, cache)
     }
+    // ANCHOR_END: decoder_step
 
     /// Backward of [`Seq2Seq::step`]. On entry `d_states` holds ∂L/∂s_t (from later steps); on return,
     /// ∂L/∂s_{t-1}. Adds parameter gradients into `grads` and ∂L/∂memory into `d_memory`.
@@ -187,6 +190,7 @@ impl Seq2Seq {
         }
     }
 
+    // ANCHOR: teacher_forcing
     /// Teacher forcing over a batch: the logits `(T_tgt, B, V)` at every decoder step, and the cache.
     pub fn forward(&self, batch: &Seq2SeqBatch) -> (Array3<f64>, Seq2SeqCache) {
         let encoded = self.encode(batch.src.view(), &batch.src_lengths);
@@ -214,6 +218,7 @@ impl Seq2Seq {
         let mask = mask_array(Some(&batch.tgt_lengths), t, b); // (T_tgt, B)
         crate::loss::sequence_cross_entropy(logits, batch.tgt_out.view(), Some(mask.view()))
     }
+    // ANCHOR_END: teacher_forcing
 
     /// Backpropagates ∂L/∂logits through the decoder, attention, the bridge and the encoder; parameter
     /// gradients are *added* into `grads` (make it with [`Parameters::zeros_like`]).

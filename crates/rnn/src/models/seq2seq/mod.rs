@@ -257,6 +257,7 @@ impl Seq2Seq {
         }
     }
 
+    // ANCHOR: encode
     /// Runs the encoder over `src (T_src, B)` with `lengths[b]` ≥ 1 real steps per row, and the bridge.
     pub fn encode(&self, src: ArrayView2<'_, usize>, lengths: &[usize]) -> Encoded {
         assert!(
@@ -292,6 +293,7 @@ impl Seq2Seq {
             lengths: lengths.to_vec(),
         }
     }
+    // ANCHOR_END: encode
 
     /// Backward of [`Seq2Seq::encode`]: `d_init` is ∂L/∂(decoder's initial states), `d_memory` the
     /// gradient accumulated into the memory by attention. Adds into `grads`.
