@@ -27,22 +27,24 @@
 //! every page in every theme (size, contrast of every label and line against the page, labels inside
 //! the picture and not overlapping) and saves a screenshot of each.
 //!
-//! # Adding a diagram (chapters 9 to 11: encoder-decoder, attention)
+//! # Adding a diagram
 //!
-//! 1. Write `fn encoder_decoder() -> Svg`, below or in a file of the `diagrams/` folder as the gated
+//! 1. Write `fn my_diagram() -> Svg`, below or in a file of the `diagrams/` folder as the gated
 //!    cells of chapters 7 and 8 are (`diagrams/gated.rs`: the LSTM and the GRU step, and the LSTM's
-//!    backward path), with the building blocks of [`Svg`]: [`Svg::node`] for a value or a cell (a box
-//!    with a [`Fill`] colour by role), [`Svg::op`] for an operation in a circle (`σ`, `tanh`, `⊙`, `+`),
+//!    backward path) and the encoder-decoder and attention of chapters 10 and 11 are
+//!    (`diagrams/seq2seq.rs`), with the building blocks of [`Svg`]: [`Svg::node`] for a value or a cell
+//!    (a box with a [`Fill`] colour by role), [`Svg::op`] for an operation in a circle (`σ`, `tanh`, `⊙`, `+`),
 //!    [`Svg::arrow`] / [`Svg::arrow_path`] between the anchor points of nodes ([`Node::top`],
 //!    [`Node::toward`], ...), [`Svg::line`] and [`Svg::dot`] for a line that branches at a junction,
 //!    [`Svg::frame`] for the outline of a whole cell (drawn first), [`Svg::math`] for labels and
 //!    [`Svg::note`] for a few words of prose with math between `«` and `»`. Labels use the book's symbols
 //!    in a small TeX-like markup: `W_{hh}^⊤`, `h_{t-1}`, `h_t^{(k)}`, `∂L/∂a_t` (subscripts and
 //!    superscripts become real `<tspan>`s, a hyphen a minus sign; as in TeX, single letters are italic,
-//!    words such as `tanh` upright). Use the colours of [`Fill`] and [`Stroke`] by role, never a colour
+//!    words such as `tanh` upright, and so is a word of three or more letters in a script, the book's
+//!    `\text{...}`: `E_{src}`, `W_{out}`). Use the colours of [`Fill`] and [`Stroke`] by role, never a colour
 //!    of your own. When a diagram needs a new building block, add it to [`Svg`] with its style in
 //!    [`STYLE`], so that every diagram keeps the one palette and stroke.
-//! 2. Add it to [`DIAGRAMS`] with its file name (`ch10-encoder-decoder`), run `cargo xtask diagrams`.
+//! 2. Add it to [`DIAGRAMS`] with its file name (`chNN-name`), run `cargo xtask diagrams`.
 //! 3. Include it in the chapter as above, with a caption and a sentence that refers to it ("the figure
 //!    below ...").
 //! 4. `cargo xtask browser-check` and look at `target/browser-check/diagram-*.png` in a light and a dark
@@ -51,7 +53,9 @@
 use super::*;
 
 mod gated;
+mod seq2seq;
 use gated::{gru_cell, lstm_carousel, lstm_cell};
+use seq2seq::{attention, encoder_decoder};
 
 /// A function that draws one diagram.
 pub(crate) type Draw = fn() -> Svg;
@@ -66,6 +70,8 @@ pub(crate) const DIAGRAMS: &[(&str, Draw)] = &[
     ("ch07-lstm-carousel", lstm_carousel),
     ("ch08-gru-cell", gru_cell),
     ("ch09-bidirectional", bidirectional),
+    ("ch10-encoder-decoder", encoder_decoder),
+    ("ch11-attention", attention),
 ];
 
 fn diagrams_dir() -> PathBuf {
@@ -379,7 +385,9 @@ fn text_width(s: &str, px: f64) -> f64 {
 }
 
 /// Splits a run of text into (text, italic) parts, as TeX sets math: a letter is italic; a word of
-/// several letters on the baseline (`tanh`, `softmax`) is upright, in a script (`W_{hh}`) italic.
+/// several letters on the baseline (`tanh`, `softmax`) is upright, in a script (`W_{hh}`) italic, except a
+/// word of three or more letters in a script, which the book writes as `\text{...}` (`E_{src}`, `W_{out}`,
+/// `f_{dec}`): upright too.
 fn italic_runs(s: &str, level: i8) -> Vec<(String, bool)> {
     let mut out: Vec<(String, bool)> = Vec::new();
     let mut cur = String::new();
@@ -388,7 +396,8 @@ fn italic_runs(s: &str, level: i8) -> Vec<(String, bool)> {
         if cur.is_empty() {
             return;
         }
-        let italic = letters && (level != 0 || cur.chars().count() == 1);
+        let n = cur.chars().count();
+        let italic = letters && (n == 1 || (level != 0 && n < 3));
         match out.last_mut() {
             Some((t, i)) if *i == italic => t.push_str(cur),
             _ => out.push((cur.clone(), italic)),
@@ -1327,6 +1336,15 @@ mod tests {
         );
         assert_eq!(italic_runs("tanh", 0), vec![("tanh".to_string(), false)]);
         assert_eq!(italic_runs("hh", -1), vec![("hh".to_string(), true)]);
+        assert_eq!(italic_runs("src", -1), vec![("src".to_string(), false)]);
+        assert_eq!(
+            italic_runs("t,s", -1),
+            vec![
+                ("t".to_string(), true),
+                (",".to_string(), false),
+                ("s".to_string(), true)
+            ]
+        );
     }
 
     /// What markdown and the KaTeX preprocessor need to pass the SVG through untouched, and what keeps
