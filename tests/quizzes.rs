@@ -807,6 +807,173 @@ fn ch09_masked() {
 // END QUIZ
 
 // ---------------------------------------------------------------------------------------------------------
+// Chapter 10
+
+/// The shape of `bridge.h_l1.weight`, W_b of (10.2) for layer 1's h, in an LSTM seq2seq with H = 64, two
+/// layers and a bidirectional encoder.
+fn ch10_bridge_weight() -> String {
+    use rnn::cells::CellKind;
+    use rnn::models::seq2seq::{Seq2Seq, Seq2SeqConfig};
+    use rnn::params::Parameters;
+    let config = Seq2SeqConfig::new(CellKind::Lstm, 30, 40, 16, 64)
+        .layers(2)
+        .bidirectional(true);
+    let model = Seq2Seq::new(&config, &mut rnn::init::rng(0)).unwrap();
+    let params = model.params();
+    let (_, w) = params
+        .iter()
+        .find(|(n, _)| n == "bridge.h_l1.weight")
+        .unwrap();
+    format!("({}, {})", w.shape()[0], w.shape()[1])
+}
+
+/// The teacher-forcing loss (10.5) of a batch of two pairs, targets "a" and "bcd", when the model gives
+/// the reference's tokens the probabilities 0.5, 0.5 (a, `<eos>`) and 0.25, 0.25, 0.25, 0.8 (b, c, d,
+/// `<eos>`), by `Seq2Seq::loss`. The logits give the target logit ln((V-1) p / (1-p)) and every other one
+/// 0, so that softmax gives the target p; the pads get large random logits, which must count for nothing.
+fn ch10_masked_loss() -> String {
+    use ndarray::Array3;
+    use rnn::cells::CellKind;
+    use rnn::models::seq2seq::tokens::{Seq2SeqBatch, Split, Vocab};
+    use rnn::models::seq2seq::{Seq2Seq, Seq2SeqConfig};
+
+    let src = Vocab::build(["xyz"], Split::Chars);
+    let tgt = Vocab::build(["abcd"], Split::Chars);
+    let batch = Seq2SeqBatch::from_pairs(&[("x", "a"), ("yz", "bcd")], &src, &tgt);
+    let probs = [vec![0.5, 0.5], vec![0.25, 0.25, 0.25, 0.8]]; // per row, the target then <eos>
+    let (t_tgt, b) = batch.tgt_out.dim();
+    let v = tgt.len();
+    let mut rng = rnn::init::rng(10);
+    let mut logits: Array3<f64> = rnn::init::uniform(&[t_tgt, b, v], -20.0, 20.0, &mut rng)
+        .into_dimensionality()
+        .unwrap(); // (T_tgt, B, V)
+    for (row, ps) in probs.iter().enumerate() {
+        assert_eq!(
+            ps.len(),
+            batch.tgt_lengths[row],
+            "one probability per real token"
+        );
+        for (t, &p) in ps.iter().enumerate() {
+            let y = batch.tgt_out[[t, row]];
+            logits.slice_mut(ndarray::s![t, row, ..]).fill(0.0);
+            logits[[t, row, y]] = ((v as f64 - 1.0) * p / (1.0 - p)).ln();
+            let lp = rnn::loss::log_softmax(logits.slice(ndarray::s![t, row..row + 1, ..]));
+            assert!((lp[[0, y]].exp() - p).abs() < 1e-12, "softmax gives p");
+        }
+    }
+    let model = Seq2Seq::new(
+        &Seq2SeqConfig::new(CellKind::Gru, src.len(), v, 2, 3),
+        &mut rng,
+    )
+    .unwrap();
+    let (loss, _) = model.loss(&batch, logits.view());
+    format!("{loss:.3}")
+}
+
+/// What the decoder reads and must predict in training for the target "cat": `tgt_in` and `tgt_out` of
+/// the library's teacher-forcing batch, as symbols.
+fn ch10_teacher_forcing() -> String {
+    use rnn::models::seq2seq::tokens::{Seq2SeqBatch, Split, Vocab};
+
+    let src = Vocab::build(["kat"], Split::Chars);
+    let tgt = Vocab::build(["cat"], Split::Chars);
+    let batch = Seq2SeqBatch::from_pairs(&[("kat", "cat")], &src, &tgt);
+    let symbols = |ids: ndarray::ArrayView1<'_, usize>| -> String {
+        ids.iter()
+            .map(|&id| tgt.symbol(id).unwrap())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!(
+        "It reads `{}` and must predict `{}`: at every step, the reference's previous symbol, whatever \
+         it predicted there.",
+        symbols(batch.tgt_in.column(0)),
+        symbols(batch.tgt_out.column(0))
+    )
+}
+
+/// The scores (10.9) of hypothesis A (3 symbols, log P = -2.0) and B (8 symbols, log P = -3.0) at α = 0
+/// and α = 1 (|y| counts the `<eos>`), by `LengthPenalty::score`, and which ranks first.
+fn ch10_alpha() -> String {
+    use rnn::models::seq2seq::LengthPenalty;
+
+    let (a, b) = ((-2.0, 3 + 1), (-3.0, 8 + 1)); // (log P, |y|)
+    let at = |alpha: f64| {
+        let p = LengthPenalty::Power(alpha);
+        let (sa, sb) = (p.score(a.0, a.1), p.score(b.0, b.1));
+        let first = if sa > sb { "A" } else { "B" };
+        format!("At α = {alpha}, A {sa:.3} and B {sb:.3}: {first} ranks first.")
+    };
+    format!("{} {}", at(0.0), at(1.0))
+}
+
+/// GNMT's lp(y) (10.10) for a date, 10 symbols and the `<eos>`, at α = 0.6: the library's score of a
+/// log P of 1 is 1 / lp.
+fn ch10_gnmt_lp() -> String {
+    use rnn::models::seq2seq::LengthPenalty;
+
+    let lp = 1.0 / LengthPenalty::Gnmt(0.6).score(1.0, 10 + 1);
+    format!("{lp:.3}")
+}
+
+/// The kind of error of the chapter's worked example, read from its committed output
+/// (`book/src/outputs/ch10_seq2seq.txt`: the header `... (reference "R", log P X)`, the line
+/// `greedy: "G"  log P Y`, and the beam's first hypothesis `1. "B" ...`). A wrong output less probable
+/// than the reference is a search error, and the beam of 3 fixed it if its best hypothesis is the
+/// reference; a wrong output at least as probable as the reference is a model error.
+fn ch10_search_error() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/outputs/ch10_seq2seq.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("for the source \"fri, jul 18, 2042\""))
+        .expect("ch10_seq2seq.txt has the worked example");
+    let quoted = |l: &str| l.split('"').nth(1).unwrap().to_string();
+    let number_after = |l: &str, key: &str| -> f64 {
+        let rest = &l[l.rfind(key).unwrap() + key.len()..]; // the last one
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+            .unwrap_or(rest.len());
+        rest[..end].parse().unwrap()
+    };
+    let header = lines[at];
+    let reference = header.split("(reference \"").nth(1).unwrap();
+    let reference = reference.split('"').next().unwrap().to_string();
+    let ref_log_p = number_after(header, "log P ");
+    let greedy = lines[at + 1].trim();
+    assert!(
+        greedy.starts_with("greedy:"),
+        "the line after the header is greedy's"
+    );
+    let (greedy_out, greedy_log_p) = (quoted(greedy), number_after(greedy, "log P "));
+    let beam_best = quoted(lines[at + 2].trim());
+    assert_ne!(greedy_out, reference, "greedy's output is wrong");
+    if ref_log_p > greedy_log_p {
+        assert_eq!(beam_best, reference, "the beam of 3 finds the reference");
+        "A search error: the model prefers the reference, and a better search finds it (the beam of 3 did)."
+            .to_string()
+    } else {
+        "A model error: the model prefers its wrong output, and no search can fix it.".to_string()
+    }
+}
+
+// QUIZ: ch10_beam_one
+fn ch10_beam_one() {
+    use rnn::cells::CellKind;
+    use rnn::models::seq2seq::{BeamConfig, Seq2Seq, Seq2SeqConfig};
+
+    let config = Seq2SeqConfig::new(CellKind::Gru, 7, 7, 3, 4); // V = 4 specials + 3, E = 3, H = 4
+    let model = Seq2Seq::new(&config, &mut rnn::init::rng(0)).unwrap();
+    let src = [4, 5, 6];
+    let greedy = model.greedy(&src, 8).hypothesis;
+    let beam = model.beam_search(&src, &BeamConfig::new(1, 8)); // k = 1
+    println!("{} {}", beam.len(), beam[0].tokens == greedy.tokens);
+    println!("{}", (beam[0].log_prob - greedy.log_prob).abs() < 1e-12);
+}
+// END QUIZ
+
+// ---------------------------------------------------------------------------------------------------------
 // the check
 
 type Check = (&'static str, fn() -> String);
@@ -849,6 +1016,13 @@ const CHECKS: &[Check] = &[
     ("ch09_future", || printed(ch09_future)),
     ("ch09_dropout", || printed(ch09_dropout)),
     ("ch09_masked", || printed(ch09_masked)),
+    ("ch10_bridge_weight", ch10_bridge_weight),
+    ("ch10_masked_loss", ch10_masked_loss),
+    ("ch10_teacher_forcing", ch10_teacher_forcing),
+    ("ch10_alpha", ch10_alpha),
+    ("ch10_gnmt_lp", ch10_gnmt_lp),
+    ("ch10_search_error", ch10_search_error),
+    ("ch10_beam_one", || printed(ch10_beam_one)),
 ];
 
 fn quiz_files() -> Vec<PathBuf> {
