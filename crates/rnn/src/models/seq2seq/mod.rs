@@ -17,6 +17,7 @@
 //! - [`decoder`](Seq2Seq::forward): the decoder step and teacher forcing, forward and backward;
 //! - [`attention`]: additive attention, forward and backward;
 //! - [`beam`]: greedy decoding and beam search;
+//! - [`sample`]: drawing outputs at a temperature ([`Seq2Seq::sample`]);
 //! - saving and loading ([`Seq2Seq::save`], [`Seq2Seq::load`]).
 //!
 //! **The bridge.** The decoder has as many layers as the encoder and the same hidden size H, and its
@@ -53,6 +54,7 @@ pub mod beam;
 mod bridge;
 mod decoder;
 mod io;
+pub mod sample;
 pub mod tokens;
 
 pub use attention::{Attention, Memory};
