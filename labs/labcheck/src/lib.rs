@@ -31,6 +31,8 @@ pub mod lab09;
 pub mod lab10;
 pub mod lab11;
 pub mod lab12;
+pub mod lab13;
+pub mod lab14;
 mod reference;
 pub mod report;
 

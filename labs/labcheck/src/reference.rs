@@ -10,8 +10,12 @@
 use ndarray::{Array1, Array2, ArrayD, Axis, s};
 use rnn::activation::sigmoid;
 
+mod attention;
+mod beam;
 mod masked;
 mod seq;
+pub use attention::{AttnSlip, attention_backward, attention_forward};
+pub use beam::{DecodeSlip, beam, greedy};
 pub use masked::{
     BwdSlip, FwdSlip, ReadSlip, masked_bptt, masked_states, read_last, read_last_back, read_mean,
     read_mean_back,

@@ -7,7 +7,8 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use labcheck::{
-    Grads, lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08, lab10, lab11, lab12,
+    Grads, lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08, lab10, lab11, lab12, lab13,
+    lab14,
 };
 use ndarray::{Array1, Array2, Array3, ArrayD, Axis, s};
 
@@ -2527,5 +2528,544 @@ fn lab12_bptt_waits_for_the_given_step_backward() {
     assert!(
         !msg.contains("Likely mistake"),
         "a second diagnosis:\n{msg}"
+    );
+}
+
+// ---------------------------------------------------------------- lab 13: greedy decoding and beam search
+
+mod decode {
+    //! Lab 13's functions as a learner writes them, with one switch per classic decoding mistake.
+
+    use ndarray::Array1;
+    use rnn::models::seq2seq::Hypothesis;
+    use rnn::models::seq2seq::tokens::EOS;
+
+    /// One classic mistake, or none.
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    pub enum Slip {
+        None,
+        NoNormalisation,
+        LenWithoutEos,
+        KeepFinished,
+        NeverFinish,
+        PerHypothesisFirstK,
+        PerHypothesisKeepAll,
+        MaxLenPlusOne,
+        MaxLenMinusOne,
+        DropUnended,
+        RankByLogProb,
+        StopAtKFinished,
+        EosLogProbForgotten,
+    }
+
+    pub fn length_normalised(log_prob: f64, len: usize, alpha: f64) -> f64 {
+        log_prob / (len as f64).powf(alpha)
+    }
+
+    fn score(log_prob: f64, tokens: usize, ended: bool, alpha: f64, slip: Slip) -> f64 {
+        match slip {
+            Slip::NoNormalisation => log_prob,
+            Slip::LenWithoutEos => length_normalised(log_prob, tokens, alpha),
+            _ => length_normalised(log_prob, tokens + usize::from(ended), alpha),
+        }
+    }
+
+    fn steps(max_len: usize, slip: Slip) -> usize {
+        match slip {
+            Slip::MaxLenPlusOne => max_len + 1,
+            Slip::MaxLenMinusOne => max_len - 1,
+            _ => max_len,
+        }
+    }
+
+    pub fn greedy(
+        next: &dyn Fn(&[usize]) -> Array1<f64>,
+        max_len: usize,
+        alpha: f64,
+        slip: Slip,
+    ) -> Hypothesis {
+        let (mut tokens, mut log_prob, mut ended) = (Vec::new(), 0.0, false);
+        for _ in 0..steps(max_len, slip) {
+            let lp = next(&tokens);
+            let mut y = 0;
+            for v in 1..lp.len() {
+                if lp[v] > lp[y] {
+                    y = v;
+                }
+            }
+            log_prob += lp[y];
+            if y == EOS && slip != Slip::NeverFinish {
+                ended = true;
+                break;
+            }
+            tokens.push(y);
+        }
+        Hypothesis {
+            score: score(log_prob, tokens.len(), ended, alpha, slip),
+            tokens,
+            log_prob,
+            ended,
+        }
+    }
+
+    pub fn beam(
+        next: &dyn Fn(&[usize]) -> Array1<f64>,
+        width: usize,
+        max_len: usize,
+        alpha: f64,
+        slip: Slip,
+    ) -> Vec<Hypothesis> {
+        let n_steps = steps(max_len, slip);
+        let mut live: Vec<(Vec<usize>, f64)> = vec![(vec![], 0.0)];
+        let mut finished = Vec::new();
+        for step in 0..n_steps {
+            let mut cands: Vec<(f64, usize, usize)> = vec![];
+            for (i, (prefix, lp0)) in live.iter().enumerate() {
+                let mut own: Vec<(f64, usize, usize)> = next(prefix)
+                    .iter()
+                    .enumerate()
+                    .map(|(v, &l)| (lp0 + l, i, v))
+                    .collect();
+                if matches!(slip, Slip::PerHypothesisFirstK | Slip::PerHypothesisKeepAll) {
+                    own.sort_by(|a, b| b.0.total_cmp(&a.0));
+                    own.truncate(width);
+                }
+                cands.extend(own);
+            }
+            match slip {
+                Slip::PerHypothesisFirstK => cands.truncate(width),
+                Slip::PerHypothesisKeepAll => {}
+                _ => {
+                    cands.sort_by(|a, b| b.0.total_cmp(&a.0));
+                    cands.truncate(width);
+                }
+            }
+            let last = step + 1 == n_steps;
+            let mut new_live = vec![];
+            for (lp, i, v) in cands {
+                let mut tokens = live[i].0.clone();
+                if v == EOS && slip != Slip::NeverFinish {
+                    let lp_end = if slip == Slip::EosLogProbForgotten {
+                        lp - next(&tokens)[EOS]
+                    } else {
+                        lp
+                    };
+                    finished.push(Hypothesis {
+                        score: score(lp_end, tokens.len(), true, alpha, slip),
+                        tokens: tokens.clone(),
+                        log_prob: lp_end,
+                        ended: true,
+                    });
+                    if slip != Slip::KeepFinished {
+                        continue;
+                    }
+                }
+                tokens.push(v);
+                if last {
+                    if slip != Slip::DropUnended {
+                        finished.push(Hypothesis {
+                            score: score(lp, tokens.len(), false, alpha, slip),
+                            tokens,
+                            log_prob: lp,
+                            ended: false,
+                        });
+                    }
+                } else {
+                    new_live.push((tokens, lp));
+                }
+            }
+            if new_live.is_empty() || (slip == Slip::StopAtKFinished && finished.len() >= width) {
+                break;
+            }
+            live = new_live;
+        }
+        if slip == Slip::RankByLogProb {
+            finished.sort_by(|a, b| b.log_prob.total_cmp(&a.log_prob));
+        } else {
+            finished.sort_by(|a, b| b.score.total_cmp(&a.score));
+        }
+        finished
+    }
+}
+
+/// Runs lab 13's whole test with one slip in greedy decoding and one in beam search.
+fn lab13_with(greedy_slip: decode::Slip, beam_slip: decode::Slip) {
+    lab13::check_length_normalised(decode::length_normalised);
+    lab13::check_greedy(
+        move |next: &dyn Fn(&[usize]) -> ndarray::Array1<f64>, m, a| {
+            decode::greedy(next, m, a, greedy_slip)
+        },
+    );
+    lab13::check_beam_search(
+        move |next: &dyn Fn(&[usize]) -> ndarray::Array1<f64>, w, m, a| {
+            decode::beam(next, w, m, a, beam_slip)
+        },
+    );
+}
+
+fn lab13_beam(slip: decode::Slip) {
+    lab13_with(decode::Slip::None, slip);
+}
+
+#[test]
+fn lab13_correct_answer_passes() {
+    lab13_with(decode::Slip::None, decode::Slip::None);
+}
+
+#[test]
+fn lab13_length_normalised_untouched_todo() {
+    names(
+        || lab13::check_length_normalised(|_, _, _| todo!()),
+        "Replace the `todo!()`",
+    );
+}
+
+#[test]
+fn lab13_length_normalised_forgotten() {
+    names(
+        || lab13::check_length_normalised(|lp, _, _| lp),
+        lab13::NO_NORMALISATION,
+    );
+}
+
+#[test]
+fn lab13_greedy_without_normalisation() {
+    names(
+        || lab13_with(decode::Slip::NoNormalisation, decode::Slip::None),
+        lab13::NO_NORMALISATION,
+    );
+}
+
+#[test]
+fn lab13_greedy_len_without_eos() {
+    names(
+        || lab13_with(decode::Slip::LenWithoutEos, decode::Slip::None),
+        lab13::LEN_WITHOUT_EOS,
+    );
+}
+
+#[test]
+fn lab13_greedy_not_stopping_at_eos() {
+    names(
+        || lab13_with(decode::Slip::NeverFinish, decode::Slip::None),
+        lab13::NOT_STOPPING,
+    );
+}
+
+#[test]
+fn lab13_greedy_off_by_one() {
+    names(
+        || lab13_with(decode::Slip::MaxLenPlusOne, decode::Slip::None),
+        lab13::OFF_BY_ONE,
+    );
+    names(
+        || lab13_with(decode::Slip::MaxLenMinusOne, decode::Slip::None),
+        lab13::OFF_BY_ONE,
+    );
+}
+
+#[test]
+fn lab13_beam_without_normalisation() {
+    names(
+        || lab13_beam(decode::Slip::NoNormalisation),
+        lab13::NO_NORMALISATION,
+    );
+}
+
+#[test]
+fn lab13_beam_len_without_eos() {
+    names(
+        || lab13_beam(decode::Slip::LenWithoutEos),
+        lab13::LEN_WITHOUT_EOS,
+    );
+}
+
+#[test]
+fn lab13_beam_keeps_finished_hypotheses() {
+    names(
+        || lab13_beam(decode::Slip::KeepFinished),
+        lab13::KEEP_FINISHED,
+    );
+}
+
+#[test]
+fn lab13_beam_never_finishes() {
+    names(
+        || lab13_beam(decode::Slip::NeverFinish),
+        lab13::KEEP_FINISHED,
+    );
+}
+
+#[test]
+fn lab13_beam_top_k_per_hypothesis() {
+    names(
+        || lab13_beam(decode::Slip::PerHypothesisFirstK),
+        lab13::PER_HYPOTHESIS,
+    );
+    names(
+        || lab13_beam(decode::Slip::PerHypothesisKeepAll),
+        lab13::PER_HYPOTHESIS,
+    );
+}
+
+#[test]
+fn lab13_beam_off_by_one_max_len() {
+    names(
+        || lab13_beam(decode::Slip::MaxLenPlusOne),
+        lab13::OFF_BY_ONE,
+    );
+    names(
+        || lab13_beam(decode::Slip::MaxLenMinusOne),
+        lab13::OFF_BY_ONE,
+    );
+}
+
+#[test]
+fn lab13_beam_drops_unended() {
+    names(
+        || lab13_beam(decode::Slip::DropUnended),
+        lab13::DROP_UNENDED,
+    );
+}
+
+#[test]
+fn lab13_beam_ranked_by_log_prob() {
+    names(
+        || lab13_beam(decode::Slip::RankByLogProb),
+        lab13::RANK_BY_LOGP,
+    );
+}
+
+#[test]
+fn lab13_beam_stops_at_k_finished() {
+    names(
+        || lab13_beam(decode::Slip::StopAtKFinished),
+        lab13::STOP_AT_K,
+    );
+}
+
+#[test]
+fn lab13_beam_log_prob_is_not_teacher_forcing() {
+    names(
+        || lab13_beam(decode::Slip::EosLogProbForgotten),
+        "teacher forcing gives",
+    );
+}
+
+// ---------------------------------------------------------------- lab 14: attention
+
+mod attn {
+    //! Lab 14's functions as a learner writes them, with one switch per classic attention mistake.
+
+    use labcheck::lab14::{AttnGrads, AttnParams};
+    use ndarray::{Array2, Array3, Axis};
+
+    /// One classic mistake, or none.
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    pub enum Slip {
+        None,
+        SoftmaxOverPads,
+        TransposedWk,
+        NoTanh,
+        NoSubtraction,
+        NoTanhDerivative,
+        NoDirectDkeys,
+        TransposedWkBackward,
+    }
+
+    pub fn scores(
+        p: &AttnParams,
+        q: &Array2<f64>,
+        keys: &Array3<f64>,
+        slip: Slip,
+    ) -> (Array3<f64>, Array2<f64>) {
+        let (s_len, b, _) = keys.dim();
+        let qp = q.dot(&p.w_q.t()) + &p.b_q;
+        let mut u = Array3::zeros((s_len, b, p.w_q.nrows()));
+        for s in 0..s_len {
+            let ks = keys.index_axis(Axis(0), s);
+            let kp = if slip == Slip::TransposedWk {
+                ks.dot(&p.w_k)
+            } else {
+                ks.dot(&p.w_k.t())
+            };
+            let a = &qp + &kp;
+            let us = if slip == Slip::NoTanh {
+                a
+            } else {
+                a.mapv(f64::tanh)
+            };
+            u.index_axis_mut(Axis(0), s).assign(&us);
+        }
+        let e = (&u * &p.v.row(0)).sum_axis(Axis(2));
+        (u, e)
+    }
+
+    pub fn masked_softmax(e: &Array2<f64>, lengths: &[usize], slip: Slip) -> Array2<f64> {
+        let mut alpha = Array2::zeros(e.raw_dim());
+        for (b, &len) in lengths.iter().enumerate() {
+            let n = if slip == Slip::SoftmaxOverPads {
+                e.nrows()
+            } else {
+                len
+            };
+            let m = (0..n).map(|s| e[[s, b]]).fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = (0..n).map(|s| (e[[s, b]] - m).exp()).sum();
+            for s in 0..n {
+                alpha[[s, b]] = (e[[s, b]] - m).exp() / z;
+            }
+        }
+        alpha
+    }
+
+    pub fn context(alpha: &Array2<f64>, keys: &Array3<f64>) -> Array2<f64> {
+        let (s_len, b, k) = keys.dim();
+        let mut c = Array2::zeros((b, k));
+        for s in 0..s_len {
+            c += &(&keys.index_axis(Axis(0), s) * &alpha.row(s).insert_axis(Axis(1)));
+        }
+        c
+    }
+
+    pub fn backward(
+        p: &AttnParams,
+        q: &Array2<f64>,
+        keys: &Array3<f64>,
+        u: &Array3<f64>,
+        alpha: &Array2<f64>,
+        dc: &Array2<f64>,
+        slip: Slip,
+    ) -> AttnGrads {
+        let (s_len, b, k) = keys.dim();
+        let a = p.w_q.nrows();
+        let mut d_alpha = Array2::zeros((s_len, b));
+        let mut dkeys = Array3::zeros((s_len, b, k));
+        for s in 0..s_len {
+            let ks = keys.index_axis(Axis(0), s);
+            d_alpha.row_mut(s).assign(&(&ks * dc).sum_axis(Axis(1)));
+            if slip != Slip::NoDirectDkeys {
+                dkeys
+                    .index_axis_mut(Axis(0), s)
+                    .assign(&(dc * &alpha.row(s).insert_axis(Axis(1))));
+            }
+        }
+        let de = if slip == Slip::NoSubtraction {
+            alpha * &d_alpha
+        } else {
+            let mean = (alpha * &d_alpha).sum_axis(Axis(0));
+            alpha * &(&d_alpha - &mean.insert_axis(Axis(0)))
+        };
+        let mut dv = Array2::zeros((1, a));
+        let mut dw_k = Array2::zeros((a, k));
+        let mut da_q = Array2::zeros((b, a));
+        for s in 0..s_len {
+            let us = u.index_axis(Axis(0), s);
+            let de_s = de.row(s).insert_axis(Axis(1));
+            dv += &(&us * &de_s).sum_axis(Axis(0)).insert_axis(Axis(0));
+            let mut da = &de_s * &p.v.row(0);
+            if slip != Slip::NoTanhDerivative {
+                da = &da * &us.mapv(|x| 1.0 - x * x);
+            }
+            da_q += &da;
+            let ks = keys.index_axis(Axis(0), s);
+            let mut dk = dkeys.index_axis_mut(Axis(0), s);
+            if slip == Slip::TransposedWkBackward {
+                dw_k += &ks.t().dot(&da);
+                dk += &da.dot(&p.w_k.t());
+            } else {
+                dw_k += &da.t().dot(&ks);
+                dk += &da.dot(&p.w_k);
+            }
+        }
+        AttnGrads {
+            dv,
+            dw_q: da_q.t().dot(q),
+            db_q: da_q.sum_axis(Axis(0)),
+            dw_k,
+            dq: da_q.dot(&p.w_q),
+            dkeys,
+        }
+    }
+}
+
+/// Runs lab 14's whole test with one slip in the learner's code.
+fn lab14_with(slip: attn::Slip) {
+    lab14::check_forward(
+        move |p, q, k| attn::scores(p, q, k, slip),
+        move |e, l| attn::masked_softmax(e, l, slip),
+        attn::context,
+    );
+    lab14::check_backward(move |p, q, k, u, a, dc| attn::backward(p, q, k, u, a, dc, slip));
+}
+
+#[test]
+fn lab14_correct_answer_passes() {
+    lab14_with(attn::Slip::None);
+}
+
+#[test]
+fn lab14_untouched_todo() {
+    names(
+        || {
+            lab14::check_forward(
+                |_, _, _| todo!(),
+                |e, l| attn::masked_softmax(e, l, attn::Slip::None),
+                attn::context,
+            )
+        },
+        "Replace the `todo!()`",
+    );
+}
+
+#[test]
+fn lab14_softmax_over_the_pads() {
+    names(
+        || lab14_with(attn::Slip::SoftmaxOverPads),
+        lab14::SOFTMAX_OVER_PADS,
+    );
+}
+
+#[test]
+fn lab14_transposed_w_k_in_the_forward() {
+    names(
+        || lab14_with(attn::Slip::TransposedWk),
+        lab14::TRANSPOSED_WK,
+    );
+}
+
+#[test]
+fn lab14_no_tanh_in_the_scores() {
+    names(|| lab14_with(attn::Slip::NoTanh), lab14::NO_TANH);
+}
+
+#[test]
+fn lab14_missing_the_softmax_subtraction() {
+    names(
+        || lab14_with(attn::Slip::NoSubtraction),
+        lab14::NO_SUBTRACTION,
+    );
+}
+
+#[test]
+fn lab14_forgetting_the_tanh_derivative() {
+    names(
+        || lab14_with(attn::Slip::NoTanhDerivative),
+        lab14::NO_TANH_DERIVATIVE,
+    );
+}
+
+#[test]
+fn lab14_forgetting_the_direct_dkeys() {
+    names(
+        || lab14_with(attn::Slip::NoDirectDkeys),
+        lab14::NO_DIRECT_DKEYS,
+    );
+}
+
+#[test]
+fn lab14_transposed_w_k_in_the_backward() {
+    names(
+        || lab14_with(attn::Slip::TransposedWkBackward),
+        lab14::TRANSPOSED_WK,
     );
 }

@@ -1,0 +1,163 @@
+// Lab 13 · Greedy decoding and beam search with length normalisation (book chapter 10).
+//
+// A trained encoder-decoder gives every output sequence y (ended by <eos>) a log-probability
+//
+//     log P(y | x) = Σ_t log p_t[y_t]                                                        (10.8)
+//
+// Here the model is hidden behind one function: `next(prefix)` returns the log-probabilities (V) of the
+// token that follows `prefix` (the tokens generated so far, without <sos>) for a fixed source x.
+//
+// Part 1, length normalisation. log P only falls as a sequence grows, so finished sequences of different
+// lengths are compared by
+//
+//     score(y) = log P(y | x) / |y|^α                                                        (10.9)
+//
+// where |y| counts the generated tokens INCLUDING the final <eos> (an unended sequence: its tokens).
+//
+// Part 2, greedy decoding: at each step take the most likely token (the first largest, on a tie), add its
+// log-probability; stop at <eos> (ended; the <eos> is not one of the tokens) or after max_len steps
+// (unended).
+//
+// Part 3, beam search of width k. Keep up to k live prefixes, starting from the empty one (log P = 0). At each
+// of at most max_len steps:
+//   - every live prefix × every token v is a candidate with log P(prefix) + log p[v]              (10.8)
+//   - sort ALL candidates by log P, best first (a stable sort), and keep the k best;
+//   - a survivor whose token is <eos> is finished: it joins the finished list (ended, tokens without the
+//     <eos>) and leaves the beam; the others are the next step's live prefixes; at the last step
+//     (step + 1 == max_len) they are finished too, unended;
+//   - stop when nothing is live.
+// Return the finished list sorted by score (10.9), best first: the n-best list.
+//
+// The tests compare with `rnn::models::seq2seq::Seq2Seq::{greedy, beam_search}` on small random models,
+// with brute force on a tiny vocabulary, and every log P with teacher forcing (`sequence_log_prob`).
+// Run `rustlings hint` if you are stuck.
+
+use ndarray::Array1;
+use rnn::models::seq2seq::Hypothesis;
+use rnn::models::seq2seq::tokens::EOS;
+
+/// score = log P / |y|^α (10.9), for a sequence of `len` tokens (<eos> included).
+fn length_normalised(log_prob: f64, len: usize, alpha: f64) -> f64 {
+    // (10.9) score = log P / |y|^α
+    log_prob / (len as f64).powf(alpha)
+}
+
+/// Greedy decoding: at most `max_len` tokens (<eos> included).
+fn greedy(next: &dyn Fn(&[usize]) -> Array1<f64>, max_len: usize, alpha: f64) -> Hypothesis {
+    let (mut tokens, mut log_prob, mut ended) = (Vec::new(), 0.0, false);
+    for _ in 0..max_len {
+        let lp = next(&tokens); // (V)
+        let y = (0..lp.len()).fold(0, |best, v| if lp[v] > lp[best] { v } else { best });
+        // (10.8) log P accumulates log p_t[y_t]
+        log_prob += lp[y];
+        if y == EOS {
+            ended = true;
+            break;
+        }
+        tokens.push(y);
+    }
+    let len = tokens.len() + usize::from(ended);
+    Hypothesis {
+        score: length_normalised(log_prob, len, alpha),
+        tokens,
+        log_prob,
+        ended,
+    }
+}
+
+/// Beam search of width `width`: the n-best list, best score first.
+fn beam_search(
+    next: &dyn Fn(&[usize]) -> Array1<f64>,
+    width: usize,
+    max_len: usize,
+    alpha: f64,
+) -> Vec<Hypothesis> {
+    let mut live: Vec<(Vec<usize>, f64)> = vec![(Vec::new(), 0.0)];
+    let mut finished: Vec<Hypothesis> = Vec::new();
+    for step in 0..max_len {
+        // every extension of every live prefix: (log P, prefix index, token)
+        let mut candidates: Vec<(f64, usize, usize)> = Vec::new();
+        for (i, (prefix, lp_prefix)) in live.iter().enumerate() {
+            for (v, &l) in next(prefix).iter().enumerate() {
+                // (10.8) log P(prefix, v) = log P(prefix) + log p_t[v]
+                candidates.push((lp_prefix + l, i, v));
+            }
+        }
+        // the k best over ALL candidates
+        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+        candidates.truncate(width);
+        let last_step = step + 1 == max_len;
+        let mut next_live = Vec::new();
+        for (log_prob, i, v) in candidates {
+            let mut tokens = live[i].0.clone();
+            if v == EOS {
+                let score = length_normalised(log_prob, tokens.len() + 1, alpha);
+                finished.push(Hypothesis {
+                    tokens,
+                    log_prob,
+                    score,
+                    ended: true,
+                });
+                continue;
+            }
+            tokens.push(v);
+            if last_step {
+                let score = length_normalised(log_prob, tokens.len(), alpha);
+                finished.push(Hypothesis {
+                    tokens,
+                    log_prob,
+                    score,
+                    ended: false,
+                });
+            } else {
+                next_live.push((tokens, log_prob));
+            }
+        }
+        if next_live.is_empty() {
+            break;
+        }
+        live = next_live;
+    }
+    finished.sort_by(|a, b| b.score.total_cmp(&a.score));
+    finished
+}
+
+fn main() {
+    // A toy "model" over V = 5 tokens (<pad>, <sos>, <eos>, <unk>, "a") that does not look at the prefix
+    // much: <eos> is likely at first, "a" after it. Greedy stops at once; the beam finds longer sequences.
+    let next = |prefix: &[usize]| {
+        let p: [f64; 5] = if prefix.is_empty() {
+            [0.01, 0.01, 0.45, 0.13, 0.40]
+        } else {
+            [0.01, 0.01, 0.30, 0.08, 0.60]
+        };
+        Array1::from_iter(p.iter().map(|v| v.ln()))
+    };
+    let g = greedy(&next, 4, 0.7);
+    println!(
+        "greedy: {:?}, ended {}, log P {:.4}",
+        g.tokens, g.ended, g.log_prob
+    );
+    for alpha in [0.0, 1.0] {
+        println!("beam k = 3, α = {alpha}:");
+        for h in beam_search(&next, 3, 4, alpha) {
+            println!(
+                "  {:?} ended {} log P {:.4} score {:.4}",
+                h.tokens, h.ended, h.log_prob, h.score
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // One test that runs the checks in order: the beam is checked once greedy decoding is right.
+    #[test]
+    fn length_normalisation_greedy_then_beam() {
+        labcheck::lab13::check_length_normalised(length_normalised);
+        labcheck::lab13::check_greedy(greedy);
+        labcheck::lab13::check_beam_search(beam_search);
+    }
+}
