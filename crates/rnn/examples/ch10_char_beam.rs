@@ -54,7 +54,11 @@ impl Measures {
             / n as f64;
         // the first and last word may be cut by the prime or the end: count the inner ones
         let ws = words(text);
-        let inner = if ws.len() > 2 { &ws[1..ws.len() - 1] } else { &ws[..] };
+        let inner = if ws.len() > 2 {
+            &ws[1..ws.len() - 1]
+        } else {
+            &ws[..]
+        };
         let known = inner.iter().filter(|w| vocabulary.contains(*w)).count();
         let distinct: HashSet<&String> = inner.iter().collect();
         let chars: Vec<char> = text.chars().collect();
