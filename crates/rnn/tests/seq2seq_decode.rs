@@ -2,37 +2,11 @@
 //! brute-force search over every sequence finds; every reported log-probability is the one teacher
 //! forcing computes for the same tokens.
 
-use rnn::cells::CellKind;
 use rnn::models::seq2seq::tokens::EOS;
-use rnn::models::seq2seq::{BeamConfig, Hypothesis, LengthPenalty, Seq2Seq, Seq2SeqConfig};
-use rnn::params::Parameters;
+use rnn::models::seq2seq::{BeamConfig, Hypothesis, LengthPenalty, Seq2Seq};
 
-/// 3 symbols + the 4 specials.
-const V: usize = 7;
-
-/// A small random model, its weights scaled up so that its distributions are far from uniform.
-fn model(kind: CellKind, bi: bool, att: bool, seed: u64) -> Seq2Seq {
-    let cfg = Seq2SeqConfig::new(kind, V, V, 3, 4)
-        .bidirectional(bi)
-        .attention(att.then_some(3));
-    let mut m = Seq2Seq::new(&cfg, &mut rnn::init::rng(seed)).unwrap();
-    for (_, mut p) in m.params_mut() {
-        p *= 2.0;
-    }
-    m
-}
-
-fn cases() -> Vec<Seq2Seq> {
-    let mut out = Vec::new();
-    for (i, kind) in [CellKind::RnnTanh, CellKind::Lstm, CellKind::Gru]
-        .into_iter()
-        .enumerate()
-    {
-        out.push(model(kind, false, false, i as u64));
-        out.push(model(kind, true, true, 10 + i as u64));
-    }
-    out
-}
+mod common;
+use common::{cases, V};
 
 #[test]
 fn beam_of_width_one_is_greedy() {
