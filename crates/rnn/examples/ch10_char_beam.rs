@@ -192,7 +192,12 @@ fn main() {
         row(&name, &ms);
     }
     let greedy = model.sample(PRIMES[0], LEN, 0.0, None, 0).expect("greedy");
-    let beam1 = &model.beam_search(PRIMES[0], LEN, 1).expect("beam")[0].text;
+    // the width-1 beam after the first prime, decoded above
+    let beam1 = &examples
+        .iter()
+        .find(|(name, _)| name == "greedy")
+        .expect("the greedy example")
+        .1;
     println!(
         "\ngreedy sampling (temperature 0) and a beam of width 1 give the same text: {}",
         &greedy[PRIMES[0].len()..] == beam1
