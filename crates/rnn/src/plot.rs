@@ -11,6 +11,9 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+mod heatmap;
+pub use heatmap::Heatmap;
+
 /// An SVG image as a string; [`Svg::evcxr_display`] shows it inline in an evcxr (Jupyter) notebook.
 #[derive(Clone, Debug)]
 pub struct Svg(pub String);
