@@ -974,6 +974,66 @@ fn ch10_beam_one() {
 // END QUIZ
 
 // ---------------------------------------------------------------------------------------------------------
+// Chapter 11
+
+/// The LSTM seq2seq of chapter 11's quiz: H = 64, a bidirectional encoder, attention of size A = 32.
+fn ch11_model() -> rnn::models::seq2seq::Seq2Seq {
+    use rnn::cells::CellKind;
+    use rnn::models::seq2seq::{Seq2Seq, Seq2SeqConfig};
+    let config = Seq2SeqConfig::new(CellKind::Lstm, 30, 40, 16, 64)
+        .bidirectional(true)
+        .attention(Some(32));
+    Seq2Seq::new(&config, &mut rnn::init::rng(0)).unwrap()
+}
+
+/// The shape of `attention.key.weight`, W_k of (11.1).
+fn ch11_key_weight() -> String {
+    use rnn::params::Parameters;
+    let model = ch11_model();
+    let params = model.params();
+    let (_, w) = params
+        .iter()
+        .find(|(n, _)| n == "attention.key.weight")
+        .unwrap();
+    format!("({}, {})", w.shape()[0], w.shape()[1])
+}
+
+/// The number of attention parameters of the same model.
+fn ch11_attention_params() -> String {
+    use rnn::params::Parameters;
+    let n: usize = ch11_model()
+        .params()
+        .iter()
+        .filter(|(n, _)| n.starts_with("attention."))
+        .map(|(_, p)| p.len())
+        .sum();
+    n.to_string()
+}
+
+/// The weight (11.2) of position 2 when the scores at 4 positions are 1, 2, 0.5, 3 and the source has 3
+/// symbols, by `Attention::forward`. With A = 1, v = 4, W_q = 0, b_q = 0, W_k = 1 and one-number keys
+/// k_s = atanh(e_s / 4), (11.1) gives exactly e_s.
+fn ch11_masked_softmax() -> String {
+    use ndarray::{Array1, Array2, Array3};
+    use rnn::layers::Dense;
+    use rnn::models::seq2seq::attention::{Attention, Memory};
+    let scores = [1.0f64, 2.0, 0.5, 3.0];
+    let attention = Attention {
+        query: Dense {
+            weight: Array2::zeros((1, 1)),
+            bias: Array1::zeros(1),
+        },
+        key: Array2::ones((1, 1)),
+        v: Array2::from_elem((1, 1), 4.0),
+    };
+    let keys = Array3::from_shape_fn((4, 1, 1), |(s, _, _)| (scores[s] / 4.0).atanh());
+    let memory = Memory::new(&attention, keys, &[3]);
+    let (_, cache) = attention.forward(Array2::zeros((1, 1)).view(), &memory);
+    assert_eq!(cache.alpha[[3, 0]], 0.0, "the pad gets no weight");
+    format!("{:.3}", cache.alpha[[1, 0]])
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // the check
 
 type Check = (&'static str, fn() -> String);
@@ -1023,6 +1083,9 @@ const CHECKS: &[Check] = &[
     ("ch10_gnmt_lp", ch10_gnmt_lp),
     ("ch10_search_error", ch10_search_error),
     ("ch10_beam_one", || printed(ch10_beam_one)),
+    ("ch11_key_weight", ch11_key_weight),
+    ("ch11_attention_params", ch11_attention_params),
+    ("ch11_masked_softmax", ch11_masked_softmax),
 ];
 
 fn quiz_files() -> Vec<PathBuf> {

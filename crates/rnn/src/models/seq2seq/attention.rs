@@ -84,6 +84,7 @@ impl Attention {
             "Attention::forward: the query has {} rows, the memory a batch of {batch}",
             q.nrows()
         );
+        // ANCHOR: attention_forward
         let qp = self.query.forward(q); // W_q q_t + b_q                        (B, A)
         let v = self.v.row(0);
         // (11.1) u_{t,s} = tanh(W_q q_t + b_q + W_k k_s)                       (T_src, B, A)
@@ -105,6 +106,7 @@ impl Attention {
         for s in 0..t_src {
             c += &(&mem.keys.index_axis(Axis(0), s) * &alpha.row(s).insert_axis(Axis(1)));
         }
+        // ANCHOR_END: attention_forward
         let cache = AttentionCache {
             q: q.to_owned(),
             u,
@@ -126,6 +128,7 @@ impl Attention {
     ) -> Array2<f64> {
         let (t_src, batch, _) = mem.keys.dim();
         let alpha = &cache.alpha;
+        // ANCHOR: attention_backward
         // (11.5) ∂L/∂α_{t,s} = k_sᵀ ∂L/∂c_t                                     (T_src, B)
         let mut d_alpha = Array2::zeros((t_src, batch));
         for s in 0..t_src {
@@ -163,6 +166,7 @@ impl Attention {
         // (11.8) ∂L/∂W_q += Σ_b ∂L/∂(W_q q + b_q) q_tᵀ, ∂L/∂b_q += Σ_b ..., ∂L/∂q_t = W_qᵀ ...   (B, H)
         self.query
             .backward(cache.q.view(), dqp.view(), &mut grads.query)
+        // ANCHOR_END: attention_backward
     }
 }
 
