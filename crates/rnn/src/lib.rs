@@ -9,7 +9,9 @@
 //! - sequences are time-major: `(T, B, D)` = (time steps, batch, features);
 //! - batches are rows: a step computes `h = x·W_ihᵀ + b_ih + h_prev·W_hhᵀ + b_hh`;
 //! - parameters carry PyTorch's names, shapes and gate orders (`weight_ih_l0`, LSTM gates `i, f, g, o`,
-//!   GRU gates `r, z, n`), so weights move both ways through [`checkpoint`].
+//!   GRU gates `r, z, n`), so weights move both ways through [`checkpoint`];
+//! - Keras' `SimpleRNN`, `LSTM` and `GRU` weights (kernel, recurrent kernel, bias) convert to and from
+//!   those names through [`interop`].
 //!
 //! ```
 //! use rnn::prelude::*;
@@ -32,6 +34,7 @@ pub mod error;
 pub mod files;
 pub mod gradcheck;
 pub mod init;
+pub mod interop;
 pub mod layers;
 pub mod linalg;
 pub mod loss;
