@@ -115,6 +115,13 @@ fn torch_made_gru_char_model_loads_and_matches() {
     check_torch_made("char_lm_torch_gru");
 }
 
+/// `char_lm_text.txt` (what chapter 12's `rnn eval` of the PyTorch-made model reads) is the fixture text.
+#[test]
+fn the_text_file_is_the_fixture_text() {
+    let text = std::fs::read_to_string(fixture("char_lm_text.txt")).unwrap();
+    assert_eq!(text, TEXT);
+}
+
 /// The model behind `char_lm_ours.weights.safetensors`: a 2-layer LSTM with an 8-wide embedding and
 /// H = 7, from the library's seeded initialisation (seed 12).
 fn our_model() -> CharLm {

@@ -1034,6 +1034,83 @@ fn ch11_masked_softmax() -> String {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Chapter 12
+
+/// The Keras tensors `rnn::interop::model_to_keras` writes for a one-layer network of `cell` (D = 3, H = 4).
+fn ch12_keras(cell: rnn::cells::CellKind) -> rnn::checkpoint::Checkpoint {
+    use rnn::cells::{AnyCell, CellConfig};
+    use rnn::checkpoint::RnnConfig;
+    use rnn::stack::Rnn;
+    let config = RnnConfig {
+        cell: CellConfig::new(cell),
+        input_size: 3,
+        hidden_size: 4,
+        num_layers: 1,
+        bidirectional: false,
+        dropout: 0.0,
+    };
+    let model = Rnn::<AnyCell>::from_config(&config, &mut rnn::init::rng(0)).unwrap();
+    rnn::interop::model_to_keras(&model).unwrap()
+}
+
+fn shape_of(ckpt: &rnn::checkpoint::Checkpoint, name: &str) -> String {
+    let s = ckpt.get(name).unwrap().shape();
+    format!(
+        "({})",
+        s.iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The shape of Keras' `kernel` for the LSTM that is `nn.LSTM(3, 4)`.
+fn ch12_keras_kernel() -> String {
+    shape_of(&ch12_keras(rnn::cells::CellKind::Lstm), "layer0.kernel")
+}
+
+/// The shape of Keras' `bias` for the GRU that is `nn.GRU(3, 4)` (reset-after).
+fn ch12_keras_gru_bias() -> String {
+    shape_of(&ch12_keras(rnn::cells::CellKind::Gru), "layer0.bias")
+}
+
+/// The cell `RnnConfig::infer` reads from a ReLU network saved without its config.
+fn ch12_infer_relu() -> String {
+    use rnn::cells::{AnyCell, CellConfig, CellKind};
+    use rnn::checkpoint::{Checkpoint, RnnConfig};
+    use rnn::stack::Rnn;
+    let config = RnnConfig {
+        cell: CellConfig::new(CellKind::RnnRelu),
+        input_size: 3,
+        hidden_size: 4,
+        num_layers: 1,
+        bidirectional: false,
+        dropout: 0.0,
+    };
+    let model = Rnn::<AnyCell>::from_config(&config, &mut rnn::init::rng(0)).unwrap();
+    let dir = std::env::temp_dir().join(format!("rnn-quiz-ch12-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("relu.safetensors");
+    rnn::checkpoint::save_params(&path, &model, None).unwrap();
+    let inferred = RnnConfig::infer(&Checkpoint::load(&path).unwrap(), "").unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    inferred.to_json()["cell"].as_str().unwrap().to_string()
+}
+
+/// The parameters of the 512 x 2 LSTM character model over 65 characters (one-hot input).
+fn ch12_params_512() -> String {
+    use rnn::data::Vocab;
+    use rnn::models::char_lm::{CharLm, CharLmConfig};
+    use rnn::params::Parameters;
+    let chars: Vec<char> = (33..33 + 65).map(|i| char::from_u32(i).unwrap()).collect();
+    let config = CharLmConfig::new("lstm", Vocab::from_chars(chars), 0, 512, 2, 0.0);
+    CharLm::new(config, &mut rnn::init::rng(0))
+        .unwrap()
+        .num_params()
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // the check
 
 type Check = (&'static str, fn() -> String);
@@ -1086,6 +1163,10 @@ const CHECKS: &[Check] = &[
     ("ch11_key_weight", ch11_key_weight),
     ("ch11_attention_params", ch11_attention_params),
     ("ch11_masked_softmax", ch11_masked_softmax),
+    ("ch12_keras_kernel", ch12_keras_kernel),
+    ("ch12_keras_gru_bias", ch12_keras_gru_bias),
+    ("ch12_infer_relu", ch12_infer_relu),
+    ("ch12_params_512", ch12_params_512),
 ];
 
 fn quiz_files() -> Vec<PathBuf> {

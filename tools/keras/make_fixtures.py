@@ -75,6 +75,7 @@ def keras_config(layer, options, d, h, layers, bidirectional):
     return config
 
 
+# ANCHOR: build
 def build(layer, options, d, h, layers, bidirectional, t_len, batch):
     """The functional model (x, initial states) -> (output, final states) and its weights by name.
 
@@ -101,6 +102,7 @@ def build(layer, options, d, h, layers, bidirectional, t_len, batch):
             for tensor in ("kernel", "recurrent_kernel", "bias"):
                 weights.append((f"layer{k}.{tag}{tensor}", getattr(lay.cell, tensor)))
     return keras.Model([x_in] + state_ins, [y] + finals), weights
+# ANCHOR_END: build
 
 
 def stack_states(states, per_cell):

@@ -45,6 +45,7 @@ CONFIGS = {
 BIAS_PERTURBATION = 0.5
 
 
+# ANCHOR: build
 def build(kind, nonlinearity, d, h, layers, bidirectional):
     common = dict(input_size=d, hidden_size=h, num_layers=layers, bidirectional=bidirectional)
     if kind == "rnn":
@@ -54,6 +55,7 @@ def build(kind, nonlinearity, d, h, layers, bidirectional):
     if kind == "gru":
         return torch.nn.GRU(**common)
     raise ValueError(kind)
+# ANCHOR_END: build
 
 
 def contiguous(tensors):

@@ -146,14 +146,16 @@ pub(crate) fn check_include_anchors() -> Result {
             }
             let has = |m: &str| {
                 code.lines().any(|l| {
-                    l.trim_start().starts_with("//")
+                    let l0 = l.trim_start();
+                    // A comment line: `//` in Rust, `#` in Python, TOML and shell.
+                    (l0.starts_with("//") || l0.starts_with('#'))
                         && l.contains(&format!("{m}: {anchor}"))
                         && l.trim_end().ends_with(anchor)
                 })
             };
             if !has("ANCHOR") || !has("ANCHOR_END") {
                 problems.push(format!(
-                    "{page}: {{{{#{kind} {target}}}}}: no `// ANCHOR: {anchor}` ... `// ANCHOR_END: {anchor}` in {file}"
+                    "{page}: {{{{#{kind} {target}}}}}: no `// ANCHOR: {anchor}` ... `// ANCHOR_END: {anchor}` (`#` in Python) in {file}"
                 ));
             }
         }
