@@ -1036,21 +1036,23 @@ fn ch11_masked_softmax() -> String {
 // ---------------------------------------------------------------------------------------------------------
 // Chapter 12
 
-/// The Keras tensors `rnn::interop::model_to_keras` writes for a one-layer network of `cell` (D = 3, H = 4).
-fn ch12_keras(cell: rnn::cells::CellKind) -> rnn::checkpoint::Checkpoint {
-    use rnn::cells::{AnyCell, CellConfig};
+/// A one-layer network of `cell` with D = 3 and H = 4, from seed 0.
+fn ch12_network(cell: rnn::cells::CellKind) -> rnn::stack::Rnn<rnn::cells::AnyCell> {
     use rnn::checkpoint::RnnConfig;
-    use rnn::stack::Rnn;
     let config = RnnConfig {
-        cell: CellConfig::new(cell),
+        cell: rnn::cells::CellConfig::new(cell),
         input_size: 3,
         hidden_size: 4,
         num_layers: 1,
         bidirectional: false,
         dropout: 0.0,
     };
-    let model = Rnn::<AnyCell>::from_config(&config, &mut rnn::init::rng(0)).unwrap();
-    rnn::interop::model_to_keras(&model).unwrap()
+    rnn::stack::Rnn::from_config(&config, &mut rnn::init::rng(0)).unwrap()
+}
+
+/// The Keras tensors `rnn::interop::model_to_keras` writes for that network.
+fn ch12_keras(cell: rnn::cells::CellKind) -> rnn::checkpoint::Checkpoint {
+    rnn::interop::model_to_keras(&ch12_network(cell)).unwrap()
 }
 
 fn shape_of(ckpt: &rnn::checkpoint::Checkpoint, name: &str) -> String {
@@ -1076,18 +1078,8 @@ fn ch12_keras_gru_bias() -> String {
 
 /// The cell `RnnConfig::infer` reads from a ReLU network saved without its config.
 fn ch12_infer_relu() -> String {
-    use rnn::cells::{AnyCell, CellConfig, CellKind};
     use rnn::checkpoint::{Checkpoint, RnnConfig};
-    use rnn::stack::Rnn;
-    let config = RnnConfig {
-        cell: CellConfig::new(CellKind::RnnRelu),
-        input_size: 3,
-        hidden_size: 4,
-        num_layers: 1,
-        bidirectional: false,
-        dropout: 0.0,
-    };
-    let model = Rnn::<AnyCell>::from_config(&config, &mut rnn::init::rng(0)).unwrap();
+    let model = ch12_network(rnn::cells::CellKind::RnnRelu);
     let dir = std::env::temp_dir().join(format!("rnn-quiz-ch12-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("relu.safetensors");

@@ -31,11 +31,8 @@ use rnn::optim::{Adam, Optimizer};
 use rnn::prelude::*;
 use rnn::stack::Rnn;
 
-fn fixture(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(file)
-}
+mod common;
+use common::{bound, fixture, max_abs_diff};
 
 /// A scratch folder for this run's files, removed at the end.
 fn scratch() -> PathBuf {
@@ -46,19 +43,6 @@ fn scratch() -> PathBuf {
 
 fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).expect("a saved file").len()
-}
-
-/// "below 1e-14" for a difference at rounding level, the number itself otherwise.
-fn bound(d: f64) -> String {
-    if d < 1e-14 {
-        "below 1e-14".to_string()
-    } else {
-        format!("{d:.1e}")
-    }
-}
-
-fn max_abs_diff(a: &Array3<f64>, b: &Array3<f64>) -> f64 {
-    (a - b).iter().fold(0.0, |m, d| m.max(d.abs()))
 }
 
 /// A random input (T = 7, B = 3, D) in [-1, 1].

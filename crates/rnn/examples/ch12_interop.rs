@@ -14,12 +14,15 @@
 
 use std::collections::BTreeMap;
 
-use ndarray::{Array3, Ix3};
+use ndarray::Ix3;
 use rnn::cells::{AnyCell, CellConfig, CellKind};
 use rnn::checkpoint::Checkpoint;
 use rnn::interop;
 use rnn::prelude::*;
 use rnn::stack::{states_to_pytorch, Rnn};
+
+mod common;
+use common::{bound, max_abs_diff};
 
 /// The Keras tensor that PyTorch's tensor `name` becomes: `weight_ih_l1_reverse` -> `layer1.backward.kernel`.
 fn keras_name(name: &str, bidirectional: bool) -> String {
@@ -40,20 +43,6 @@ fn keras_name(name: &str, bidirectional: bool) -> String {
         _ => return format!("(added into {stem}bias)"),
     };
     format!("{stem}{tensor}")
-}
-
-/// "below 1e-14" for a difference at rounding level, the number itself otherwise: the last bits of a
-/// rounding-level difference depend on the CPU, so the book's copy of this output prints a bound.
-fn bound(d: f64) -> String {
-    if d < 1e-14 {
-        "below 1e-14".to_string()
-    } else {
-        format!("{d:.1e}")
-    }
-}
-
-fn max_abs_diff(a: &Array3<f64>, b: &Array3<f64>) -> f64 {
-    (a - b).iter().fold(0.0, |m, d| m.max(d.abs()))
 }
 
 fn main() -> rnn::Result<()> {

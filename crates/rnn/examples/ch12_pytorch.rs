@@ -18,8 +18,6 @@
 //! Differences from PyTorch are printed as bounds, not digits: their last bits depend on the CPU's
 //! rounding and the order of its sums. `tests/parity.rs` and `tests/char_lm_parity.rs` require 1e-10.
 
-use std::path::{Path, PathBuf};
-
 use ndarray::{Array3, Ix3};
 use rnn::cells::AnyCell;
 use rnn::checkpoint::{Checkpoint, RnnConfig};
@@ -27,29 +25,13 @@ use rnn::models::char_lm::CharLm;
 use rnn::prelude::*;
 use rnn::stack::{states_from_pytorch, states_to_pytorch, Rnn};
 
-fn fixture(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(file)
-}
+mod common;
+use common::{bound, fixture, max_abs_diff};
 
 fn as3(t: &ndarray::ArrayD<f64>) -> Array3<f64> {
     t.clone()
         .into_dimensionality::<Ix3>()
         .expect("a 3-D tensor")
-}
-
-/// "below 1e-14" for a difference at rounding level, the number itself otherwise.
-fn bound(d: f64) -> String {
-    if d < 1e-14 {
-        "below 1e-14".to_string()
-    } else {
-        format!("{d:.1e}")
-    }
-}
-
-fn max_abs_diff(a: &Array3<f64>, b: &Array3<f64>) -> f64 {
-    (a - b).iter().fold(0.0, |m, d| m.max(d.abs()))
 }
 
 fn main() -> rnn::Result<()> {
