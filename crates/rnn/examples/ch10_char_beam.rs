@@ -11,7 +11,8 @@
 //! the share of its words that are words of the corpus, the share of distinct words, and how much of it
 //! repeats itself (the share of 20-character windows that already occurred earlier in the same text).
 //! Passages of the corpus itself give the reference values. Everything is deterministic: the seeds are fixed
-//! and beam search breaks ties by index.
+//! and beam search breaks ties by index. With `--top-k` it also samples from the k most probable characters
+//! only (k = 5, 10, 20 at temperature 1; 5 and 10 at 0.8), the measurements of chapter 10's exercise 7.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -96,9 +97,14 @@ fn one_line(text: &str) -> String {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // --top-k adds top-k sampling to the methods (chapter 10's exercise 7)
+    let top_k = args.iter().any(|a| a == "--top-k");
+    args.retain(|a| a != "--top-k");
     let [checkpoint, corpus] = &args[..] else {
-        eprintln!("usage: ch10_char_beam CHECKPOINT CORPUS   (chapter 6's run and its text)");
+        eprintln!(
+            "usage: ch10_char_beam CHECKPOINT CORPUS [--top-k]   (chapter 6's run and its text)"
+        );
         std::process::exit(2);
     };
     let model = CharLm::load(Path::new(checkpoint)).unwrap_or_else(|e| {
@@ -169,6 +175,30 @@ fn main() {
         }
         row(&format!("sampling, temperature {temperature}"), &ms);
     }
+    // ANCHOR: top_k
+    // Top-k sampling: only the k most probable characters, renormalised, at temperatures 1 and 0.8.
+    let top_k_runs: &[(usize, f64)] = if top_k {
+        &[(5, 1.0), (10, 1.0), (20, 1.0), (5, 0.8), (10, 0.8)]
+    } else {
+        &[]
+    };
+    for &(k, temperature) in top_k_runs {
+        let mut ms = Vec::new();
+        for prime in PRIMES {
+            for seed in SEEDS {
+                let out = model
+                    .sample(prime, LEN, temperature, Some(k), seed)
+                    .expect("sample");
+                let gen = &out[prime.len()..];
+                ms.push(Measures::of(&model, prime, gen, &vocabulary));
+                if prime == PRIMES[0] && seed == 0 {
+                    examples.push((format!("top-{k}, T = {temperature}"), gen.to_string()));
+                }
+            }
+        }
+        row(&format!("top-{k}, temperature {temperature}"), &ms);
+    }
+    // ANCHOR_END: top_k
     for width in [1, 2, 5, 10] {
         let mut ms = Vec::new();
         for prime in PRIMES {
