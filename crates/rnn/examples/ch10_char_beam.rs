@@ -159,44 +159,39 @@ fn main() {
     row("the corpus (20 passages)", &passages);
 
     let mut examples = Vec::new();
-    for temperature in [1.0, 0.8, 0.5] {
-        let mut ms = Vec::new();
-        for prime in PRIMES {
-            for seed in SEEDS {
-                let out = model
-                    .sample(prime, LEN, temperature, None, seed)
-                    .expect("sample");
-                let gen = &out[prime.len()..];
-                ms.push(Measures::of(&model, prime, gen, &vocabulary));
-                if prime == PRIMES[0] && seed == 0 {
-                    examples.push((format!("temperature {temperature}"), gen.to_string()));
-                }
-            }
-        }
-        row(&format!("sampling, temperature {temperature}"), &ms);
-    }
     // ANCHOR: top_k
-    // Top-k sampling: only the k most probable characters, renormalised, at temperatures 1 and 0.8.
-    let top_k_runs: &[(usize, f64)] = if top_k {
-        &[(5, 1.0), (10, 1.0), (20, 1.0), (5, 0.8), (10, 0.8)]
-    } else {
-        &[]
-    };
-    for &(k, temperature) in top_k_runs {
+    // Sampling at three temperatures; with --top-k also from the k most probable characters only,
+    // renormalised, at temperatures 1 and 0.8.
+    let mut settings: Vec<(f64, Option<usize>)> = vec![(1.0, None), (0.8, None), (0.5, None)];
+    if top_k {
+        settings.extend([(1.0, Some(5)), (1.0, Some(10)), (1.0, Some(20))]);
+        settings.extend([(0.8, Some(5)), (0.8, Some(10))]);
+    }
+    for (temperature, k) in settings {
+        let (name, label) = match k {
+            None => (
+                format!("sampling, temperature {temperature}"),
+                format!("temperature {temperature}"),
+            ),
+            Some(k) => (
+                format!("top-{k}, temperature {temperature}"),
+                format!("top-{k}, T = {temperature}"),
+            ),
+        };
         let mut ms = Vec::new();
         for prime in PRIMES {
             for seed in SEEDS {
                 let out = model
-                    .sample(prime, LEN, temperature, Some(k), seed)
+                    .sample(prime, LEN, temperature, k, seed)
                     .expect("sample");
                 let gen = &out[prime.len()..];
                 ms.push(Measures::of(&model, prime, gen, &vocabulary));
                 if prime == PRIMES[0] && seed == 0 {
-                    examples.push((format!("top-{k}, T = {temperature}"), gen.to_string()));
+                    examples.push((label.clone(), gen.to_string()));
                 }
             }
         }
-        row(&format!("top-{k}, temperature {temperature}"), &ms);
+        row(&name, &ms);
     }
     // ANCHOR_END: top_k
     for width in [1, 2, 5, 10] {
