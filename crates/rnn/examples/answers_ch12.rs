@@ -32,14 +32,7 @@ use rnn::prelude::*;
 use rnn::stack::Rnn;
 
 mod common;
-use common::{bound, fixture, max_abs_diff};
-
-/// A scratch folder for this run's files, removed at the end.
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rnn-answers-ch12-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary folder");
-    dir
-}
+use common::{bound, fixture, max_abs_diff, remove_scratch, scratch_dir};
 
 fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).expect("a saved file").len()
@@ -275,7 +268,7 @@ fn exercise_7() -> rnn::Result<()> {
 // ANCHOR_END: ex7
 
 fn main() -> rnn::Result<()> {
-    let dir = scratch();
+    let dir = scratch_dir("answers-ch12")?;
     let parts: [(&str, &dyn Fn() -> rnn::Result<()>); 6] = [
         ("ex1", &|| exercise_1(&dir)),
         ("ex2", &|| exercise_2(&dir)),
@@ -289,6 +282,6 @@ fn main() -> rnn::Result<()> {
         run()?;
         println!("// ANCHOR_END: {anchor}");
     }
-    std::fs::remove_dir_all(&dir).expect("the temporary folder removed");
+    remove_scratch(&dir)?;
     Ok(())
 }

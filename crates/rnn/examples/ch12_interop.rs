@@ -22,7 +22,7 @@ use rnn::prelude::*;
 use rnn::stack::{states_to_pytorch, Rnn};
 
 mod common;
-use common::{bound, max_abs_diff};
+use common::{bound, max_abs_diff, remove_scratch, scratch_dir};
 
 /// The Keras tensor that PyTorch's tensor `name` becomes: `weight_ih_l1_reverse` -> `layer1.backward.kernel`.
 fn keras_name(name: &str, bidirectional: bool) -> String {
@@ -47,12 +47,7 @@ fn keras_name(name: &str, bidirectional: bool) -> String {
 
 fn main() -> rnn::Result<()> {
     let model = Rnn::new(3, 4, 2, true, 0.0, Lstm::new, &mut rnn::init::rng(12))?;
-    let dir = std::env::temp_dir().join(format!("rnn-ch12-interop-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|source| rnn::Error::Io {
-        action: "create",
-        path: dir.clone(),
-        source,
-    })?;
+    let dir = scratch_dir("ch12-interop")?;
     let path = dir.join("lstm.safetensors");
     model.save(&path)?;
 
@@ -125,10 +120,6 @@ fn main() -> rnn::Result<()> {
         bound(max_abs_diff(&h_a, &h_b)),
         bound(max_abs_diff(&c_a.unwrap(), &c_b.unwrap()))
     );
-    std::fs::remove_dir_all(&dir).map_err(|source| rnn::Error::Io {
-        action: "remove",
-        path: dir.clone(),
-        source,
-    })?;
+    remove_scratch(&dir)?;
     Ok(())
 }

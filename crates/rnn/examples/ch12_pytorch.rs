@@ -26,7 +26,7 @@ use rnn::prelude::*;
 use rnn::stack::{states_from_pytorch, states_to_pytorch, Rnn};
 
 mod common;
-use common::{bound, fixture, max_abs_diff};
+use common::{bound, fixture, max_abs_diff, remove_scratch, scratch_dir};
 
 fn as3(t: &ndarray::ArrayD<f64>) -> Array3<f64> {
     t.clone()
@@ -37,12 +37,7 @@ fn as3(t: &ndarray::ArrayD<f64>) -> Array3<f64> {
 fn main() -> rnn::Result<()> {
     // ANCHOR: anatomy
     let model = Rnn::new(2, 3, 1, false, 0.0, Lstm::new, &mut rnn::init::rng(0))?;
-    let dir = std::env::temp_dir().join(format!("rnn-ch12-pytorch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|source| rnn::Error::Io {
-        action: "create",
-        path: dir.clone(),
-        source,
-    })?;
+    let dir = scratch_dir("ch12-pytorch")?;
     let path = dir.join("lstm.safetensors");
     model.save(&path)?;
     let bytes = std::fs::read(&path).map_err(|source| rnn::Error::Io {
@@ -69,11 +64,7 @@ fn main() -> rnn::Result<()> {
         8 + n,
         bytes.len()
     );
-    std::fs::remove_dir_all(&dir).map_err(|source| rnn::Error::Io {
-        action: "remove",
-        path: dir.clone(),
-        source,
-    })?;
+    remove_scratch(&dir)?;
 
     // ANCHOR: from_pytorch
     // PyTorch's `save_file(model.state_dict(), path)` writes names and shapes, and no config.
