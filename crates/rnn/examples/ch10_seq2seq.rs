@@ -4,6 +4,7 @@
 //! ```console
 //! cargo run --release -p rnn --example ch10_seq2seq            # the full run (long)
 //! cargo run --release -p rnn --example ch10_seq2seq -- --quick # a small run (CI)
+//! cargo run --release -p rnn --example ch10_seq2seq -- --scheduled-sampling  # exercise 2's answer (long)
 //! ```
 //!
 //! Two tasks of `rnn::tasks::seq2seq`, each learnt by its own LSTM encoder-decoder without attention
@@ -24,6 +25,12 @@
 //! more probable sequence), as against *model errors* (the model prefers a wrong output). Last, a worked
 //! example: the 3 best hypotheses of a beam of 3 for one source, with their log P and scores, checked
 //! against teacher forcing's log P of the same sequence (10.8).
+//!
+//! With `--scheduled-sampling` (the answer to exercise 2) it trains two reversal models on the same
+//! batches instead: one by teacher forcing, as above, and one by scheduled sampling (Bengio et al., 2015),
+//! each decoder input after `<sos>` replaced, with a probability ε rising from 0 to 0.25 over training, by
+//! the model's own greedy choice at the step before. It prints the same curves and per-position tables for
+//! both.
 
 use std::time::Instant;
 
@@ -90,6 +97,7 @@ fn task(name: &str, sizes: Sizes) -> (Pairs, Pairs) {
 
 /// One trained model and what was measured along the way.
 struct Trained {
+    /// The task's name, or with `--scheduled-sampling` how the model was trained.
     name: &'static str,
     model: Seq2Seq,
     /// The model after the first `every` steps, half trained.
@@ -103,6 +111,8 @@ struct Trained {
     /// Per output position: (teacher-forced accuracy, free-running accuracy), after the first `every`
     /// steps and at the end.
     by_position: [Vec<(f64, f64)>; 2],
+    /// With scheduled sampling: (decoder inputs replaced, inputs that could be), over all of training.
+    sampled: Option<(usize, usize)>,
     seconds: f64,
 }
 
@@ -163,7 +173,80 @@ fn accuracies(
     )
 }
 
-fn train(name: &'static str, sizes: Sizes) -> Trained {
+// ANCHOR: scheduled
+/// The largest probability of scheduled sampling, reached at the last step.
+const SAMPLING_MAX: f64 = 0.25;
+
+/// Scheduled sampling (Bengio et al., 2015): each decoder input after `<sos>` is replaced, with
+/// probability `eps`, by the model's greedy choice at the step before. That choice depends on the inputs
+/// before it, replaced ones included, so the steps are decided in order: before replacing inputs at step
+/// t, a forward pass over the first t inputs gives the logits of step t - 1. Only the inputs change; the
+/// targets `tgt_out` stay the reference. Returns how many inputs were replaced.
+fn schedule_inputs(
+    model: &Seq2Seq,
+    batch: &mut Seq2SeqBatch,
+    eps: f64,
+    rng: &mut rnn::init::Rng,
+) -> usize {
+    use rand::Rng as _;
+    let (steps, b) = batch.tgt_in.dim(); // (T_tgt, B)
+    let mut replaced = 0;
+    for t in 1..steps {
+        let rows: Vec<usize> = (0..b)
+            .filter(|&r| t < batch.tgt_lengths[r] && rng.random::<f64>() < eps)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let prefix = Seq2SeqBatch {
+            src: batch.src.clone(),
+            src_lengths: batch.src_lengths.clone(),
+            tgt_in: batch.tgt_in.slice(ndarray::s![..t, ..]).to_owned(), // (t, B)
+            tgt_out: batch.tgt_out.slice(ndarray::s![..t, ..]).to_owned(), // (t, B)
+            tgt_lengths: batch.tgt_lengths.iter().map(|&n| n.min(t)).collect(),
+        };
+        let (logits, _) = model.forward(&prefix); // (t, B, V)
+        for r in rows {
+            let row = logits.slice(ndarray::s![t - 1, r, ..]); // (V)
+            batch.tgt_in[[t, r]] =
+                (0..row.len()).fold(0, |m, k| if row[k] > row[m] { k } else { m });
+            replaced += 1;
+        }
+    }
+    replaced
+}
+// ANCHOR_END: scheduled
+
+/// Scheduled sampling at ε = 1 is free-running decoding: on the first test batch, the inputs
+/// [`schedule_inputs`] makes must be the greedy decoder's outputs, up to its `<eos>`. Returns
+/// (rows that agree, rows).
+fn check_full_sampling(t: &Trained) -> (usize, usize) {
+    let chunk = &t.test[..t.test.len().min(BATCH)];
+    let src: Vec<Vec<usize>> = chunk.iter().map(|p| p.0.clone()).collect();
+    let tgt: Vec<Vec<usize>> = chunk.iter().map(|p| p.1.clone()).collect();
+    let mut batch = Seq2SeqBatch::new(&src, &tgt);
+    schedule_inputs(&t.model, &mut batch, 1.0, &mut rnn::init::rng(4));
+    let agree = chunk
+        .iter()
+        .enumerate()
+        .filter(|&(b, pair)| {
+            let out = t.model.greedy(&pair.0, t.max_len).hypothesis;
+            let mut produced = out.tokens;
+            if out.ended {
+                produced.push(rnn::models::seq2seq::tokens::EOS);
+            }
+            (1..batch.tgt_lengths[b])
+                .take(produced.len())
+                .all(|i| batch.tgt_in[[i, b]] == produced[i - 1])
+        })
+        .count();
+    (agree, chunk.len())
+}
+
+/// Trains the model of task `name` (`dates` or `reversal`) by teacher forcing, or with `sampling`, by
+/// scheduled sampling (its probability rising linearly from 0 at the first step to [`SAMPLING_MAX`] at
+/// the last). `label` names the run in the output.
+fn train(name: &'static str, label: &'static str, sizes: Sizes, sampling: bool) -> Trained {
     let started = Instant::now();
     let (train_pairs, test_pairs) = task(name, sizes);
     let src = Vocab::build(train_pairs.iter().map(|p| &p.0), Split::Chars);
@@ -191,6 +274,9 @@ fn train(name: &'static str, sizes: Sizes) -> Trained {
     let mut curve = Vec::new();
     let mut by_position = [Vec::new(), Vec::new()];
     let mut early = None;
+    // its own seed, so that both runs draw the same batches
+    let mut sampling_rng = rnn::init::rng(3);
+    let mut sampled = (0, 0);
     for step in 1..=sizes.steps {
         if pos + BATCH > order.len() {
             use rand::seq::SliceRandom;
@@ -201,7 +287,13 @@ fn train(name: &'static str, sizes: Sizes) -> Trained {
         pos += BATCH;
         let src_b: Vec<Vec<usize>> = rows.iter().map(|&i| train_ids[i].0.clone()).collect();
         let tgt_b: Vec<Vec<usize>> = rows.iter().map(|&i| train_ids[i].1.clone()).collect();
-        let (_, mut grads) = model.loss_and_grads(&Seq2SeqBatch::new(&src_b, &tgt_b));
+        let mut batch = Seq2SeqBatch::new(&src_b, &tgt_b);
+        if sampling {
+            let eps = SAMPLING_MAX * (step - 1) as f64 / (sizes.steps - 1).max(1) as f64;
+            sampled.0 += schedule_inputs(&model, &mut batch, eps, &mut sampling_rng);
+            sampled.1 += batch.tgt_lengths.iter().map(|&n| n - 1).sum::<usize>();
+        }
+        let (_, mut grads) = model.loss_and_grads(&batch);
         clip_by_global_norm(&mut grads, CLIP);
         opt.step(&mut model, &grads);
         if step % sizes.every == 0 {
@@ -215,7 +307,7 @@ fn train(name: &'static str, sizes: Sizes) -> Trained {
         }
     }
     Trained {
-        name,
+        name: label,
         early: early.expect("at least one evaluation"),
         model,
         src,
@@ -224,6 +316,7 @@ fn train(name: &'static str, sizes: Sizes) -> Trained {
         max_len,
         curve,
         by_position,
+        sampled: sampling.then_some(sampled),
         seconds: started.elapsed().as_secs_f64(),
     }
 }
@@ -374,6 +467,7 @@ fn worked_example(t: &Trained, model: &Seq2Seq, when: &str) -> String {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let sampling = std::env::args().any(|a| a == "--scheduled-sampling");
     let sizes = if quick { QUICK } else { FULL };
     println!(
         "LSTM encoder-decoders without attention, H = {}, embeddings {}, Adam lr {LR}, batch {BATCH}, clip {CLIP}; \
@@ -381,17 +475,30 @@ fn main() {
         sizes.hidden, sizes.embed, sizes.train, sizes.test, sizes.steps
     );
     let started = Instant::now();
-    let (dates_run, reversal_run) = std::thread::scope(|s| {
-        let a = s.spawn(move || train("dates", sizes));
-        let b = s.spawn(move || train("reversal", sizes));
-        (a.join().expect("dates"), b.join().expect("reversal"))
+    // two models on two threads: the two tasks, or reversal trained two ways on the same batches
+    let (first, second) = if sampling {
+        ("reversal, teacher forcing", "reversal, scheduled sampling")
+    } else {
+        ("dates", "reversal")
+    };
+    let (run_a, run_b) = std::thread::scope(|s| {
+        let task_a = if sampling { "reversal" } else { "dates" };
+        let a = s.spawn(move || train(task_a, first, sizes, false));
+        let b = s.spawn(move || train("reversal", second, sizes, sampling));
+        (a.join().expect(first), b.join().expect(second))
     });
-    for t in [&dates_run, &reversal_run] {
+    for t in [&run_a, &run_b] {
         println!(
             "\n{}: {} parameters; test accuracy per symbol with teacher forcing vs free-running (greedy), and exact match",
             t.name,
             t.model.num_params()
         );
+        if let Some((replaced, of)) = t.sampled {
+            println!(
+                "  ε rising from 0 to {SAMPLING_MAX}: {replaced} of {of} decoder inputs after <sos> were the model's own ({:.1}%)",
+                100.0 * replaced as f64 / of.max(1) as f64
+            );
+        }
         println!(
             "{:>6} {:>16} {:>14} {:>8}",
             "step", "teacher-forced", "free-running", "exact"
@@ -405,7 +512,7 @@ fn main() {
             );
         }
     }
-    for t in [&dates_run, &reversal_run] {
+    for t in [&run_a, &run_b] {
         let (first, last) = (t.curve[0].0, t.curve[t.curve.len() - 1].0);
         println!(
             "\n{}: test accuracy by output position (the last position of each output is its <eos>; \
@@ -435,6 +542,21 @@ fn main() {
             );
         }
     }
+    if sampling {
+        let (checked, rows) = check_full_sampling(&run_b);
+        println!(
+            "\ncheck: with ε = 1 the decoder inputs after <sos> are the greedy decoder's own outputs \
+             (up to its <eos>): {checked} of {rows} test rows"
+        );
+        if !quick {
+            println!(
+                "\ntraining took {:.0} s (teacher forcing) and {:.0} s (scheduled sampling) on two threads",
+                run_a.seconds, run_b.seconds
+            );
+        }
+        return;
+    }
+    let (dates_run, reversal_run) = (run_a, run_b);
     // both tables at once, on two threads, printed in order
     let reports: Vec<String> = std::thread::scope(|s| {
         let jobs: Vec<_> = [&dates_run, &reversal_run]
