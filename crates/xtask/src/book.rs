@@ -225,9 +225,17 @@ pub(crate) fn notebooks(names: &[String]) -> Result {
         chosen
     };
     let args: Vec<String> = chosen.iter().map(|p| p.display().to_string()).collect();
+    // One build folder for every kernel, one after the other: the first notebook compiles `rnn` and its
+    // dependencies, the next ones reuse them instead of starting from an empty temporary folder. It is
+    // outside the repository: inside, Cargo would take evcxr's crate for a member of our workspace.
+    let build = std::env::temp_dir().join("rnn-course-evcxr");
+    fs::create_dir_all(&build).map_err(|e| format!("{}: {e}", build.display()))?;
     python_tool(
         "tools/nb/run_notebooks.py",
         &args,
-        &[("EVCXR_CONFIG_DIR", root().join("tools/evcxr/ci"))],
+        &[
+            ("EVCXR_CONFIG_DIR", root().join("tools/evcxr/ci")),
+            ("EVCXR_TMPDIR", build),
+        ],
     )
 }
