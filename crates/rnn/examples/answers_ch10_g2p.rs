@@ -30,12 +30,20 @@ struct G2p {
     tgt: Vocab,
     parts: Parts,
     /// (source ids, its references as ids, as symbols), the test part in `rnn seq2seq eval`'s order.
-    test: Vec<(Vec<usize>, Vec<Vec<usize>>, Vec<Vec<String>>)>,
+    test: Vec<TestWord>,
     /// The letters of each test source.
     letters: Vec<usize>,
     /// `rnn seq2seq eval`'s default limit on an output's length: twice the longest training target, plus 10.
     max_len: usize,
+    /// The decodings made so far, by (width, penalty), with their seconds: exercises 4 and 5 share some.
+    decoded: std::sync::Mutex<Vec<Decoded>>,
 }
+
+/// A test source's ids, its references as ids, and its references as symbols.
+type TestWord = (Vec<usize>, Vec<Vec<usize>>, Vec<Vec<String>>);
+
+/// One decoding of the test part: (width, penalty), the outputs, and the seconds it took.
+type Decoded = ((usize, LengthPenalty), Vec<Hypothesis>, f64);
 
 /// The value of the checkpoint's JSON configuration at `path`.
 fn json_at<'a>(config: &'a serde_json::Value, path: &[&str]) -> &'a serde_json::Value {
@@ -94,13 +102,24 @@ fn load(checkpoint: &Path, limit: Option<usize>) -> rnn::Result<G2p> {
         test,
         letters,
         max_len,
+        decoded: Default::default(),
     })
 }
 
 impl G2p {
     /// The best hypothesis for every test source (greedy for width 1, as `rnn seq2seq eval`), on two
-    /// threads, and the seconds it took.
+    /// threads, and the seconds it took (the first time these settings were decoded).
     fn decode(&self, width: usize, penalty: LengthPenalty) -> (Vec<Hypothesis>, f64) {
+        let key = (width, penalty);
+        if let Some((_, outs, seconds)) = self
+            .decoded
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .find(|d| d.0 == key)
+        {
+            return (outs.clone(), *seconds);
+        }
         let config = BeamConfig {
             width,
             max_len: self.max_len,
@@ -108,7 +127,7 @@ impl G2p {
         };
         let started = Instant::now();
         let half = self.test.len().div_ceil(2).max(1);
-        let outs = std::thread::scope(|s| {
+        let outs: Vec<Hypothesis> = std::thread::scope(|s| {
             let jobs: Vec<_> = self
                 .test
                 .chunks(half)
@@ -132,7 +151,12 @@ impl G2p {
                 .flat_map(|j| j.join().expect("decoding"))
                 .collect()
         });
-        (outs, started.elapsed().as_secs_f64())
+        let seconds = started.elapsed().as_secs_f64();
+        self.decoded
+            .lock()
+            .expect("not poisoned")
+            .push((key, outs.clone(), seconds));
+        (outs, seconds)
     }
 
     /// Exact match and phoneme error rate, as `rnn seq2seq eval` scores them (the closest reference).
@@ -158,8 +182,9 @@ impl G2p {
 }
 
 // ANCHOR: ex4
-/// Exercise 4: beam 5 with α = 0, 0.4, 0.7, 1 and 1.5, for |y|^α (10.9) and GNMT's penalty (10.10); which
-/// words each setting decodes differently from α = 0 (raw log P), and how long they are.
+/// Exercise 4: beam 5 with α = 0, 0.4, 0.7, 1 and 1.5 for |y|^α (10.9), and α = 0.7 and 1.5 for GNMT's
+/// penalty (10.10); which words each setting decodes differently from α = 0 (raw log P), and how long
+/// they are.
 fn exercise_4(g: &G2p, figures: Option<&Path>) {
     println!("// ANCHOR: ex4");
     let n = g.test.len() as f64;
@@ -173,10 +198,11 @@ fn exercise_4(g: &G2p, figures: Option<&Path>) {
         "penalty", "WER", "PER", "changed", "now ok", "now bad", "their letters", "longer/shorter"
     );
     let (base, _) = g.decode(5, LengthPenalty::Power(0.0));
-    let alphas = [0.0, 0.4, 0.7, 1.0, 1.5];
+    // GNMT's penalty at α = 0 is the raw log P too; two more of its α are enough to compare.
+    let alphas: [&[f64]; 2] = [&[0.0, 0.4, 0.7, 1.0, 1.5], &[0.0, 0.7, 1.5]];
     let mut curves = [Vec::new(), Vec::new()];
     for (c, kind) in ["|y|^α", "GNMT"].iter().enumerate() {
-        for &alpha in &alphas {
+        for &alpha in alphas[c] {
             let penalty = if c == 0 {
                 LengthPenalty::Power(alpha)
             } else {
