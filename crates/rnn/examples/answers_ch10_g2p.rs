@@ -401,15 +401,12 @@ fn alignments(g: &G2p, figures: Option<&Path>) {
                 .collect();
             println!("  {phoneme:<6} reads {}", top.join(", "));
         }
-        let map = Heatmap::new(
-            &format!("{word}: attention of greedy decoding"),
-            "letter",
-            "phoneme",
-            weights,
-        )
-        .columns(letters)
-        .rows(rows)
-        .to_svg();
+        // cells of 40 pixels show their values; a short title fits above five letters
+        let map = Heatmap::new(&format!("{word}: attention"), "letter", "phoneme", weights)
+            .columns(letters)
+            .rows(rows)
+            .cell_size(40)
+            .to_svg();
         if let Some(dir) = figures {
             map.save(&dir.join(format!("ch11-g2p-{word}.svg")))
                 .expect("the figure is written");

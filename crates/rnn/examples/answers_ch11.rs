@@ -8,8 +8,8 @@
 //! its output (`book/src/outputs/answers_ch11.txt`) between the printed `// ANCHOR: exK` and
 //! `// ANCHOR_END: exK`. Exercise 1 is a lab (its solution is `labs/solutions/lab14_attention.rs`).
 //! Exercise 6 counts multiply-adds, and checks the counts of the tensors against a model the library
-//! builds. Exercises 2-5 and 7 train models for longer than this program's budget; they have no answer
-//! here yet.
+//! builds. Exercise 5 reads chapter 10's pronunciation model, and `answers_ch10_g2p.rs` answers it.
+//! Exercises 2-4 and 7 train models for longer than this program's budget; they have no answer yet.
 
 use rnn::cells::CellKind;
 use rnn::models::seq2seq::{Seq2Seq, Seq2SeqConfig};
